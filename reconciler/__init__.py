@@ -1,0 +1,3 @@
+"""Declarative GitOps reconciler for Zoom settings."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""Every error the reconciler raises on purpose.
+
+The tree::
+
+    ReconcilerError                 root; str() is a message fit for a user, never a secret
+    ├── ConfigError                 bad input: settings repo, options, environment (file, line, col)
+    │   └── CredentialsMissing      no Zoom credentials and no --sandbox
+    ├── SchemaError                 a derived Zoom schema is missing or unreadable
+    └── ZoomAPIError                Zoom answered with an error, or not at all (status, code, method, path)
+        ├── NotFound                404: user (1001) or group (4130) does not exist
+        ├── AuthError               401 / code 124 that a token refresh did not cure; bad credentials
+        ├── RateLimited             429 that retries could not get past
+        │   └── DailyLimitReached   429 for a daily quota: stop, it resets at `resets_at`
+        └── Unavailable             5xx, dropped connection or timeout after every retry
+"""
+
+from __future__ import annotations
+
+
+class ReconcilerError(Exception):
+    """Root of every error the reconciler raises on purpose."""
+
+
+class ConfigError(ReconcilerError):
+    """Bad input, with where it was found when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.hint = hint
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ":".join(str(part) for part in (self.file, self.line, self.col) if part is not None)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+class CredentialsMissing(ConfigError):
+    """Neither Zoom credentials nor a sandbox were given."""
+
+
+class SchemaError(ReconcilerError):
+    """A derived Zoom schema could not be found or read."""
+
+
+class ZoomAPIError(ReconcilerError):
+    """Zoom answered with an error status, or the request never got an answer."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.method = method
+        self.path = path
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        parts = [f"{self.method} {self.path}".strip()]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code is not None:
+            parts.append(f"Zoom code {self.code}")
+        head = ", ".join(part for part in parts if part)
+        return f"{head}: {self.message}" if head else self.message
+
+
+class NotFound(ZoomAPIError):
+    """The user or group does not exist (Zoom codes 1001, 4130)."""
+
+
+class AuthError(ZoomAPIError):
+    """Credentials were refused, or a token stayed invalid after one refresh."""
+
+
+class RateLimited(ZoomAPIError):
+    """Zoom kept answering 429 after every retry."""
+
+
+class DailyLimitReached(RateLimited):
+    """A daily quota is spent; retrying before `resets_at` is pointless."""
+
+    def __init__(self, message: str, *, resets_at: str | None = None, **kwargs: object) -> None:
+        self.resets_at = resets_at
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class Unavailable(ZoomAPIError):
+    """5xx, a dropped connection or a timeout persisted through every retry."""

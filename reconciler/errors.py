@@ -6,9 +6,9 @@ The tree::
     ├── ConfigError                 bad input: settings repo, options, environment (file, line, col)
     │   └── CredentialsMissing      no Zoom credentials and no --sandbox
     ├── SchemaError                 a derived Zoom schema is missing or unreadable
-    └── ZoomAPIError                Zoom answered with an error, or not at all (status, code, method, path)
+    └── ZoomAPIError                Zoom answered an error, or nothing (status, code, method, path)
         ├── NotFound                404: user (1001) or group (4130) does not exist
-        ├── AuthError               401 / code 124 that a token refresh did not cure; bad credentials
+        ├── AuthError               401 / code 124 that one token refresh did not cure
         ├── RateLimited             429 that retries could not get past
         │   └── DailyLimitReached   429 for a daily quota: stop, it resets at `resets_at`
         └── Unavailable             5xx, dropped connection or timeout after every retry

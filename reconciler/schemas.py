@@ -18,7 +18,9 @@ from typing import Any, Literal
 from reconciler.errors import SchemaError
 
 Level = Literal["user", "group", "account"]
-Family = Literal["general", "meeting_authentication", "recording_authentication", "meeting_security"]
+Family = Literal[
+    "general", "meeting_authentication", "recording_authentication", "meeting_security"
+]
 Direction = Literal["get", "patch"]
 
 LEVELS: tuple[Level, ...] = ("user", "group", "account")

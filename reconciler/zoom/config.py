@@ -1,0 +1,120 @@
+"""Where Zoom is and who we are: credentials and base URLs, from the environment or given."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError, CredentialsMissing
+
+DEFAULT_API_URL = "https://api.zoom.us/v2"
+DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
+
+Tier = Literal["free", "pro", "business"]
+# Requests per second of Zoom's MEDIUM label (every settings endpoint) by plan.
+MEDIUM_RATE_BY_TIER: dict[Tier, float] = {"free": 2.0, "pro": 20.0, "business": 60.0}
+
+_CREDENTIAL_VARIABLES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Server-to-Server OAuth app credentials."""
+
+    account_id: str
+    client_id: str
+    client_secret: Secret = field(repr=True)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    api_url: str = DEFAULT_API_URL
+    oauth_url: str = DEFAULT_OAUTH_URL
+
+    def __post_init__(self) -> None:
+        for name, url in (("ZOOM_API_URL", self.api_url), ("ZOOM_OAUTH_URL", self.oauth_url)):
+            require_safe_url(name, url)
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_safe_url(name: str, url: str) -> None:
+    """Tokens and secrets travel only over https, or plain http to this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
+        return
+    raise ConfigError(
+        f"{name}={url!r} is not an https:// URL",
+        hint="use https://, or plain http:// only for a loopback address such as 127.0.0.1",
+    )
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
+    env = os.environ if env is None else env
+    missing = [name for name in _CREDENTIAL_VARIABLES if not env.get(name)]
+    if missing:
+        raise CredentialsMissing(
+            f"Zoom credentials missing: {', '.join(missing)} not set",
+            hint="set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET from your "
+            "Server-to-Server OAuth app, or try --sandbox",
+        )
+    return Credentials(
+        account_id=env["ZOOM_ACCOUNT_ID"],
+        client_id=env["ZOOM_CLIENT_ID"],
+        client_secret=Secret(env["ZOOM_CLIENT_SECRET"]),
+    )
+
+
+def endpoints_from_env(env: Mapping[str, str] | None = None) -> Endpoints:
+    env = os.environ if env is None else env
+    return Endpoints(
+        api_url=env.get("ZOOM_API_URL") or DEFAULT_API_URL,
+        oauth_url=env.get("ZOOM_OAUTH_URL") or DEFAULT_OAUTH_URL,
+    )
+
+
+def rate_for(tier: Tier | None = None, rate: float | None = None) -> float | None:
+    """Requests per second to pace at: an explicit rate wins over a tier; None means unpaced."""
+    if rate is not None:
+        if rate <= 0:
+            raise ConfigError(f"rate must be positive, got {rate}")
+        return rate
+    if tier is None:
+        return None
+    return MEDIUM_RATE_BY_TIER[tier]

@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import asyncio
+import traceback
+
+import httpx2
+import pytest
+
+from reconciler.errors import (
+    AuthError,
+    ConfigError,
+    CredentialsMissing,
+    DailyLimitReached,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    ZoomAPIError,
+)
+from reconciler.zoom import (
+    Credentials,
+    Endpoints,
+    get_settings,
+    iter_users,
+    patch_settings,
+)
+from reconciler.zoom.config import credentials_from_env
+from tests.zoom.conftest import SECRET, ScriptedZoom, make_client, zoom_error
+
+OK_SETTINGS = {"in_meeting": {"waiting_room": True}}
+
+
+def answers(*responses: httpx2.Response) -> ScriptedZoom:
+    """A Zoom that gives these answers in order, then keeps giving the last one."""
+    queue = list(responses)
+
+    def api(_: httpx2.Request) -> httpx2.Response:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return ScriptedZoom(api)
+
+
+async def test_get_settings_sends_option_and_bearer_token(credentials: Credentials) -> None:
+    zoom = answers(httpx2.Response(200, json=OK_SETTINGS))
+    async with make_client(zoom, credentials) as client:
+        got = await get_settings(client, "user", "alice@acme.test", "meeting_security",
+                                 fields=["meeting_security"])
+    assert got == OK_SETTINGS
+    [request] = zoom.api_requests
+    assert request.method == "GET"
+    assert request.url.path == "/v2/users/alice@acme.test/settings"
+    assert dict(request.url.params) == {"option": "meeting_security",
+                                        "custom_query_fields": "meeting_security"}
+    assert request.headers["Authorization"] == "Bearer token-1"
+
+
+async def test_patch_sends_exactly_the_body(credentials: Credentials) -> None:
+    zoom = answers(httpx2.Response(204))
+    async with make_client(zoom, credentials) as client:
+        await patch_settings(client, "group", "g1", "general", OK_SETTINGS)
+    [request] = zoom.api_requests
+    assert (request.method, request.url.path, request.url.query) == (
+        "PATCH", "/v2/groups/g1/settings", b"")
+    assert request.content == b'{"in_meeting":{"waiting_room":true}}'
+
+
+async def test_concurrent_requests_share_one_token_request(credentials: Credentials) -> None:
+    zoom = answers(httpx2.Response(200, json={}))
+    async with make_client(zoom, credentials, max_in_flight=50) as client:
+        await asyncio.gather(*(client.get_json("/users/me") for _ in range(50)))
+        assert client.token_requests == 1
+    assert zoom.tokens_issued == ["token-1"]
+
+
+async def test_token_is_renewed_before_it_expires(credentials: Credentials) -> None:
+    now = [0.0]
+    zoom = ScriptedZoom(lambda _: httpx2.Response(200, json={}), token_lifetime=20)
+    async with make_client(zoom, credentials, clock=lambda: now[0]) as client:
+        await client.get_json("/users/me")
+        now[0] = 17.0  # inside the lifetime, outside the 10 % renewal margin: same token
+        await client.get_json("/users/me")
+        now[0] = 18.5
+        await client.get_json("/users/me")
+    used = [r.headers["Authorization"] for r in zoom.api_requests]
+    assert used == ["Bearer token-1", "Bearer token-1", "Bearer token-2"]
+
+
+async def test_refused_token_is_refreshed_once_and_the_request_resent(
+    credentials: Credentials,
+) -> None:
+    zoom = answers(zoom_error(401, 124, "Invalid access token."),
+                   httpx2.Response(200, json=OK_SETTINGS))
+    async with make_client(zoom, credentials) as client:
+        assert await client.get_json("/users/u1/settings") == OK_SETTINGS
+        assert client.counters.token_refreshes_on_401 == 1
+    assert [r.headers["Authorization"] for r in zoom.api_requests] == [
+        "Bearer token-1", "Bearer token-2"]
+
+
+async def test_token_refused_twice_is_an_auth_error(credentials: Credentials) -> None:
+    zoom = answers(zoom_error(401, 124, "Invalid access token."))
+    async with make_client(zoom, credentials) as client:
+        with pytest.raises(AuthError) as caught:
+            await client.get_json("/users/u1/settings")
+    assert str(caught.value) == "GET /users/u1/settings, HTTP 401, Zoom code 124: Invalid access token."
+    assert len(zoom.api_requests) == 2
+
+
+async def test_wrong_credentials_say_which_variables_to_check(credentials: Credentials) -> None:
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(400, json={"reason": "Invalid client_id or client_secret",
+                                          "error": "invalid_client"})
+
+    client = make_client(ScriptedZoom(refuse), credentials)
+    client._http._transport = httpx2.MockTransport(refuse)  # every request, token included
+    async with client:
+        with pytest.raises(AuthError) as caught:
+            await client.get_json("/users/me")
+    assert "Invalid client_id or client_secret" in str(caught.value)
+    assert "ZOOM_CLIENT_SECRET" in str(caught.value)
+
+
+async def test_server_errors_are_retried_then_succeed(credentials: Credentials) -> None:
+    zoom = answers(zoom_error(503, 503, "busy"), zoom_error(500, 500, "oops"),
+                   httpx2.Response(200, json=OK_SETTINGS))
+    async with make_client(zoom, credentials) as client:
+        assert await client.get_json("/users/u1/settings") == OK_SETTINGS
+        assert (client.counters.retries, client.counters.requests) == (2, 3)
+
+
+async def test_persistent_server_error_is_unavailable_naming_the_target(
+    credentials: Credentials,
+) -> None:
+    zoom = answers(zoom_error(502, 502, "Bad gateway"))
+    async with make_client(zoom, credentials) as client:
+        with pytest.raises(Unavailable) as caught:
+            await client.get_json("/users/u1/settings")
+        assert client.counters.failures == 1
+    assert str(caught.value) == (
+        "GET /users/u1/settings, HTTP 502, Zoom code 502: "
+        "Zoom still answered 502 after 4 attempts: Bad gateway")
+    assert len(zoom.api_requests) == 4
+
+
+async def test_dropped_connections_are_retried(credentials: Credentials) -> None:
+    calls = [0]
+
+    def flaky(request: httpx2.Request) -> httpx2.Response:
+        calls[0] += 1
+        if calls[0] <= 2:
+            raise httpx2.RemoteProtocolError("Server disconnected", request=request)
+        return httpx2.Response(200, json=OK_SETTINGS)
+
+    async with make_client(ScriptedZoom(flaky), credentials) as client:
+        assert await client.get_json("/users/u1/settings") == OK_SETTINGS
+        assert client.counters.retries == 2
+
+
+async def test_connection_that_never_answers_is_unavailable(credentials: Credentials) -> None:
+    def timeout(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ReadTimeout("timed out", request=request)
+
+    async with make_client(ScriptedZoom(timeout), credentials) as client:
+        with pytest.raises(Unavailable) as caught:
+            await patch_settings(client, "user", "u9", "general", OK_SETTINGS)
+    assert str(caught.value) == (
+        "PATCH /users/u9/settings: no answer after 4 attempts (ReadTimeout)")
+
+
+async def test_unknown_user_is_not_found_and_not_retried(credentials: Credentials) -> None:
+    zoom = answers(zoom_error(404, 1001, "User does not exist: nobody@acme.test."))
+    async with make_client(zoom, credentials) as client:
+        with pytest.raises(NotFound) as caught:
+            await get_settings(client, "user", "nobody@acme.test", "general")
+    assert (caught.value.status, caught.value.code) == (404, 1001)
+    assert len(zoom.api_requests) == 1
+
+
+async def test_bad_request_is_a_zoom_api_error_with_its_code(credentials: Credentials) -> None:
+    zoom = answers(zoom_error(400, 300, "Invalid field: in_meeting.waitng_room"))
+    async with make_client(zoom, credentials) as client:
+        with pytest.raises(ZoomAPIError) as caught:
+            await patch_settings(client, "user", "u1", "general", {"x": 1})
+    assert type(caught.value) is ZoomAPIError
+    assert caught.value.code == 300
+
+
+async def test_per_second_429_pauses_and_resends(credentials: Credentials) -> None:
+    zoom = answers(zoom_error(429, 429, "Too many requests", **{"Retry-After": "0"}),
+                   httpx2.Response(200, json=OK_SETTINGS))
+    async with make_client(zoom, credentials, rate=100.0) as client:
+        assert await client.get_json("/users/u1/settings") == OK_SETTINGS
+        assert (client.counters.throttled, client.counters.retries) == (1, 0)
+
+
+async def test_endless_429_is_rate_limited(credentials: Credentials) -> None:
+    zoom = answers(zoom_error(429, 429, "Too many requests", **{"Retry-After": "0"}))
+    async with make_client(zoom, credentials) as client:
+        with pytest.raises(RateLimited):
+            await client.get_json("/users/u1/settings")
+    assert len(zoom.api_requests) == 6
+
+
+async def test_daily_limit_stops_at_once_and_says_when_it_resets(
+    credentials: Credentials,
+) -> None:
+    daily = zoom_error(429, 429, "You have reached the maximum daily rate limit for this API.",
+                       **{"Retry-After": "2026-11-30T00:00:00Z",
+                          "X-RateLimit-Type": "Daily-limit"})
+    zoom = answers(daily)
+    async with make_client(zoom, credentials) as client:
+        with pytest.raises(DailyLimitReached) as caught:
+            await client.get_json("/users/u1/settings")
+        with pytest.raises(DailyLimitReached):
+            await client.get_json("/users/u2/settings")
+    assert caught.value.resets_at == "2026-11-30T00:00:00Z"
+    assert "it resets at 2026-11-30T00:00:00Z" in str(caught.value)
+    assert len(zoom.api_requests) == 1  # neither retried nor sent again
+
+
+async def test_users_are_paged_with_next_page_token(credentials: Credentials) -> None:
+    def pages(request: httpx2.Request) -> httpx2.Response:
+        token = request.url.params.get("next_page_token", "")
+        start = int(token or 0)
+        users = [{"id": f"u{i}", "email": f"u{i}@x.test"} for i in range(start, min(start + 300, 700))]
+        more = str(start + 300) if start + 300 < 700 else ""
+        return httpx2.Response(200, json={"users": users, "next_page_token": more})
+
+    zoom = ScriptedZoom(pages)
+    async with make_client(zoom, credentials) as client:
+        ids = [user["id"] async for user in iter_users(client, page_size=1000)]
+    assert ids == [f"u{i}" for i in range(700)]
+    assert [dict(r.url.params) for r in zoom.api_requests] == [
+        {"status": "active", "page_size": "300"},
+        {"status": "active", "page_size": "300", "next_page_token": "300"},
+        {"status": "active", "page_size": "300", "next_page_token": "600"},
+    ]
+
+
+def test_plain_http_is_refused_except_to_loopback() -> None:
+    Endpoints(api_url="http://127.0.0.1:8080/v2", oauth_url="http://localhost:1/oauth/token")
+    with pytest.raises(ConfigError) as caught:
+        Endpoints(api_url="http://zoom.example/v2")
+    assert "ZOOM_API_URL='http://zoom.example/v2' is not an https:// URL" in str(caught.value)
+
+
+def test_missing_credentials_name_the_variables_and_suggest_the_sandbox() -> None:
+    with pytest.raises(CredentialsMissing) as caught:
+        credentials_from_env({"ZOOM_ACCOUNT_ID": "a"})
+    assert str(caught.value).startswith(
+        "Zoom credentials missing: ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET not set")
+    assert "--sandbox" in str(caught.value)
+
+
+async def test_secrets_never_appear_in_reprs_errors_or_tracebacks(
+    credentials: Credentials, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    zoom = answers(zoom_error(401, 124, "Invalid access token."), zoom_error(503, 503, "busy"))
+    seen: list[str] = [repr(credentials), str(credentials)]
+    async with make_client(zoom, credentials) as client:
+        seen += [repr(client), repr(client.counters)]
+        for call in (client.get_json("/users/u1/settings"), client.get_json("/users/u2/settings")):
+            try:
+                await call
+            except ZoomAPIError as exc:
+                seen += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+    captured = capsys.readouterr()
+    everything = "\n".join([*seen, captured.out, captured.err, caplog.text])
+    assert "GET /users/u2/settings" in everything  # the failures were reported
+    for secret in [SECRET, *zoom.tokens_issued]:
+        assert secret not in everything

@@ -316,4 +316,3 @@ def _unavailable(exc: Exception, method: str, path: str, attempts: int) -> Unava
     return Unavailable(
         f"no answer after {attempts} attempts ({type(exc).__name__})", method=method, path=path
     )
-

@@ -69,9 +69,7 @@ async def map_concurrently(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _run(
-    call: Callable[[ItemT], Awaitable[ResultT]], item: ItemT
-) -> Outcome[ItemT, ResultT]:
+async def _run(call: Callable[[ItemT], Awaitable[ResultT]], item: ItemT) -> Outcome[ItemT, ResultT]:
     try:
         return Outcome(item, result=await call(item))
     except ReconcilerError as error:

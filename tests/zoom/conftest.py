@@ -13,8 +13,14 @@ from reconciler.zoom import Credentials, Endpoints, RetryPolicy, Secret, ZoomCli
 API = "https://api.zoom.test/v2"
 OAUTH = "https://zoom.test/oauth/token"
 SECRET = "s3cr3t-VALUE-never-shown"
-FAST_RETRIES = RetryPolicy(attempts=4, total_seconds=5, wait_initial=0.001, wait_max=0.002,
-                           wait_jitter=0.0, max_throttled=5)
+FAST_RETRIES = RetryPolicy(
+    attempts=4,
+    total_seconds=5,
+    wait_initial=0.001,
+    wait_max=0.002,
+    wait_jitter=0.0,
+    max_throttled=5,
+)
 
 Handler = Callable[[httpx2.Request], httpx2.Response]
 
@@ -33,8 +39,12 @@ class ScriptedZoom:
             token = f"token-{len(self.tokens_issued) + 1}"
             self.tokens_issued.append(token)
             return httpx2.Response(
-                200, json={"access_token": token, "token_type": "bearer",
-                           "expires_in": self.token_lifetime}
+                200,
+                json={
+                    "access_token": token,
+                    "token_type": "bearer",
+                    "expires_in": self.token_lifetime,
+                },
             )
         self.api_requests.append(request)
         return self.api(request)
@@ -49,9 +59,7 @@ def credentials() -> Credentials:
     return Credentials(account_id="acct-1", client_id="client-1", client_secret=Secret(SECRET))
 
 
-def make_client(
-    zoom: ScriptedZoom, credentials: Credentials, **options: object
-) -> ZoomClient:
+def make_client(zoom: ScriptedZoom, credentials: Credentials, **options: object) -> ZoomClient:
     options.setdefault("retry", FAST_RETRIES)
     return ZoomClient(
         credentials,

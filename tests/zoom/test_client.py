@@ -42,14 +42,17 @@ def answers(*responses: httpx2.Response) -> ScriptedZoom:
 async def test_get_settings_sends_option_and_bearer_token(credentials: Credentials) -> None:
     zoom = answers(httpx2.Response(200, json=OK_SETTINGS))
     async with make_client(zoom, credentials) as client:
-        got = await get_settings(client, "user", "alice@acme.test", "meeting_security",
-                                 fields=["meeting_security"])
+        got = await get_settings(
+            client, "user", "alice@acme.test", "meeting_security", fields=["meeting_security"]
+        )
     assert got == OK_SETTINGS
     [request] = zoom.api_requests
     assert request.method == "GET"
     assert request.url.path == "/v2/users/alice@acme.test/settings"
-    assert dict(request.url.params) == {"option": "meeting_security",
-                                        "custom_query_fields": "meeting_security"}
+    assert dict(request.url.params) == {
+        "option": "meeting_security",
+        "custom_query_fields": "meeting_security",
+    }
     assert request.headers["Authorization"] == "Bearer token-1"
 
 
@@ -59,7 +62,10 @@ async def test_patch_sends_exactly_the_body(credentials: Credentials) -> None:
         await patch_settings(client, "group", "g1", "general", OK_SETTINGS)
     [request] = zoom.api_requests
     assert (request.method, request.url.path, request.url.query) == (
-        "PATCH", "/v2/groups/g1/settings", b"")
+        "PATCH",
+        "/v2/groups/g1/settings",
+        b"",
+    )
     assert request.content == b'{"in_meeting":{"waiting_room":true}}'
 
 
@@ -87,13 +93,16 @@ async def test_token_is_renewed_before_it_expires(credentials: Credentials) -> N
 async def test_refused_token_is_refreshed_once_and_the_request_resent(
     credentials: Credentials,
 ) -> None:
-    zoom = answers(zoom_error(401, 124, "Invalid access token."),
-                   httpx2.Response(200, json=OK_SETTINGS))
+    zoom = answers(
+        zoom_error(401, 124, "Invalid access token."), httpx2.Response(200, json=OK_SETTINGS)
+    )
     async with make_client(zoom, credentials) as client:
         assert await client.get_json("/users/u1/settings") == OK_SETTINGS
         assert client.counters.token_refreshes_on_401 == 1
     assert [r.headers["Authorization"] for r in zoom.api_requests] == [
-        "Bearer token-1", "Bearer token-2"]
+        "Bearer token-1",
+        "Bearer token-2",
+    ]
 
 
 async def test_token_refused_twice_is_an_auth_error(credentials: Credentials) -> None:
@@ -101,14 +110,18 @@ async def test_token_refused_twice_is_an_auth_error(credentials: Credentials) ->
     async with make_client(zoom, credentials) as client:
         with pytest.raises(AuthError) as caught:
             await client.get_json("/users/u1/settings")
-    assert str(caught.value) == "GET /users/u1/settings, HTTP 401, Zoom code 124: Invalid access token."
+    assert (
+        str(caught.value)
+        == "GET /users/u1/settings, HTTP 401, Zoom code 124: Invalid access token."
+    )
     assert len(zoom.api_requests) == 2
 
 
 async def test_wrong_credentials_say_which_variables_to_check(credentials: Credentials) -> None:
     def refuse(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(400, json={"reason": "Invalid client_id or client_secret",
-                                          "error": "invalid_client"})
+        return httpx2.Response(
+            400, json={"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+        )
 
     client = make_client(ScriptedZoom(refuse), credentials)
     client._http._transport = httpx2.MockTransport(refuse)  # every request, token included
@@ -120,8 +133,11 @@ async def test_wrong_credentials_say_which_variables_to_check(credentials: Crede
 
 
 async def test_server_errors_are_retried_then_succeed(credentials: Credentials) -> None:
-    zoom = answers(zoom_error(503, 503, "busy"), zoom_error(500, 500, "oops"),
-                   httpx2.Response(200, json=OK_SETTINGS))
+    zoom = answers(
+        zoom_error(503, 503, "busy"),
+        zoom_error(500, 500, "oops"),
+        httpx2.Response(200, json=OK_SETTINGS),
+    )
     async with make_client(zoom, credentials) as client:
         assert await client.get_json("/users/u1/settings") == OK_SETTINGS
         assert (client.counters.retries, client.counters.requests) == (2, 3)
@@ -137,7 +153,8 @@ async def test_persistent_server_error_is_unavailable_naming_the_target(
         assert client.counters.failures == 1
     assert str(caught.value) == (
         "GET /users/u1/settings, HTTP 502, Zoom code 502: "
-        "Zoom still answered 502 after 4 attempts: Bad gateway")
+        "Zoom still answered 502 after 4 attempts: Bad gateway"
+    )
     assert len(zoom.api_requests) == 4
 
 
@@ -163,7 +180,8 @@ async def test_connection_that_never_answers_is_unavailable(credentials: Credent
         with pytest.raises(Unavailable) as caught:
             await patch_settings(client, "user", "u9", "general", OK_SETTINGS)
     assert str(caught.value) == (
-        "PATCH /users/u9/settings: no answer after 4 attempts (ReadTimeout)")
+        "PATCH /users/u9/settings: no answer after 4 attempts (ReadTimeout)"
+    )
 
 
 async def test_unknown_user_is_not_found_and_not_retried(credentials: Credentials) -> None:
@@ -185,8 +203,10 @@ async def test_bad_request_is_a_zoom_api_error_with_its_code(credentials: Creden
 
 
 async def test_per_second_429_pauses_and_resends(credentials: Credentials) -> None:
-    zoom = answers(zoom_error(429, 429, "Too many requests", **{"Retry-After": "0"}),
-                   httpx2.Response(200, json=OK_SETTINGS))
+    zoom = answers(
+        zoom_error(429, 429, "Too many requests", **{"Retry-After": "0"}),
+        httpx2.Response(200, json=OK_SETTINGS),
+    )
     async with make_client(zoom, credentials, rate=100.0) as client:
         assert await client.get_json("/users/u1/settings") == OK_SETTINGS
         assert (client.counters.throttled, client.counters.retries) == (1, 0)
@@ -203,9 +223,12 @@ async def test_endless_429_is_rate_limited(credentials: Credentials) -> None:
 async def test_daily_limit_stops_at_once_and_says_when_it_resets(
     credentials: Credentials,
 ) -> None:
-    daily = zoom_error(429, 429, "You have reached the maximum daily rate limit for this API.",
-                       **{"Retry-After": "2026-11-30T00:00:00Z",
-                          "X-RateLimit-Type": "Daily-limit"})
+    daily = zoom_error(
+        429,
+        429,
+        "You have reached the maximum daily rate limit for this API.",
+        **{"Retry-After": "2026-11-30T00:00:00Z", "X-RateLimit-Type": "Daily-limit"},
+    )
     zoom = answers(daily)
     async with make_client(zoom, credentials) as client:
         with pytest.raises(DailyLimitReached) as caught:
@@ -221,7 +244,9 @@ async def test_users_are_paged_with_next_page_token(credentials: Credentials) ->
     def pages(request: httpx2.Request) -> httpx2.Response:
         token = request.url.params.get("next_page_token", "")
         start = int(token or 0)
-        users = [{"id": f"u{i}", "email": f"u{i}@x.test"} for i in range(start, min(start + 300, 700))]
+        users = [
+            {"id": f"u{i}", "email": f"u{i}@x.test"} for i in range(start, min(start + 300, 700))
+        ]
         more = str(start + 300) if start + 300 < 700 else ""
         return httpx2.Response(200, json={"users": users, "next_page_token": more})
 
@@ -247,7 +272,8 @@ def test_missing_credentials_name_the_variables_and_suggest_the_sandbox() -> Non
     with pytest.raises(CredentialsMissing) as caught:
         credentials_from_env({"ZOOM_ACCOUNT_ID": "a"})
     assert str(caught.value).startswith(
-        "Zoom credentials missing: ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET not set")
+        "Zoom credentials missing: ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET not set"
+    )
     assert "--sandbox" in str(caught.value)
 
 

@@ -1,0 +1,1 @@
+"""Plan: what would change, for whom, from what to what, and why."""

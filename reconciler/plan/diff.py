@@ -1,0 +1,102 @@
+"""A strict structural diff over the managed keys only, and the smallest PATCH body for it.
+
+Strict means Python's `==` is not enough: `True == 1` and `5 == 5.0` are true in Python but are
+different values to Zoom, so types must match too. Lists are leaves: compared and sent whole.
+Keys that the desired side does not name are never read, so they never show up as changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Path = tuple[str, ...]
+
+
+class _Missing:
+    """The live side has no value at this path (a GET-less field, a new section)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class LeafChange:
+    path: Path
+    before: Any
+    after: Any
+
+
+def strictly_equal(left: Any, right: Any) -> bool:
+    """Equal in value and in JSON type, all the way down."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(
+            strictly_equal(value, right[key]) for key, value in left.items()
+        )
+    if isinstance(left, list):
+        return len(left) == len(right) and all(map(strictly_equal, left, right))
+    return bool(left == right)
+
+
+def managed_leaves(desired: Mapping[str, Any], prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every (path, value) the desired document names; a list or scalar is a leaf."""
+    for key, value in desired.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping):
+            yield from managed_leaves(value, path)
+        else:
+            yield path, value
+
+
+def lookup(document: Any, path: Path) -> Any:
+    for key in path:
+        if not isinstance(document, Mapping) or key not in document:
+            return MISSING
+        document = document[key]
+    return document
+
+
+def diff_managed(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[LeafChange]:
+    """The managed leaves whose live value differs, in the desired document's order."""
+    changes = []
+    for path, after in managed_leaves(desired):
+        before = lookup(current, path)
+        if not strictly_equal(before, after):
+            changes.append(LeafChange(path, before, after))
+    return changes
+
+
+def patch_body(changes: list[LeafChange]) -> dict[str, Any]:
+    """The smallest nested object that holds every changed leaf."""
+    body: dict[str, Any] = {}
+    for change in changes:
+        node = body
+        for key in change.path[:-1]:
+            node = node.setdefault(key, {})
+        node[change.path[-1]] = change.after
+    return body
+
+
+def merged(current: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """What a PATCH of `body` makes of `current`: objects merge, everything else is replaced."""
+    result = dict(current)
+    for key, value in body.items():
+        existing = result.get(key)
+        if isinstance(value, Mapping) and isinstance(existing, Mapping):
+            result[key] = merged(existing, value)
+        else:
+            result[key] = value
+    return result

@@ -98,13 +98,20 @@ def _projection(document: Any, desired: dict[str, Any]) -> dict[tuple[str, ...],
     return {path: lookup(document, path) for path, _ in managed_leaves(desired)}
 
 
+def _typed(value: Any) -> Any:
+    """Tag every scalar with its JSON type: deepdiff, like Python, holds True == 1 inside lists."""
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return [type(value).__name__, value]
+
+
 def _deepdiff_paths(
     before: dict[tuple[str, ...], Any], after: dict[tuple[str, ...], Any]
 ) -> set[str]:
     # Keys are paths; compare each managed leaf with types strict and lists whole.
     report = DeepDiff(
-        {"/".join(k): v for k, v in before.items()},
-        {"/".join(k): v for k, v in after.items()},
+        {"/".join(k): _typed(v) for k, v in before.items()},
+        {"/".join(k): _typed(v) for k, v in after.items()},
         ignore_order=False,
         ignore_numeric_type_changes=False,
         view="tree",

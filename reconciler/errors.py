@@ -4,7 +4,8 @@ The tree::
 
     ReconcilerError                 root; str() is a message fit for a user, never a secret
     ├── ConfigError                 bad input: settings repo, options, environment (file, line, col)
-    │   └── CredentialsMissing      no Zoom credentials and no --sandbox
+    │   ├── CredentialsMissing      no Zoom credentials and no --sandbox
+    │   └── ValidationFailed        the settings repo has problems: `problems`, each a ConfigError
     ├── SchemaError                 a derived Zoom schema is missing or unreadable
     └── ZoomAPIError                Zoom answered an error, or nothing (status, code, method, path)
         ├── NotFound                404: user (1001) or group (4130) does not exist
@@ -48,6 +49,15 @@ class ConfigError(ReconcilerError):
 
 class CredentialsMissing(ConfigError):
     """Neither Zoom credentials nor a sandbox were given."""
+
+
+class ValidationFailed(ConfigError):
+    """The settings repo has problems; `problems` holds every one, sorted by file, line, column."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = problems
+        count = len(problems)
+        super().__init__(f"{count} problem{'' if count == 1 else 's'} in the settings repo")
 
 
 class SchemaError(ReconcilerError):

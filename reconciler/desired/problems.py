@@ -1,0 +1,65 @@
+"""One problem in the settings repo: where (file:line:col), which key, what is wrong, and a hint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from reconciler.errors import ConfigError
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Spot:
+    """A 1-based line and column in a file."""
+
+    line: int
+    col: int
+
+
+START = Spot(1, 1)
+
+
+def dotted(path: KeyPath) -> str:
+    """`('settings', 'in_meeting', 'chat')` -> `settings.in_meeting.chat`; list items as `[i]`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def problem(
+    file: str, spot: Spot, path: KeyPath, message: str, hint: str | None = None
+) -> ConfigError:
+    """A ConfigError rendered as `file:line:col: key.path: message (hint: ...)`."""
+    text = f"{dotted(path)}: {message}" if path else message
+    return ConfigError(text, file=file, line=spot.line, col=spot.col, hint=hint)
+
+
+def _order(error: ConfigError) -> tuple[str, int, int, str]:
+    return (error.file or "", error.line or 0, error.col or 0, error.message)
+
+
+def sorted_problems(problems: Iterable[ConfigError]) -> list[ConfigError]:
+    """By file, line and column: the order a reader walks through them."""
+    return sorted(problems, key=_order)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(error: ConfigError, prefix: str = "") -> str:
+    """A GitHub Actions `::error` command; `prefix` leads from the workspace to the repo."""
+    where = [f"file={_escape_property(prefix + (error.file or ''))}"]
+    if error.line is not None:
+        where.append(f"line={error.line}")
+    if error.col is not None:
+        where.append(f"col={error.col}")
+    message = error.message + (f" (hint: {error.hint})" if error.hint else "")
+    return f"::error {','.join(where)}::{_escape_data(message)}"

@@ -5,8 +5,11 @@ The tree::
     ReconcilerError                 root; str() is a message fit for a user, never a secret
     ├── ConfigError                 bad input: settings repo, options, environment (file, line, col)
     │   ├── CredentialsMissing      no Zoom credentials and no --sandbox
-    │   └── ValidationFailed        the settings repo has problems: `problems`, each a ConfigError
+    │   ├── ValidationFailed        the settings repo has problems: `problems`, each a ConfigError
+    │   └── PlanFileError           a saved plan that is unreadable, of another format, or edited
     ├── SchemaError                 a derived Zoom schema is missing or unreadable
+    ├── Refused                     apply will not act (exit code 3)
+    │   └── UnsafePlan              the plan changes more than the safety limits allow
     └── ZoomAPIError                Zoom answered an error, or nothing (status, code, method, path)
         ├── NotFound                404: user (1001) or group (4130) does not exist
         ├── AuthError               401 / code 124 that one token refresh did not cure
@@ -115,3 +118,15 @@ class DailyLimitReached(RateLimited):
 
 class Unavailable(ZoomAPIError):
     """5xx, a dropped connection or a timeout persisted through every retry."""
+
+
+class PlanFileError(ConfigError):
+    """A saved plan that cannot be trusted: unreadable, another format version, or edited."""
+
+
+class Refused(ReconcilerError):
+    """Apply refuses to act: a safety limit, a missing confirmation, a stale plan."""
+
+
+class UnsafePlan(Refused):
+    """The plan changes more targets than `reconciler.yaml`'s safety limits allow."""

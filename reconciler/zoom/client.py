@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -39,7 +40,7 @@ from reconciler.zoom.pacer import Clock, Pacer
 logging.getLogger("stamina").addHandler(logging.NullHandler())
 
 JSON = dict[str, Any]
-Params = dict[str, str | int]
+Params = Mapping[str, str | int]
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def lock_settings_path(level: LockLevel, target_id: str = OWN_ACCOUNT) -> str:
 
 
 def _option_params(family: Family | LockFamily, fields: list[str] | None = None) -> Params:
-    params: Params = {}
+    params: dict[str, str | int] = {}
     option = family_option(family)
     if option is not None:
         params["option"] = option

@@ -1,0 +1,1 @@
+"""Apply a plan: send only the changed fields, compare-and-set, verify, and keep an audit log."""

@@ -1,0 +1,79 @@
+"""One apply run: safety limits, then the requests, with the audit log open throughout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.apply.audit_log import AuditLog
+from reconciler.apply.engine import Applier, ApplyReport, ProgressHook
+from reconciler.connect import connect
+from reconciler.desired.models import Safety
+from reconciler.errors import UnsafePlan
+from reconciler.plan.model import Plan
+from reconciler.zoom.client import default_in_flight
+from reconciler.zoom.config import Tier, rate_for
+
+DEFAULT_AUDIT_LOG = Path(".reconciler") / "audit.log"
+# Below this many managed targets a share limit says little (2 of 5 is 40 %): only the count holds.
+MIN_TARGETS_FOR_SHARE_LIMIT = 20
+
+
+def changed_targets(plan: Plan) -> int:
+    return len({request.target for request in plan.requests})
+
+
+def check_safety(plan: Plan, safety: Safety, *, force: bool) -> None:
+    """Refuse (UnsafePlan) a plan that changes more than the repo's safety limits allow."""
+    if force:
+        return
+    changed, managed = changed_targets(plan), max(plan.summary.targets, 1)
+    reasons = []
+    if changed > safety.max_changed_targets:
+        reasons.append(
+            f"{changed} targets change, more than max_changed_targets "
+            f"({safety.max_changed_targets})"
+        )
+    share = 100 * changed / managed
+    if managed >= MIN_TARGETS_FOR_SHARE_LIMIT and share > safety.max_changed_percent:
+        reasons.append(
+            f"{share:.0f} % of {managed} managed targets change, more than "
+            f"max_changed_percent ({safety.max_changed_percent} %)"
+        )
+    if reasons:
+        raise UnsafePlan(
+            "refusing an unsafe plan: "
+            + "; ".join(reasons)
+            + ". Check the plan, then apply with --force, or raise the limits under "
+            "`safety:` in reconciler.yaml"
+        )
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    repo: Path
+    sandbox: bool
+    tier: Tier
+    audit_log: Path
+    compare_and_set: bool
+    fail_fast: bool = False
+    rate: float | None = None
+
+
+async def run_apply(
+    plan: Plan, settings: ApplySettings, progress: ProgressHook | None = None
+) -> ApplyReport:
+    workers = default_in_flight(rate_for(settings.tier, settings.rate))
+    with AuditLog(settings.audit_log, plan.repo_commit) as audit:
+        async with connect(
+            settings.repo, sandbox=settings.sandbox, tier=settings.tier, rate=settings.rate
+        ) as zoom:
+            applier = Applier(
+                plan,
+                zoom,
+                audit,
+                compare_and_set=settings.compare_and_set,
+                fail_fast=settings.fail_fast,
+                progress=progress,
+            )
+            return await applier.run(workers)

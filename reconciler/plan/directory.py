@@ -1,0 +1,109 @@
+"""Resolve the repo's emails and group names to Zoom ids, with as few requests as the run allows.
+
+A full run lists users (one request per 300) and groups once. A scoped run (a PR touching a few
+files, `--target`) asks for each named user by email instead, so its cost follows the change and
+not the size of the account. A file naming a user or group that Zoom does not know, or a user who
+is not active, is an error at that file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from reconciler.desired.problems import Spot, problem, sorted_problems
+from reconciler.desired.state import DesiredState, Group
+from reconciler.errors import ConfigError, NotFound, ValidationFailed
+from reconciler.zoom import ZoomClient, get_user, iter_groups, iter_users
+from reconciler.zoom.endpoints import GroupSummary, UserSummary
+
+# Up to this many named users, one GET each is cheaper than paging through the whole account.
+INDIVIDUAL_LOOKUP_LIMIT = 50
+
+
+@dataclass
+class Directory:
+    users: dict[str, UserSummary] = field(default_factory=dict)  # by lower-case email
+    groups_by_name: dict[str, GroupSummary] = field(default_factory=dict)
+    groups_by_id: dict[str, GroupSummary] = field(default_factory=dict)
+    listed_all_users: bool = False
+
+    def group_names(self, user: UserSummary) -> list[str]:
+        ids = user.get("group_ids") or []
+        return [self.groups_by_id[g]["name"] for g in ids if g in self.groups_by_id]
+
+    def group_of(self, group: Group) -> GroupSummary | None:
+        """The Zoom group a group file manages: by its `id` if given, else by its name."""
+        if group.id is not None:
+            return self.groups_by_id.get(group.id)
+        return self.groups_by_name.get(group.name)
+
+
+async def load_groups(zoom: ZoomClient, directory: Directory) -> None:
+    async for group in iter_groups(zoom):
+        directory.groups_by_name[group["name"]] = group
+        directory.groups_by_id[group["id"]] = group
+
+
+async def list_active_users(zoom: ZoomClient, directory: Directory) -> None:
+    async for user in iter_users(zoom, status="active"):
+        directory.users[user["email"].lower()] = user
+    directory.listed_all_users = True
+
+
+async def look_up_users(zoom: ZoomClient, directory: Directory, emails: Iterable[str]) -> None:
+    for email in emails:
+        if email in directory.users:
+            continue
+        try:
+            directory.users[email] = await get_user(zoom, email)
+        except NotFound:
+            continue
+
+
+def check_named_targets(state: DesiredState, directory: Directory, emails: Iterable[str]) -> None:
+    """Every named user must be active in Zoom, and every group file's group must exist."""
+    problems = [_user_problem(state, directory, email) for email in emails]
+    problems += [_group_problem(state, directory, name) for name in state.groups]
+    found = [p for p in problems if p is not None]
+    if found:
+        raise ValidationFailed(sorted_problems(found))
+
+
+def _user_problem(state: DesiredState, directory: Directory, email: str) -> ConfigError | None:
+    user = state.users.get(email)
+    if user is None:
+        return None
+    found = directory.users.get(email)
+    if found is None:
+        return problem(
+            user.file,
+            Spot(1, 1),
+            ("user",),
+            f"Zoom has no user {email}",
+            "check the spelling, or remove the file if the user left",
+        )
+    status = found.get("status", "active")
+    if status != "active":
+        return problem(
+            user.file,
+            Spot(1, 1),
+            ("user",),
+            f"user {email} is {status} in Zoom",
+            "activate the user in Zoom, or remove the file",
+        )
+    return None
+
+
+def _group_problem(state: DesiredState, directory: Directory, name: str) -> ConfigError | None:
+    group = state.groups[name]
+    if directory.group_of(group) is not None:
+        return None
+    what = f"id {group.id}" if group.id else f"named {name!r}"
+    return problem(
+        group.file,
+        Spot(1, 1),
+        ("group",),
+        f"Zoom has no group {what}",
+        "create the group in Zoom first, or fix the name",
+    )

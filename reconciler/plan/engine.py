@@ -1,0 +1,450 @@
+"""Build a Plan: resolve targets, read what is managed, diff strictly, respect locks.
+
+Reads go through one ZoomClient (paced at the account's rate) with a fixed pool of workers that
+stream over the users, so memory holds changes, not whole settings. Lock settings and the values
+of the levels that hold locks are read once each and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from reconciler.desired.layering import effective_user_settings
+from reconciler.desired.state import DesiredState, Group, Settings, dotted, nest
+from reconciler.errors import DailyLimitReached, ZoomAPIError
+from reconciler.plan.diff import LeafChange, diff_managed, lookup, strictly_equal
+from reconciler.plan.directory import (
+    INDIVIDUAL_LOOKUP_LIMIT,
+    Directory,
+    check_named_targets,
+    list_active_users,
+    load_groups,
+    look_up_users,
+)
+from reconciler.plan.locks import (
+    Holder,
+    LockView,
+    as_lock_family,
+    lock_repo_shape,
+    lock_zoom_shape,
+)
+from reconciler.plan.model import Change, Plan, Request, TargetRef, Unknown
+from reconciler.plan.scope import Scope
+from reconciler.plan.shapes import UnsendableChange, option_ids, patch_bodies, repo_shape
+from reconciler.schemas import LOCK_FAMILIES, Family, Level, LockFamily, family_option
+from reconciler.zoom import (
+    ZoomClient,
+    get_lock_settings,
+    get_settings,
+    iter_group_members,
+    map_concurrently,
+)
+from reconciler.zoom.endpoints import UserSummary, lock_settings_path, settings_path
+
+KeyT = TypeVar("KeyT", bound=Hashable)
+ValueT = TypeVar("ValueT")
+ProgressHook = Callable[[int, int], None]  # (done, total) user targets
+
+
+class OnceEach(Generic[KeyT, ValueT]):
+    """Concurrent callers asking for the same key share one fetch."""
+
+    def __init__(self, fetch: Callable[[KeyT], Awaitable[ValueT]]) -> None:
+        self._fetch = fetch
+        self._tasks: dict[KeyT, asyncio.Task[ValueT]] = {}
+
+    async def get(self, key: KeyT) -> ValueT:
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.ensure_future(self._fetch(key))
+        return await self._tasks[key]
+
+
+@dataclass
+class TargetResult:
+    ref: TargetRef
+    changes: list[Change] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    unknown: list[Unknown] = field(default_factory=list)
+    reads_skipped: int = 0
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One target to plan: its level, id, reference and desired settings."""
+
+    level: Level
+    target_id: str
+    ref: TargetRef
+    desired: Settings
+    views: tuple[LockView, ...]
+
+
+class Planner:
+    def __init__(
+        self,
+        state: DesiredState,
+        zoom: ZoomClient,
+        scope: Scope,
+        *,
+        workers: int,
+        progress: ProgressHook | None = None,
+    ) -> None:
+        self.state = state
+        self.zoom = zoom
+        self.scope = scope
+        self.workers = workers
+        self.progress = progress or (lambda _done, _total: None)
+        self.directory = Directory()
+        self._lock_docs: OnceEach[tuple[str, str, LockFamily], dict[str, Any]] = OnceEach(
+            self._fetch_lock_doc
+        )
+        self._holder_values: OnceEach[tuple[str, str, Family], dict[str, Any]] = OnceEach(
+            self._fetch_holder_values
+        )
+        self._desired_cache: dict[tuple[str, ...], Settings] = {}
+
+    # -- resolve ---------------------------------------------------------------------------
+
+    async def resolve(self) -> list[UserSummary]:
+        """Load groups and the users this run covers; raise on files naming unknown targets."""
+        await load_groups(self.zoom, self.directory)
+        named = [email for email in self.state.users if self.scope.wants_user(email)]
+        members = await self._profile_members()
+        wanted = list(dict.fromkeys([*named, *members]))
+        if self._needs_all_users() or len(wanted) > INDIVIDUAL_LOOKUP_LIMIT:
+            await list_active_users(self.zoom, self.directory)
+        await look_up_users(self.zoom, self.directory, wanted)
+        check_named_targets(self.state, self.directory, named)
+        return self._user_targets(wanted)
+
+    async def _profile_members(self) -> list[str]:
+        """Emails of the members of groups whose `members:` profile this run covers."""
+        emails: list[str] = []
+        for name in sorted(self.scope.member_groups):
+            group = self.directory.groups_by_name.get(name)
+            if group is not None:
+                emails += [
+                    m["email"].lower() async for m in iter_group_members(self.zoom, group["id"])
+                ]
+        return emails
+
+    def _needs_all_users(self) -> bool:
+        """Defaults or member profiles reach users that no file names."""
+        reaches_unnamed = bool(self.state.defaults) or bool(self.state.profiles())
+        return reaches_unnamed and self.scope.users is None
+
+    def _user_targets(self, wanted: list[str]) -> list[UserSummary]:
+        if self.scope.users is not None or not self.directory.listed_all_users:
+            found = (self.directory.users.get(email) for email in wanted)
+            return [user for user in found if user and user.get("status", "active") == "active"]
+        return [u for u in self.directory.users.values() if u.get("status", "active") == "active"]
+
+    # -- lock views and the values locks hold ----------------------------------------------
+
+    async def _fetch_lock_doc(self, key: tuple[str, str, LockFamily]) -> dict[str, Any]:
+        level, target_id, lock_family = key
+        doc = await get_lock_settings(self.zoom, level, target_id, lock_family)  # type: ignore[arg-type]
+        return lock_repo_shape(lock_family, doc)
+
+    async def lock_view(self, holder: Holder, desired: Settings | None) -> LockView:
+        live = {
+            family: await self._lock_docs.get((holder.kind, holder.id, family))
+            for family in LOCK_FAMILIES
+        }
+        return LockView(holder, live, desired)
+
+    async def _fetch_holder_values(self, key: tuple[str, str, Family]) -> dict[str, Any]:
+        kind, target_id, family = key
+        doc = await get_settings(self.zoom, kind, target_id, family)  # type: ignore[arg-type]
+        return repo_shape(family, doc)
+
+    async def _holder_value(self, view: LockView, family: Family, path: tuple[str, ...]) -> Any:
+        holder = view.holder
+        desired = self._holder_desired(holder)
+        if desired is not None and dotted(path) in desired.sources.get(family, {}):
+            return lookup(desired.values[family], path)
+        values = await self._holder_values.get((holder.kind, holder.id, family))
+        return lookup(values, path)
+
+    def _holder_desired(self, holder: Holder) -> Settings | None:
+        if holder.kind == "account":
+            return self.state.account.settings if self.state.account else None
+        group = self.state.groups.get(holder.name)
+        return group.settings if group else None
+
+    # -- one target -------------------------------------------------------------------------
+
+    async def plan_target(self, target: _Level) -> TargetResult:
+        result = TargetResult(target.ref)
+        for family in target.desired.families:
+            try:
+                await self._plan_family(target, family, result)
+            except DailyLimitReached:
+                raise
+            except ZoomAPIError as error:
+                result.unknown.append(Unknown(target.ref, family_option(family), str(error)))
+        return result
+
+    async def _plan_family(self, target: _Level, family: Family, result: TargetResult) -> None:
+        wanted = target.desired.flat(family)
+        free: dict[tuple[str, ...], Any] = {}
+        for path, value in wanted.items():
+            blocked = await self._locked_change(target, family, path, value)
+            if blocked is None:
+                free[path] = value
+            elif blocked is not _SATISFIED:
+                result.changes.append(blocked)  # type: ignore[arg-type]
+        if not free:
+            result.reads_skipped += 1
+            return
+        live = await get_settings(self.zoom, target.level, target.target_id, family)
+        changes = diff_managed(nest(free), repo_shape(family, live))
+        self._record(target, family, changes, option_ids(live), result)
+
+    async def _locked_change(
+        self, target: _Level, family: Family, path: tuple[str, ...], value: Any
+    ) -> Change | object | None:
+        """None if no level above locks the leaf; else satisfied, or a blocked Change."""
+        for view in target.views:
+            locked, source = view.lock_on(family, path)
+            if not locked:
+                continue
+            held = await self._holder_value(view, family, path)
+            if strictly_equal(held, value):
+                return _SATISFIED
+            return self._change(
+                target,
+                family,
+                LeafChange(path, held, value),
+                "blocked",
+                view.holder.describe(source),
+            )
+        return None
+
+    def _change(
+        self, target: _Level, family: Family, leaf: LeafChange, status: str, reason: str | None
+    ) -> Change:
+        return Change(
+            target=target.ref,
+            option=family_option(family),
+            path=leaf.path,
+            before=leaf.before,
+            after=leaf.after,
+            source=str(target.desired.source(family, leaf.path)),
+            status=status,  # type: ignore[arg-type]
+            reason=reason,
+        )
+
+    def _record(
+        self,
+        target: _Level,
+        family: Family,
+        changes: list[LeafChange],
+        ids: dict[str, str],
+        result: TargetResult,
+    ) -> None:
+        try:
+            bodies = patch_bodies(target.level, family, changes, ids)
+        except UnsendableChange as exc:
+            result.changes += [
+                self._change(target, family, c, "blocked", str(exc)) for c in changes
+            ]
+            return
+        result.changes += [self._change(target, family, c, "pending", None) for c in changes]
+        option = family_option(family)
+        query = {"option": option} if option else {}
+        path = settings_path(target.level, target.target_id)
+        result.requests += [
+            Request(target.ref, option, "PATCH", path, query, body.body, body.fields)
+            for body in bodies
+        ]
+
+    # -- lock settings as targets ------------------------------------------------------------
+
+    async def plan_locks(self, holder: Holder, locks: Settings) -> TargetResult:
+        ref = _holder_ref(holder)
+        result = TargetResult(ref)
+        for family in locks.families:
+            lock_family = as_lock_family(family)
+            try:
+                live = await self._lock_docs.get((holder.kind, holder.id, lock_family))
+            except ZoomAPIError as error:
+                result.unknown.append(Unknown(ref, _lock_option(lock_family), str(error)))
+                continue
+            changes = diff_managed(locks.values[family], live)
+            self._record_locks(holder, lock_family, locks, changes, result)
+        return result
+
+    def _record_locks(
+        self,
+        holder: Holder,
+        lock_family: LockFamily,
+        locks: Settings,
+        changes: list[LeafChange],
+        result: TargetResult,
+    ) -> None:
+        if not changes:
+            return
+        option = _lock_option(lock_family)
+        for leaf in changes:
+            result.changes.append(
+                Change(
+                    result.ref,
+                    option,
+                    leaf.path,
+                    leaf.before,
+                    leaf.after,
+                    str(locks.source(lock_family, leaf.path)),
+                    locks=True,
+                )
+            )
+        body = lock_zoom_shape(lock_family, nest({c.path: c.after for c in changes}))
+        query = {"option": option} if option else {}
+        path = lock_settings_path(holder.kind, holder.id)  # type: ignore[arg-type]
+        fields = tuple(c.path for c in changes)
+        result.requests.append(Request(result.ref, option, "PATCH", path, query, body, fields))
+
+    # -- the whole run -------------------------------------------------------------------------
+
+    def account_holder(self) -> Holder:
+        file = self.state.account.file if self.state.account else None
+        return Holder("account", "account", "me", file)
+
+    def group_holder(self, group: Group) -> Holder | None:
+        found = self.directory.group_of(group)
+        return Holder("group", group.name, found["id"], group.file) if found else None
+
+    def desired_for(self, user: UserSummary) -> Settings:
+        email = user["email"].lower()
+        names = tuple(self.directory.group_names(user))
+        if email in self.state.users:
+            return effective_user_settings(self.state, email, names)
+        if names not in self._desired_cache:
+            self._desired_cache[names] = effective_user_settings(self.state, email, names)
+        return self._desired_cache[names]
+
+
+_SATISFIED = object()
+
+
+def _lock_option(lock_family: LockFamily) -> str | None:
+    return None if lock_family == "general" else lock_family
+
+
+def _holder_ref(holder: Holder) -> TargetRef:
+    if holder.kind == "account":
+        return TargetRef("account", "me")
+    return TargetRef("group", holder.id, name=holder.name)
+
+
+async def build_plan(
+    state: DesiredState,
+    zoom: ZoomClient,
+    scope: Scope,
+    *,
+    workers: int,
+    progress: ProgressHook | None = None,
+) -> Plan:
+    planner = Planner(state, zoom, scope, workers=workers, progress=progress)
+    users = await planner.resolve()
+    results = await _plan_account_and_groups(planner)
+    results += [result async for result in _plan_users(planner, users)]
+    return _assemble(results, planner)
+
+
+async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
+    state, scope = planner.state, planner.scope
+    results = []
+    account = planner.account_holder()
+    if state.account and scope.account:
+        results.append(await planner.plan_locks(account, state.account.locks))
+        target = _Level("account", "me", TargetRef("account", "me"), state.account.settings, ())
+        results.append(await planner.plan_target(target))
+    account_view = await planner.lock_view(account, state.account.locks if state.account else None)
+    for name, group in sorted(state.groups.items()):
+        holder = planner.group_holder(group)
+        if holder is None or not scope.wants_group(name):
+            continue
+        results.append(await planner.plan_locks(holder, group.locks))
+        ref = _holder_ref(holder)
+        results.append(
+            await planner.plan_target(
+                _Level("group", holder.id, ref, group.settings, (account_view,))
+            )
+        )
+    return results
+
+
+async def _plan_users(planner: Planner, users: list[UserSummary]) -> AsyncIterator[TargetResult]:
+    account_view = await planner.lock_view(
+        planner.account_holder(), planner.state.account.locks if planner.state.account else None
+    )
+    group_views: OnceEach[str, LockView | None] = OnceEach(
+        lambda group_id: _group_view(planner, group_id)
+    )
+
+    async def plan_one(user: UserSummary) -> TargetResult | None:
+        desired = planner.desired_for(user)
+        ref = TargetRef("user", user["id"], email=user["email"].lower())
+        if not desired:
+            return None
+        views = [account_view]
+        group_ids = user.get("group_ids") or []
+        if group_ids:
+            view = await group_views.get(group_ids[0])
+            if view is not None:
+                views.append(view)
+        return await planner.plan_target(_Level("user", user["id"], ref, desired, tuple(views)))
+
+    done = 0
+    async for outcome in map_concurrently(plan_one, users, workers=planner.workers):
+        done += 1
+        planner.progress(done, len(users))
+        if outcome.error is not None:
+            if isinstance(outcome.error, DailyLimitReached):
+                raise outcome.error
+            ref = TargetRef("user", outcome.item["id"], email=outcome.item["email"].lower())
+            yield TargetResult(ref, unknown=[Unknown(ref, None, str(outcome.error))])
+        elif outcome.result is not None:
+            yield outcome.result
+
+
+async def _group_view(planner: Planner, group_id: str) -> LockView | None:
+    summary = planner.directory.groups_by_id.get(group_id)
+    if summary is None:
+        return None
+    group = planner.state.groups.get(summary["name"])
+    holder = Holder("group", summary["name"], group_id, group.file if group else None)
+    return await planner.lock_view(holder, group.locks if group else None)
+
+
+def _assemble(results: list[TargetResult], planner: Planner) -> Plan:
+    plan = Plan()
+    results.sort(key=lambda r: r.ref.sort_key())
+    for result in results:
+        plan.changes += result.changes
+        plan.requests += result.requests
+        plan.unknown += result.unknown
+    _summarise(plan, results, planner)
+    return plan
+
+
+def _summarise(plan: Plan, results: list[TargetResult], planner: Planner) -> None:
+    summary = plan.summary
+    by_target: dict[TargetRef, list[TargetResult]] = {}
+    for result in results:
+        by_target.setdefault(result.ref, []).append(result)
+    for parts in by_target.values():
+        unknown = any(part.unknown for part in parts)
+        changed = any(part.changes for part in parts)
+        summary.targets += 1
+        summary.unknown_targets += unknown
+        summary.targets_with_changes += changed and not unknown
+        summary.targets_in_sync += not changed and not unknown
+        summary.reads_skipped_locked += sum(part.reads_skipped for part in parts)
+    summary.changes_pending = len(plan.pending)
+    summary.changes_blocked = len(plan.blocked)
+    summary.requests_sent = planner.zoom.counters.requests

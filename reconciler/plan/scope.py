@@ -1,0 +1,55 @@
+"""Which targets a run covers: everything, `--target` selectors, or what `--changed-since` found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from reconciler.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Scope:
+    """None means "every one the repo reaches"; a set limits the run to those named."""
+
+    account: bool = True
+    groups: frozenset[str] | None = None
+    users: frozenset[str] | None = None
+    # Users reached through these groups' `members:` profiles (a changed profile).
+    member_groups: frozenset[str] = frozenset()
+
+    @property
+    def everything(self) -> bool:
+        return self.account and self.groups is None and self.users is None
+
+    def wants_group(self, name: str) -> bool:
+        return self.groups is None or name in self.groups
+
+    def wants_user(self, email: str) -> bool:
+        return self.users is None or email.lower() in self.users
+
+
+EVERYTHING = Scope()
+
+
+def parse_selectors(selectors: Iterable[str]) -> Scope:
+    """`account`, `group:NAME`, `user:EMAIL` or a bare email; any other form is an error."""
+    account = False
+    groups: set[str] = set()
+    users: set[str] = set()
+    for selector in selectors:
+        kind, _, name = selector.partition(":")
+        if selector == "account":
+            account = True
+        elif kind == "group" and name:
+            groups.add(name)
+        elif kind == "user" and "@" in name:
+            users.add(name.lower())
+        elif "@" in selector and not name:
+            users.add(selector.lower())
+        else:
+            raise ConfigError(
+                f"--target {selector!r} is not a selector",
+                hint="use account, group:NAME, user:EMAIL or an email address",
+            )
+    return Scope(account=account, groups=frozenset(groups), users=frozenset(users))

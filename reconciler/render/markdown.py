@@ -1,0 +1,168 @@
+"""A plan as a GitHub pull-request comment: summary table, one collapsible section per target.
+
+GitHub refuses a comment over 65,536 characters, and a plan for a whole account easily exceeds
+that. So sections are added in plan order while they fit, whole or not at all (a cut section would
+leave an open <details> that swallows the rest), and a closing note says how many were left out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import TextIO
+
+from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
+from reconciler.render.changes import (
+    NO_CHANGES,
+    by_target,
+    count_phrase,
+    field_tags,
+    marker,
+    nothing_to_do,
+    plural,
+    skipped_notes,
+    value_text,
+)
+
+COMMENT_LIMIT = 65_536
+TITLE = "### reconciler plan"
+TABLE_HEAD = "| | field | before | after | source |\n|---|---|---|---|---|"
+# Characters that Markdown would read as formatting in free text (reasons, error messages).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A piece of the comment that is shown whole or not at all; `target` is what it reports on."""
+
+    text: str
+    target: TargetRef | None = None
+
+
+def render(
+    plan: Plan,
+    fh: TextIO,
+    *,
+    changed_since: str | None = None,
+    limit: int = COMMENT_LIMIT,
+    **_other_formats_options: object,
+) -> None:
+    """Write `plan` as one PR comment of at most `limit` characters."""
+    parts = [*_unknown_parts(plan.unknown), *_target_parts(plan.changes)]
+    fh.write(_fit(_head(plan, changed_since), parts, limit))
+
+
+def _fit(head: str, parts: list[_Part], limit: int) -> str:
+    """`head` and the parts that fit under `limit`, and a note about any left out."""
+    texts = [head, *(part.text for part in parts)]
+    if sum(map(len, texts)) <= limit:
+        return "".join(texts)
+    room = limit - len(_cut_note(len(parts)))  # the longest note it could need
+    count = _count_fitting(len(head), parts, room)
+    left_out = {part.target for part in parts[count:] if part.target is not None}
+    return "".join([*texts[: count + 1], _cut_note(len(left_out))])
+
+
+def _count_fitting(used: int, parts: list[_Part], room: int) -> int:
+    """How many of `parts`, from the first, fit in `room` after `used` characters."""
+    for index, part in enumerate(parts):
+        used += len(part.text)
+        if used > room:
+            return index
+    return len(parts)
+
+
+def _cut_note(left_out: int) -> str:
+    return (
+        f"\n**{plural(left_out, 'target')} not shown (comment limit); run reconciler plan"
+        " locally or see the JSON plan artifact.**\n"
+    )
+
+
+def _head(plan: Plan, changed_since: str | None) -> str:
+    lines = [TITLE, ""]
+    if plan.repo_commit:
+        lines += [f"Settings repo at commit `{plan.repo_commit}`.", ""]
+    lines += _summary_table(plan.summary)
+    notes = ([NO_CHANGES] if nothing_to_do(plan.summary) else []) + skipped_notes(
+        plan.summary, changed_since
+    )
+    if notes:
+        lines += ["", "<br>\n".join(notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_table(summary: Summary) -> list[str]:
+    counts = [
+        summary.targets_with_changes,
+        summary.changes_pending,
+        summary.changes_blocked,
+        summary.unknown_targets,
+        summary.targets_in_sync,
+    ]
+    return [
+        "| targets with changes | changes pending | blocked | unknown | in sync |",
+        "|---:|---:|---:|---:|---:|",
+        "| " + " | ".join(map(str, counts)) + " |",
+    ]
+
+
+def _unknown_parts(unknown: list[Unknown]) -> list[_Part]:
+    if not unknown:
+        return []
+    targets = plural(len({item.target for item in unknown}), "target")
+    warning = (
+        f"\n> [!WARNING]\n> **Could not read {targets}**: UNKNOWN, neither in sync nor drift."
+        " This plan is incomplete.\n>\n"
+    )
+    return [_Part(warning)] + [_Part(_unknown_line(item), item.target) for item in unknown]
+
+
+def _unknown_line(item: Unknown) -> str:
+    family = f" [{item.option}]" if item.option else ""
+    return f"> - {code(item.target.label)}{family}: {escape(item.error)}\n"
+
+
+def _target_parts(changes: list[Change]) -> list[_Part]:
+    return [_Part(_section(target, own), target) for target, own in by_target(changes).items()]
+
+
+def _section(target: TargetRef, changes: list[Change]) -> str:
+    title = html.escape(f"{target.label}: {count_phrase(changes)}")
+    lines = [f"\n<details><summary>{title}</summary>", "", TABLE_HEAD]
+    lines += [_row(change) for change in changes]
+    reasons = [_reason(change) for change in changes if change.status == "blocked"]
+    if reasons:
+        lines += ["", "**Blocked:**", *reasons]
+    return "\n".join([*lines, "", "</details>", ""])
+
+
+def _row(change: Change) -> str:
+    tags, path = field_tags(change), code(".".join(change.path))
+    field = f"{tags} {path}" if tags else path
+    cells = [marker(change), field, code(value_text(change.before))]
+    cells += [code(value_text(change.after)), code(change.source)]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _reason(change: Change) -> str:
+    return f"- {code('.'.join(change.path))}: {escape(change.reason or 'blocked')}"
+
+
+def code(text: str) -> str:
+    """`text` as a code span that is safe inside a table cell.
+
+    The fence is one backtick longer than any run of backticks inside, as CommonMark allows.
+    GitHub splits table cells on `|` before it reads code spans, so a pipe is escaped even there.
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    body = text.replace("|", "\\|")
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def escape(text: str) -> str:
+    """Free text shown as written, not as Markdown or HTML; newlines kept inside one list item."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")

@@ -1,0 +1,104 @@
+"""Terraform-like text for a terminal: a header per target, a line per change, then a summary.
+
+Colour is a handful of plain ANSI codes rather than rich: rich measures and wraps lines for a
+console width, and this output must be exact for golden files, pipes and CI logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TextIO
+
+from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
+from reconciler.render.changes import (
+    NO_CHANGES,
+    by_target,
+    field_name,
+    marker,
+    nothing_to_do,
+    plural,
+    skipped_notes,
+    value_text,
+)
+
+RESET = "\x1b[0m"
+BOLD = "\x1b[1m"
+RED = "\x1b[31m"
+MARKER_COLORS = {"~": "\x1b[33m", "+": "\x1b[32m", "!": RED, "?": "\x1b[35m"}
+# Sources line up in a column, but one very long value (a big list) should push only its own
+# source to the right instead of every line of the target.
+SOURCE_COLUMN_LIMIT = 100
+GAP = "   "
+
+
+@dataclass(frozen=True)
+class _Painter:
+    color: bool
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"{code}{text}{RESET}" if self.color else text
+
+
+def render(
+    plan: Plan,
+    fh: TextIO,
+    *,
+    color: bool = False,
+    changed_since: str | None = None,
+    **_other_formats_options: object,
+) -> None:
+    """Write `plan` as text; `color` adds ANSI colours, `changed_since` names the base revision."""
+    paint = _Painter(color)
+    for target, changes in by_target(plan.changes).items():
+        fh.write(_target_block(target, changes, paint))
+    if plan.unknown:
+        fh.write(_unknown_block(plan.unknown, paint))
+    fh.write(_summary_block(plan.summary, changed_since, paint))
+
+
+def _target_block(target: TargetRef, changes: list[Change], paint: _Painter) -> str:
+    bodies = [f"{field_name(c)}: {value_text(c.before)} -> {value_text(c.after)}" for c in changes]
+    width = max((len(body) for body in bodies if len(body) <= SOURCE_COLUMN_LIMIT), default=0)
+    lines = [paint(target.label, BOLD)]
+    for change, body in zip(changes, bodies, strict=True):
+        mark = marker(change)
+        lines.append(
+            f"  {paint(mark, MARKER_COLORS[mark])} {body.ljust(width)}{GAP}{_tail(change, paint)}"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
+def _tail(change: Change, paint: _Painter) -> str:
+    """Where the change comes from; for a blocked change first why, since that is what to fix."""
+    if change.status != "blocked":
+        return change.source
+    blocked = f"BLOCKED: {change.reason}" if change.reason else "BLOCKED"
+    return f"{paint(blocked, RED)}{GAP}({change.source})"
+
+
+def _unknown_block(unknown: list[Unknown], paint: _Painter) -> str:
+    lines = ["Could not read (UNKNOWN, not in sync and not drift):"]
+    for item in unknown:
+        family = f" [{item.option}]" if item.option else ""
+        lines.append(
+            f"  {paint('?', MARKER_COLORS['?'])} {item.target.label}{family}: {item.error}"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
+def _summary_block(summary: Summary, changed_since: str | None, paint: _Painter) -> str:
+    lines = [f"{paint('Plan:', BOLD)} {_counts(summary)}"]
+    if nothing_to_do(summary):
+        lines.append(NO_CHANGES)
+    lines += skipped_notes(summary, changed_since)
+    return "\n".join(lines) + "\n"
+
+
+def _counts(summary: Summary) -> str:
+    changes = plural(summary.changes_pending, "change")
+    targets = plural(summary.targets_with_changes, "target")
+    in_sync = plural(summary.targets_in_sync, "target")
+    return (
+        f"{changes} to {targets}, {summary.changes_blocked} blocked, "
+        f"{summary.unknown_targets} unknown; {in_sync} in sync."
+    )

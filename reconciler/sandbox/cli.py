@@ -2,9 +2,153 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
+
+from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.config import SandboxConfig
+
+_CHANGES_BY_OPTION = (
+    "latency_ms",
+    "jitter_ms",
+    "rate_limit",
+    "daily_cap",
+    "fault_rate",
+    "slow_rate",
+    "token_lifetime",
+    "locked_patch",
+    "seed",
+)
 
 
 @click.group()
 def sandbox() -> None:
     """Run the built-in Zoom API sandbox."""
+
+
+def _rate(value: str) -> float | None:
+    if value.lower() == "off":
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        raise click.BadParameter("expected a number of requests per second, or 'off'") from None
+    if rate <= 0:
+        raise click.BadParameter("must be positive (or 'off')")
+    return rate
+
+
+def _config_changes(options: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """SandboxConfig changes for the options the user gave (all of them for a fresh sandbox)."""
+    changes: dict[str, Any] = {}
+    simple = ("latency_ms", "jitter_ms", "daily_cap", "token_lifetime", "locked_patch", "seed")
+    for name in simple:
+        if name in given:
+            changes[name] = options[name]
+    if "rate_limit" in given:
+        rate = _rate(options["rate_limit"])
+        changes["rate_limits"] = (
+            {"MEDIUM": rate} if rate else dict.fromkeys(("LIGHT", "MEDIUM", "HEAVY"))
+        )
+    faults: dict[str, Any] = {}
+    if "fault_rate" in given:
+        share = options["fault_rate"] / 4
+        faults.update(error_500=share, error_502=share, error_503=share, drop=share)
+    if "slow_rate" in given:
+        faults["slow"] = options["slow_rate"]
+    return {**changes, "faults": faults} if faults else changes
+
+
+def _tenant(options: dict[str, Any]) -> Any:
+    if options["tenant"] == "acme":
+        from reconciler.sandbox.acme import acme_tenant  # noqa: PLC0415 - loads schemas
+
+        return acme_tenant()
+    from reconciler.sandbox.generate import generate_tenant  # noqa: PLC0415 - loads schemas
+
+    return generate_tenant(users=options["users"], groups=options["groups"], seed=options["seed"])
+
+
+def _load(options: dict[str, Any], given: set[str]) -> tuple[Any, SandboxConfig]:
+    from reconciler.sandbox.config import SandboxConfig  # noqa: PLC0415 - keep `--help` fast
+
+    state: Path | None = options["state"]
+    if state is not None and state.exists():
+        from reconciler.sandbox.state import load_state  # noqa: PLC0415
+
+        tenant, config = load_state(state)
+        return tenant, config.with_changes(_config_changes(options, given))
+    changes = _config_changes(options, set(_CHANGES_BY_OPTION))
+    return _tenant(options), SandboxConfig().with_changes(changes)
+
+
+def _exports(url: str, account_id: str, config: SandboxConfig) -> str:
+    return "\n".join(
+        [
+            f"export ZOOM_API_URL={url}/v2",
+            f"export ZOOM_OAUTH_URL={url}/oauth/token",
+            f"export ZOOM_ACCOUNT_ID={account_id}",
+            f"export ZOOM_CLIENT_ID={config.client_id}",
+            f"export ZOOM_CLIENT_SECRET={config.client_secret}",
+        ]
+    )
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address only.")
+@click.option("--port", default=0, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--tenant", type=click.Choice(["acme", "generated"]), default="acme", show_default=True
+)
+@click.option("--users", default=1000, show_default=True, help="Users of a generated tenant.")
+@click.option("--groups", default=10, show_default=True, help="Groups of a generated tenant.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the tenant and the faults.")
+@click.option("--latency-ms", type=float, default=0.0, show_default=True)
+@click.option("--jitter-ms", type=float, default=0.0, show_default=True)
+@click.option("--rate-limit", default="60", show_default=True, help="MEDIUM req/s, or 'off'.")
+@click.option("--daily-cap", type=int, default=None, help="Requests per UTC day (default: none).")
+@click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--slow-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--token-lifetime", type=click.IntRange(1), default=3600, show_default=True)
+@click.option(
+    "--locked-patch", type=click.Choice(["ignore", "error"]), default="ignore", show_default=True
+)
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def serve(ctx: click.Context, /, **options: Any) -> None:
+    """Serve a Zoom API sandbox on loopback until Ctrl-C.
+
+    Prints the environment that points the reconciler at it. --fault-rate spreads over 500, 502,
+    503 and dropped connections; --slow-rate answers after 30 s. --state FILE loads the tenant
+    from FILE when it exists and writes it back after every change. The credentials printed are
+    fixed, public test values.
+    """
+    from reconciler.sandbox.app import create_app  # noqa: PLC0415 - keep `--help` fast
+    from reconciler.sandbox.server import require_loopback  # noqa: PLC0415
+    from reconciler.sandbox.server import serve as run  # noqa: PLC0415
+    from reconciler.sandbox.state import save_state  # noqa: PLC0415
+
+    given = {
+        n for n in options if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT
+    }
+    try:
+        require_loopback(options["host"])
+        tenant, config = _load(options, given)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if options["state"] is not None:
+        save_state(options["state"], tenant, config)
+    app = create_app(config, tenant, state_path=options["state"])
+
+    def ready(url: str) -> None:
+        click.echo(_exports(url, tenant.account.id, config))
+        summary = f"{tenant.account.name}: {len(tenant.users)} users, {len(tenant.groups)} groups"
+        click.echo(f"# Zoom sandbox ({summary}) at {url}; Ctrl-C stops it.", err=True)
+        sys.stdout.flush()
+
+    run(app, options["host"], options["port"], on_ready=ready)

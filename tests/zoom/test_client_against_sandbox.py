@@ -24,8 +24,9 @@ from reconciler.zoom import (
 )
 
 SANDBOX_CREDENTIALS = Credentials("sandbox-account", "sandbox-client", Secret("sandbox-secret"))
-QUICK_RETRIES = RetryPolicy(attempts=8, total_seconds=60, wait_initial=0.02, wait_max=0.2,
-                            wait_jitter=0.02)
+QUICK_RETRIES = RetryPolicy(
+    attempts=8, total_seconds=60, wait_initial=0.02, wait_max=0.2, wait_jitter=0.02
+)
 NO_LIMITS: dict[str, float | None] = {"LIGHT": None, "MEDIUM": None, "HEAVY": None}
 
 
@@ -36,8 +37,7 @@ def served_client(base: str, **options: object) -> ZoomClient:
 
 def in_process_client(app: object, **options: object) -> ZoomClient:
     endpoints = Endpoints("http://127.0.0.1/v2", "http://127.0.0.1/oauth/token")
-    return ZoomClient(SANDBOX_CREDENTIALS, endpoints, transport=SandboxTransport(app),
-                      **options)  # type: ignore[arg-type]
+    return ZoomClient(SANDBOX_CREDENTIALS, endpoints, transport=SandboxTransport(app), **options)  # type: ignore[arg-type]
 
 
 async def read_all(zoom: ZoomClient, ids: list[str]) -> dict[str, dict[str, object]]:
@@ -66,8 +66,11 @@ async def test_faults_and_expiring_tokens_lose_no_user_and_report_no_false_failu
         faults=FaultConfig(error_500=0.02, error_502=0.015, error_503=0.015, drop=0.02),
         seed=7,
     )
-    app = create_app(config, generate_tenant(users=2000, groups=8, seed=3),
-                     clock=lambda: started + (time.time() - started) * 10)
+    app = create_app(
+        config,
+        generate_tenant(users=2000, groups=8, seed=3),
+        clock=lambda: started + (time.time() - started) * 10,
+    )
     with running_sandbox(app) as base:
         async with served_client(base, retry=QUICK_RETRIES, max_in_flight=16) as zoom:
             ids = [user["id"] async for user in iter_users(zoom, status="active")]
@@ -85,13 +88,19 @@ async def test_faults_and_expiring_tokens_lose_no_user_and_report_no_false_failu
 
 
 async def test_daily_limit_ends_the_run_promptly_and_says_when_it_resets() -> None:
-    app = create_app(SandboxConfig(rate_limits=NO_LIMITS, daily_cap=5),
-                     generate_tenant(users=50, groups=2, seed=1))
+    app = create_app(
+        SandboxConfig(rate_limits=NO_LIMITS, daily_cap=5),
+        generate_tenant(users=50, groups=2, seed=1),
+    )
     async with in_process_client(app, retry=QUICK_RETRIES) as zoom:
         ids = [user["id"] async for user in iter_users(zoom, status="active")]
         started = time.monotonic()
-        outcomes = [o async for o in map_concurrently(
-            lambda user_id: get_settings(zoom, "user", user_id, "general"), ids, workers=4)]
+        outcomes = [
+            o
+            async for o in map_concurrently(
+                lambda user_id: get_settings(zoom, "user", user_id, "general"), ids, workers=4
+            )
+        ]
         elapsed = time.monotonic() - started
     errors = [o.error for o in outcomes if o.error is not None]
     assert len(outcomes) == len(ids)  # every user is accounted for
@@ -121,8 +130,10 @@ async def test_paging_through_5000_users_returns_each_once() -> None:
 @pytest.mark.parametrize("told_rate", [60.0, None])
 async def test_client_follows_the_accounts_real_limit(told_rate: float | None) -> None:
     # Told "business" (60/s) or nothing, against a Pro account (20/s): X-RateLimit-Limit wins.
-    app = create_app(SandboxConfig(rate_limits={"LIGHT": 30.0, "MEDIUM": 20.0, "HEAVY": 10.0}),
-                     generate_tenant(users=60, groups=2, seed=5))
+    app = create_app(
+        SandboxConfig(rate_limits={"LIGHT": 30.0, "MEDIUM": 20.0, "HEAVY": 10.0}),
+        generate_tenant(users=60, groups=2, seed=5),
+    )
     async with in_process_client(app, rate=told_rate, retry=QUICK_RETRIES) as zoom:
         ids = [user["id"] async for user in iter_users(zoom, status="active")]
         settings = await read_all(zoom, ids)

@@ -182,10 +182,17 @@ def _zoom_unknown(scope: Scope, path: KeyPath) -> Message | None:
         )
     if scope.family is None and lookup(family_shape(scope.level, "general", "patch"), zoom):
         return "cannot be locked: Zoom has no lock for this setting", None
-    if lookup(scope.shape("get"), zoom) is not None and lookup(scope.shape("patch"), zoom) is None:
+    readable = lookup(scope.shape("get"), zoom) is not None
+    writable = lookup(scope.shape("patch"), zoom) is not None
+    if readable and not writable:
         return (
             "read-only: Zoom reports it, but its API cannot set it",
             "remove it; it cannot be managed from git",
+        )
+    if writable and not readable and scope.family is not None:
+        return (
+            "write-only: Zoom accepts it but never reports it back, so no plan could confirm it",
+            "remove it; set it once in Zoom's web portal",
         )
     return None
 

@@ -203,9 +203,29 @@ def model(name: str, schema: Schema) -> type[BaseModel]:
     return create_model(name, __config__=STRICT, **fields)
 
 
+def _readable(patch: Schema, get: Schema) -> Schema:
+    """The PATCH shape less the keys Zoom never reports back: no plan could confirm those."""
+    if "properties" not in patch:
+        return patch
+    properties = {}
+    for key, sub in patch["properties"].items():
+        seen = child(get, key)
+        if key == "authentication_options":  # read as a list, written per option: both kept
+            properties[key] = sub
+        elif seen is not None:
+            properties[key] = _readable(sub, seen)
+    return {**patch, "properties": properties}
+
+
+@cache
+def managed_shape(level: Level, family: Family) -> Schema:
+    """What a settings file may name: settable through PATCH and reported back by GET."""
+    return _readable(family_shape(level, family, "patch"), family_shape(level, family, "get"))
+
+
 @cache
 def family_model(level: Level, family: Family) -> type[BaseModel]:
-    return model(_camel(f"{level}_{family}"), family_shape(level, family, "patch"))
+    return model(_camel(f"{level}_{family}"), managed_shape(level, family))
 
 
 @cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,18 +165,25 @@ class ZoomClient:
     async def _send_with_retries(
         self, method: str, path: str, params: Params | None, json: JSON | None
     ) -> httpx2.Response:
+        try:
+            return await self._send_until_accepted(method, path, params, json)
+        except (_Transient, httpx2.TransportError):
+            if self.retry.attempts <= 1:
+                raise
+        # Only a failed first attempt pays for stamina's retry state: on the happy path it would
+        # leave reference cycles per request, which pile up between garbage collections.
         policy = self.retry
+        await asyncio.sleep(policy.wait_initial + random.uniform(0, policy.wait_jitter))  # noqa: S311
         async for attempt in stamina.retry_context(
             on=_is_transient,
-            attempts=policy.attempts,
+            attempts=policy.attempts - 1,
             timeout=policy.total_seconds,
-            wait_initial=policy.wait_initial,
+            wait_initial=policy.wait_initial * 2,
             wait_max=policy.wait_max,
             wait_jitter=policy.wait_jitter,
         ):
             with attempt:
-                if attempt.num > 1:
-                    self.counters.retries += 1
+                self.counters.retries += 1
                 return await self._send_until_accepted(method, path, params, json)
         raise AssertionError("stamina ends with a return or a raise")  # pragma: no cover
 

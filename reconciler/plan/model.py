@@ -100,7 +100,7 @@ class Summary:
     requests_sent: int = 0
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
     changes: list[Change] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
@@ -109,6 +109,14 @@ class Plan:
     repo_commit: str | None = None
     repo_path: str = ""
     format_version: int = FORMAT_VERSION
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio reprs a finished task's result, and a full repr of a plan
+        # for 20,000 users is a string of tens of megabytes.
+        return (
+            f"Plan({len(self.changes)} changes, {len(self.requests)} requests, "
+            f"{len(self.unknown)} unknown)"
+        )
 
     @property
     def pending(self) -> list[Change]:

@@ -41,7 +41,8 @@ def repo_commit(root: Path) -> str | None:
     """The commit of the settings repo, with `+dirty` when the work tree has changes."""
     try:
         head = _git(root, "rev-parse", "HEAD").decode().strip()
-        dirty = _git(root, "status", "--porcelain", "--", ".").strip()
+        # The tool's own state (.reconciler/: the sandbox, the audit log) is not the repo's.
+        dirty = _git(root, "status", "--porcelain", "--", ".", ":(exclude).reconciler").strip()
     except ConfigError:
         return None
     return f"{head}+dirty" if dirty else head
@@ -90,6 +91,7 @@ def changed_scope(old: DesiredState | None, new: DesiredState) -> Scope:
         groups=frozenset(groups),
         users=None if everyone else frozenset(users),
         member_groups=frozenset(members),
+        since_revision=True,
     )
 
 

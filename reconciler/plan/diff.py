@@ -38,10 +38,15 @@ class LeafChange:
     after: Any
 
 
+_SCALARS = (bool, int, float, str, type(None))
+
+
 def strictly_equal(left: Any, right: Any) -> bool:
     """Equal in value and in JSON type, all the way down."""
     if type(left) is not type(right):
         return False
+    if isinstance(left, _SCALARS):
+        return bool(left == right)
     if isinstance(left, dict):
         return left.keys() == right.keys() and all(
             strictly_equal(value, right[key]) for key, value in left.items()
@@ -71,12 +76,21 @@ def lookup(document: Any, path: Path) -> Any:
 
 def diff_managed(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[LeafChange]:
     """The managed leaves whose live value differs, in the desired document's order."""
-    changes = []
-    for path, after in managed_leaves(desired):
-        before = lookup(current, path)
-        if not strictly_equal(before, after):
-            changes.append(LeafChange(path, before, after))
+    changes: list[LeafChange] = []
+    _diff_into(desired, current, (), changes)
     return changes
+
+
+def _diff_into(
+    desired: Mapping[str, Any], current: Any, prefix: Path, out: list[LeafChange]
+) -> None:
+    # One walk over both documents together: no lookup from the root for every leaf.
+    for key, after in desired.items():
+        before = current.get(key, MISSING) if isinstance(current, Mapping) else MISSING
+        if isinstance(after, Mapping):
+            _diff_into(after, before, (*prefix, key), out)
+        elif not strictly_equal(before, after):
+            out.append(LeafChange((*prefix, key), before, after))
 
 
 def patch_body(changes: list[LeafChange]) -> dict[str, Any]:

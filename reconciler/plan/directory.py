@@ -70,6 +70,30 @@ def check_named_targets(state: DesiredState, directory: Directory, emails: Itera
         raise ValidationFailed(sorted_problems(found))
 
 
+def check_selected_users(directory: Directory, emails: Iterable[str]) -> None:
+    """Every user a `--target` selector (or `explain`) names must be active in Zoom."""
+    for email in emails:
+        found = directory.users.get(email)
+        if found is None:
+            raise ConfigError(
+                f"Zoom has no user {email}", hint="check the spelling of the email address"
+            )
+        status = found.get("status", "active")
+        if status != "active":
+            raise ConfigError(f"user {email} is {status} in Zoom", hint="activate the user first")
+
+
+def check_selected_groups(state: DesiredState, names: Iterable[str]) -> None:
+    """Every group a `--target` selector names must have a group file."""
+    missing = sorted(name for name in names if name not in state.groups)
+    if missing:
+        known = ", ".join(sorted(state.groups)) or "none"
+        raise ConfigError(
+            f"--target group:{missing[0]}: no file in this repo manages group {missing[0]}",
+            hint=f"groups with a file: {known}",
+        )
+
+
 def _user_problem(state: DesiredState, directory: Directory, email: str) -> ConfigError | None:
     user = state.users.get(email)
     if user is None:

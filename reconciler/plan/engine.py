@@ -20,6 +20,8 @@ from reconciler.plan.directory import (
     INDIVIDUAL_LOOKUP_LIMIT,
     Directory,
     check_named_targets,
+    check_selected_groups,
+    check_selected_users,
     list_active_users,
     load_groups,
     look_up_users,
@@ -33,7 +35,7 @@ from reconciler.plan.locks import (
 )
 from reconciler.plan.model import Change, Plan, Request, TargetRef, Unknown
 from reconciler.plan.scope import Scope
-from reconciler.plan.shapes import UnsendableChange, option_ids, patch_bodies, repo_shape
+from reconciler.plan.shapes import option_ids, patch_bodies, repo_shape, unsendable
 from reconciler.schemas import LOCK_FAMILIES, Family, Level, LockFamily, family_option
 from reconciler.zoom import (
     ZoomClient,
@@ -72,8 +74,8 @@ class TargetResult:
 
 
 @dataclass(frozen=True)
-class _Level:
-    """One target to plan: its level, id, reference and desired settings."""
+class PlanTarget:
+    """One target to plan: its level, id, reference, desired settings and the locks above it."""
 
     level: Level
     target_id: str
@@ -105,6 +107,8 @@ class Planner:
             self._fetch_holder_values
         )
         self._desired_cache: dict[tuple[str, ...], Settings] = {}
+        self.planned_emails: set[str] = set()
+        self._views: OnceEach[str, LockView | None] = OnceEach(self._fetch_view)
 
     # -- resolve ---------------------------------------------------------------------------
 
@@ -112,13 +116,19 @@ class Planner:
         """Load groups and the users this run covers; raise on files naming unknown targets."""
         await load_groups(self.zoom, self.directory)
         named = [email for email in self.state.users if self.scope.wants_user(email)]
+        selected = sorted(self.scope.users or ())  # users a selector names, files or not
         members = await self._profile_members()
-        wanted = list(dict.fromkeys([*named, *members]))
+        wanted = list(dict.fromkeys([*named, *selected, *members]))
         if self._needs_all_users() or len(wanted) > INDIVIDUAL_LOOKUP_LIMIT:
             await list_active_users(self.zoom, self.directory)
         await look_up_users(self.zoom, self.directory, wanted)
         check_named_targets(self.state, self.directory, named)
-        return self._user_targets(wanted)
+        if not self.scope.since_revision:
+            check_selected_users(self.directory, selected)
+            check_selected_groups(self.state, self.scope.groups or ())
+        users = self._user_targets(wanted)
+        self.planned_emails = {user["email"].lower() for user in users}
+        return users
 
     async def _profile_members(self) -> list[str]:
         """Emails of the members of groups whose `members:` profile this run covers."""
@@ -161,13 +171,20 @@ class Planner:
         doc = await get_settings(self.zoom, kind, target_id, family)  # type: ignore[arg-type]
         return repo_shape(family, doc)
 
-    async def _holder_value(self, view: LockView, family: Family, path: tuple[str, ...]) -> Any:
+    async def holder_value(self, view: LockView, family: Family, path: tuple[str, ...]) -> Any:
         holder = view.holder
         desired = self._holder_desired(holder)
         if desired is not None and dotted(path) in desired.sources.get(family, {}):
             return lookup(desired.values[family], path)
         values = await self._holder_values.get((holder.kind, holder.id, family))
         return lookup(values, path)
+
+    def holder_locks(self, holder: Holder) -> Settings | None:
+        """The locks the repo sets for a holder, if a file manages it."""
+        if holder.kind == "account":
+            return self.state.account.locks if self.state.account else None
+        group = self.state.groups.get(holder.name)
+        return group.locks if group else None
 
     def _holder_desired(self, holder: Holder) -> Settings | None:
         if holder.kind == "account":
@@ -177,7 +194,7 @@ class Planner:
 
     # -- one target -------------------------------------------------------------------------
 
-    async def plan_target(self, target: _Level) -> TargetResult:
+    async def plan_target(self, target: PlanTarget) -> TargetResult:
         result = TargetResult(target.ref)
         for family in target.desired.families:
             try:
@@ -188,33 +205,36 @@ class Planner:
                 result.unknown.append(Unknown(target.ref, family_option(family), str(error)))
         return result
 
-    async def _plan_family(self, target: _Level, family: Family, result: TargetResult) -> None:
+    async def _plan_family(self, target: PlanTarget, family: Family, result: TargetResult) -> None:
         wanted = target.desired.flat(family)
         free: dict[tuple[str, ...], Any] = {}
+        blocked: list[Change] = []
         for path, value in wanted.items():
-            blocked = await self._locked_change(target, family, path, value)
-            if blocked is None:
+            locked = await self.locked_change(target, family, path, value)
+            if locked is None:
                 free[path] = value
-            elif blocked is not _SATISFIED:
-                result.changes.append(blocked)  # type: ignore[arg-type]
+            elif isinstance(locked, Change):
+                blocked.append(locked)
+        result.changes += blocked
         if not free:
-            result.reads_skipped += 1
+            # Nothing left that a write could change: the read is not needed.
+            result.reads_skipped += not blocked
             return
         live = await get_settings(self.zoom, target.level, target.target_id, family)
         changes = diff_managed(nest(free), repo_shape(family, live))
         self._record(target, family, changes, option_ids(live), result)
 
-    async def _locked_change(
-        self, target: _Level, family: Family, path: tuple[str, ...], value: Any
+    async def locked_change(
+        self, target: PlanTarget, family: Family, path: tuple[str, ...], value: Any
     ) -> Change | object | None:
         """None if no level above locks the leaf; else satisfied, or a blocked Change."""
         for view in target.views:
             locked, source = view.lock_on(family, path)
             if not locked:
                 continue
-            held = await self._holder_value(view, family, path)
+            held = await self.holder_value(view, family, path)
             if strictly_equal(held, value):
-                return _SATISFIED
+                return SATISFIED
             return self._change(
                 target,
                 family,
@@ -225,7 +245,7 @@ class Planner:
         return None
 
     def _change(
-        self, target: _Level, family: Family, leaf: LeafChange, status: str, reason: str | None
+        self, target: PlanTarget, family: Family, leaf: LeafChange, status: str, reason: str | None
     ) -> Change:
         return Change(
             target=target.ref,
@@ -240,20 +260,19 @@ class Planner:
 
     def _record(
         self,
-        target: _Level,
+        target: PlanTarget,
         family: Family,
         changes: list[LeafChange],
         ids: dict[str, str],
         result: TargetResult,
     ) -> None:
-        try:
-            bodies = patch_bodies(target.level, family, changes, ids)
-        except UnsendableChange as exc:
-            result.changes += [
-                self._change(target, family, c, "blocked", str(exc)) for c in changes
-            ]
-            return
-        result.changes += [self._change(target, family, c, "pending", None) for c in changes]
+        refused = unsendable(target.level, family, changes, ids)
+        for change in changes:
+            reason = refused.get(change.path)
+            status = "blocked" if reason else "pending"
+            result.changes.append(self._change(target, family, change, status, reason))
+        sendable = [change for change in changes if change.path not in refused]
+        bodies = patch_bodies(target.level, family, sendable, ids)
         option = family_option(family)
         query = {"option": option} if option else {}
         path = settings_path(target.level, target.target_id)
@@ -309,6 +328,13 @@ class Planner:
 
     # -- the whole run -------------------------------------------------------------------------
 
+    def named_targets_left_out(self) -> int:
+        """Targets that a file names and this run did not plan."""
+        state, scope = self.state, self.scope
+        left_out = int(state.account is not None and not scope.account)
+        left_out += sum(not scope.wants_group(name) for name in state.groups)
+        return left_out + sum(email not in self.planned_emails for email in state.users)
+
     def account_holder(self) -> Holder:
         file = self.state.account.file if self.state.account else None
         return Holder("account", "account", "me", file)
@@ -316,6 +342,28 @@ class Planner:
     def group_holder(self, group: Group) -> Holder | None:
         found = self.directory.group_of(group)
         return Holder("group", group.name, found["id"], group.file) if found else None
+
+    async def user_target(self, user: UserSummary, desired: Settings | None = None) -> PlanTarget:
+        """A user as a target: effective desired settings, and the levels whose locks apply."""
+        ref = TargetRef("user", user["id"], email=user["email"].lower())
+        views: list[LockView | None] = [await self.account_view()]
+        group_ids = user.get("group_ids") or []
+        if group_ids:  # Zoom applies the primary (first) group's settings and locks
+            views.append(await self._views.get(group_ids[0]))
+        found = tuple(view for view in views if view is not None)
+        wanted = self.desired_for(user) if desired is None else desired
+        return PlanTarget("user", user["id"], ref, wanted, found)
+
+    async def account_view(self) -> LockView:
+        view = await self._views.get("account")
+        assert view is not None  # the account always has a view
+        return view
+
+    async def _fetch_view(self, key: str) -> LockView | None:
+        if key == "account":
+            account = self.state.account
+            return await self.lock_view(self.account_holder(), account.locks if account else None)
+        return await _group_view(self, key)
 
     def desired_for(self, user: UserSummary) -> Settings:
         email = user["email"].lower()
@@ -327,7 +375,7 @@ class Planner:
         return self._desired_cache[names]
 
 
-_SATISFIED = object()
+SATISFIED = object()
 
 
 def _lock_option(lock_family: LockFamily) -> str | None:
@@ -361,9 +409,9 @@ async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
     account = planner.account_holder()
     if state.account and scope.account:
         results.append(await planner.plan_locks(account, state.account.locks))
-        target = _Level("account", "me", TargetRef("account", "me"), state.account.settings, ())
+        target = PlanTarget("account", "me", TargetRef("account", "me"), state.account.settings, ())
         results.append(await planner.plan_target(target))
-    account_view = await planner.lock_view(account, state.account.locks if state.account else None)
+    account_view = await planner.account_view()
     for name, group in sorted(state.groups.items()):
         holder = planner.group_holder(group)
         if holder is None or not scope.wants_group(name):
@@ -372,32 +420,18 @@ async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
         ref = _holder_ref(holder)
         results.append(
             await planner.plan_target(
-                _Level("group", holder.id, ref, group.settings, (account_view,))
+                PlanTarget("group", holder.id, ref, group.settings, (account_view,))
             )
         )
     return results
 
 
 async def _plan_users(planner: Planner, users: list[UserSummary]) -> AsyncIterator[TargetResult]:
-    account_view = await planner.lock_view(
-        planner.account_holder(), planner.state.account.locks if planner.state.account else None
-    )
-    group_views: OnceEach[str, LockView | None] = OnceEach(
-        lambda group_id: _group_view(planner, group_id)
-    )
-
     async def plan_one(user: UserSummary) -> TargetResult | None:
         desired = planner.desired_for(user)
-        ref = TargetRef("user", user["id"], email=user["email"].lower())
         if not desired:
-            return None
-        views = [account_view]
-        group_ids = user.get("group_ids") or []
-        if group_ids:
-            view = await group_views.get(group_ids[0])
-            if view is not None:
-                views.append(view)
-        return await planner.plan_target(_Level("user", user["id"], ref, desired, tuple(views)))
+            return None  # nothing in the repo reaches this user: no read, no lock views
+        return await planner.plan_target(await planner.user_target(user, desired))
 
     done = 0
     async for outcome in map_concurrently(plan_one, users, workers=planner.workers):
@@ -448,3 +482,5 @@ def _summarise(plan: Plan, results: list[TargetResult], planner: Planner) -> Non
     summary.changes_pending = len(plan.pending)
     summary.changes_blocked = len(plan.blocked)
     summary.requests_sent = planner.zoom.counters.requests
+    if planner.scope.since_revision:
+        summary.targets_skipped_unchanged = planner.named_targets_left_out()

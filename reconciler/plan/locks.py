@@ -82,6 +82,7 @@ class LockView:
         for lock_family, doc in live.items():
             for path, value in leaves(doc):
                 self._set(lock_family, path, value, None)
+        self._live = frozenset(self._locks)
         if desired is not None:
             self._overlay(desired)
 
@@ -100,12 +101,32 @@ class LockView:
 
     def lock_on(self, family: Family, path: LeafPath) -> tuple[bool, str | None]:
         """(locked, repo source of the lock) for a settings leaf, its parents included."""
-        for depth in range(len(path), 0, -1):
-            key = (family, path[:depth])
+        for key in _covering(family, path):
             if key in self._locks:
                 return True, self._locks[key]
         return False, None
 
+    def live_lock_on(self, family: Family, path: LeafPath) -> bool:
+        """Whether Zoom locks the leaf today, whatever the repo says."""
+        return any(key in self._live for key in _covering(family, path))
+
     @property
     def empty(self) -> bool:
         return not self._locks
+
+
+def _covering(family: Family, path: LeafPath) -> list[tuple[Family, LeafPath]]:
+    """The leaf and its parents, deepest first: a lock on any of them locks the leaf."""
+    return [(family, path[:depth]) for depth in range(len(path), 0, -1)]
+
+
+def lock_leaf_for(
+    locks: Settings, family: Family, path: LeafPath
+) -> tuple[bool | None, str | None]:
+    """The repo's own lock leaf over a settings leaf: (its value, its source), or (None, None)."""
+    covering = set(_covering(family, path))
+    for lock_family in locks.families:
+        for lock_path, value in locks.flat(lock_family).items():
+            if locked_leaf(as_lock_family(lock_family), lock_path) in covering:
+                return value is True, str(locks.source(lock_family, lock_path))
+    return None, None

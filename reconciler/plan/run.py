@@ -23,6 +23,7 @@ class PlanRequest:
     selectors: Sequence[str] = ()
     changed_since: str | None = None
     rate: float | None = None
+    paced: bool = True
     workers: int | None = None
 
 
@@ -34,13 +35,6 @@ def scope_for(request: PlanRequest, state: DesiredState) -> Scope:
     return EVERYTHING
 
 
-def named_targets_outside(state: DesiredState, scope: Scope) -> int:
-    """Targets that a file names and the scope leaves out (reported as skipped)."""
-    skipped = int(state.account is not None and not scope.account)
-    skipped += sum(not scope.wants_group(name) for name in state.groups)
-    return skipped + sum(not scope.wants_user(email) for email in state.users)
-
-
 async def make_plan(
     request: PlanRequest,
     progress: ProgressHook | None = None,
@@ -49,11 +43,12 @@ async def make_plan(
     state = state or load_repo(request.repo)
     scope = scope_for(request, state)
     tier = state.options.rate_tier
-    workers = request.workers or default_in_flight(rate_for(tier, request.rate))
-    async with connect(request.repo, sandbox=request.sandbox, tier=tier, rate=request.rate) as zoom:
+    pace = rate_for(tier, request.rate) if request.paced else None
+    workers = request.workers or default_in_flight(pace)
+    async with connect(
+        request.repo, sandbox=request.sandbox, tier=tier, rate=request.rate, paced=request.paced
+    ) as zoom:
         plan = await build_plan(state, zoom, scope, workers=workers, progress=progress)
     plan.repo_commit = repo_commit(request.repo)
     plan.repo_path = str(request.repo)
-    if not scope.everything:
-        plan.summary.targets_skipped_unchanged = named_targets_outside(state, scope)
     return plan

@@ -17,6 +17,8 @@ class Scope:
     users: frozenset[str] | None = None
     # Users reached through these groups' `members:` profiles (a changed profile).
     member_groups: frozenset[str] = frozenset()
+    # From `--changed-since`: targets left out are unchanged, and the plan counts them.
+    since_revision: bool = False
 
     @property
     def everything(self) -> bool:

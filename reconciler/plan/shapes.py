@@ -64,10 +64,57 @@ class UnsendableChange(Exception):
     """A change that no PATCH at this level can make (e.g. a new option below the account)."""
 
 
+_ONE_DEFAULT = (
+    "Zoom keeps one default option: set default_option: true on the option that should be "
+    "the default instead"
+)
+
+
+def unsendable(
+    level: Level, family: Family, changes: list[LeafChange], ids: Mapping[str, str]
+) -> dict[tuple[str, ...], str]:
+    """The changes that no PATCH at this level can make, each with the reason."""
+    if family not in AUTH_FAMILIES:
+        return {}
+    reasons = {}
+    for change in changes:
+        reason = _missing_option(level, change, ids, changes)
+        if reason:
+            reasons[change.path] = reason
+    new_default = any(_is_default(c, True) and c.path not in reasons for c in changes)
+    if level != "account" and not new_default:
+        reasons |= {c.path: _ONE_DEFAULT for c in changes if _is_default(c, False)}
+    return reasons
+
+
+def _missing_option(
+    level: Level, change: LeafChange, ids: Mapping[str, str], changes: list[LeafChange]
+) -> str | None:
+    if change.path[0] != OPTIONS or change.path[1] in ids:
+        return None
+    name = change.path[1]
+    if level != "account":
+        return f"authentication option {name!r} does not exist; options are created on the account"
+    if not any(c.path == (OPTIONS, name, "type") for c in changes):
+        return f"authentication option {name!r} does not exist; give its type to create it"
+    return None
+
+
+def _is_default(change: LeafChange, value: bool) -> bool:
+    return (
+        change.path[0] == OPTIONS
+        and change.path[2:] == ("default_option",)
+        and (change.after is value)
+    )
+
+
 def patch_bodies(
     level: Level, family: Family, changes: list[LeafChange], ids: Mapping[str, str]
 ) -> list[Body]:
     """The PATCH bodies that make these changes, fewest first; general families need one."""
+    refused = unsendable(level, family, changes, ids)
+    if refused:
+        raise UnsendableChange(next(iter(refused.values())))
     if not changes:
         return []
     fields = tuple(change.path for change in changes)
@@ -80,18 +127,29 @@ def patch_bodies(
 
 def _auth_bodies(level: Level, changes: list[LeafChange], ids: Mapping[str, str]) -> list[Body]:
     plain = [change for change in changes if change.path[0] != OPTIONS]
+    # Below the account a default is only ever set: the old one follows by itself.
+    implied = [c for c in changes if level != "account" and _is_default(c, False)]
     by_option: dict[str, list[LeafChange]] = {}
     for change in changes:
-        if change.path[0] == OPTIONS:
+        if change.path[0] == OPTIONS and change not in implied:
             by_option.setdefault(change.path[1], []).append(change)
     bodies = [
         body for name, found in by_option.items() for body in _option_body(level, name, found, ids)
     ]
+    bodies = [_carrying(body, implied) for body in bodies]
     if plain:
         head = bodies[0] if bodies else Body({}, ())
         merged = Body({**patch_body(plain), **head.body}, (*(c.path for c in plain), *head.fields))
         bodies = [merged, *bodies[1:]]
     return bodies
+
+
+def _carrying(body: Body, implied: list[LeafChange]) -> Body:
+    """The body that sets the new default also carries the old default's change."""
+    action = body.body.get("authentication_option") or {}
+    if not implied or action.get("default_option") is not True:
+        return body
+    return Body(body.body, (*body.fields, *(change.path for change in implied)))
 
 
 def _option_body(

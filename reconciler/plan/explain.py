@@ -1,0 +1,225 @@
+"""`reconciler explain USER FIELD`: where one field of a user comes from, and what plan makes of it.
+
+Every layer that sets the field (all-users defaults, the `members:` profile of each of the user's
+groups by priority, the user's own file) with file:line; the effective desired value; the live
+value from Zoom; the locks of the account and of the user's primary group, in Zoom and in the
+repo; and the verdict a plan would reach. It reads through the planner, so the two never disagree.
+
+FIELD is a dotted path in the repo's shape. A leading family key (`meeting_security.`,
+`meeting_authentication.`, `recording_authentication.`, or `settings.` for general settings)
+picks the option family; without one the field is a general setting.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reconciler.connect import connect
+from reconciler.desired import DesiredState, load_repo
+from reconciler.desired.layering import member_profiles
+from reconciler.desired.models import FAMILY_KEYS
+from reconciler.desired.state import LeafPath, Settings, dotted
+from reconciler.desired.zoomfields import family_shape
+from reconciler.desired.zoomfields import lookup as schema_at
+from reconciler.errors import ConfigError, ZoomAPIError
+from reconciler.plan.diff import MISSING, lookup, strictly_equal
+from reconciler.plan.engine import SATISFIED, Planner, PlanTarget
+from reconciler.plan.locks import LockView, lock_leaf_for
+from reconciler.plan.model import Change
+from reconciler.plan.scope import Scope
+from reconciler.plan.shapes import OPTIONS, repo_shape
+from reconciler.schemas import Family
+from reconciler.zoom import get_settings
+
+Verdict = Literal["not managed", "in sync", "locked in sync", "pending", "blocked", "unknown"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the user's desired settings that sets the field."""
+
+    name: str  # "defaults", "group Engineering members (priority 20)", "user file"
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class LockFinding:
+    """A level above the user that locks the field, in Zoom now or once this repo is applied."""
+
+    holder: str  # "the account" or "group NAME"
+    in_zoom: bool
+    in_repo: bool | None  # the repo locks (True) or lifts (False) it; None: the repo is silent
+    source: str | None  # the repo's lock leaf, file:line:col
+    value: Any  # the value the lock holds the field at (MISSING when not locked after apply)
+
+
+@dataclass
+class Explanation:
+    email: str
+    groups: list[str]
+    family: Family
+    path: LeafPath
+    layers: list[Layer] = field(default_factory=list)
+    desired: Any = MISSING
+    source: str | None = None
+    live: Any = MISSING
+    live_error: str | None = None
+    locks: list[LockFinding] = field(default_factory=list)
+    verdict: Verdict = "not managed"
+    reason: str | None = None  # why it is blocked
+
+    @property
+    def field_name(self) -> str:
+        return dotted(self.path)
+
+
+# -- FIELD ------------------------------------------------------------------------------------
+
+
+def parse_field(text: str, family: Family | None = None) -> tuple[Family, LeafPath]:
+    """The family and repo-shaped path a FIELD names; an unknown field is an error."""
+    parts = tuple(part for part in text.split(".") if part)
+    if family is None and len(parts) > 1 and parts[0] in FAMILY_KEYS:
+        family, parts = FAMILY_KEYS[parts[0]], parts[1:]
+    family = family or "general"
+    path = _option_path(parts)
+    _check_field(family, path, text)
+    return family, path
+
+
+def _option_path(parts: LeafPath) -> LeafPath:
+    """`authentication_options.NAME.field`, where NAME may itself hold dots."""
+    if len(parts) > 3 and parts[0] == OPTIONS:
+        return (OPTIONS, ".".join(parts[1:-1]), parts[-1])
+    return parts
+
+
+def _check_field(family: Family, path: LeafPath, text: str) -> None:
+    shape = family_shape("user", family, "patch")
+    found = schema_at(shape, path) if path else None
+    if found is not None and found.get("type") != "object":
+        return
+    if found is not None:
+        raise ConfigError(f"{text!r} is a group of fields, not one field", hint=_inside(found))
+    raise ConfigError(
+        f"a user's {_family_label(family)} have no field {dotted(path)!r}",
+        hint=_suggestion(shape, path),
+    )
+
+
+def _inside(schema: Mapping[str, Any], shown: int = 6) -> str:
+    keys = sorted(schema.get("properties", {}))
+    more = f", ... ({len(keys) - shown} more)" if len(keys) > shown else ""
+    return "name one field inside it, e.g. " + ", ".join(keys[:shown]) + more
+
+
+def _suggestion(shape: Mapping[str, Any], path: LeafPath) -> str | None:
+    """`did you mean ...?` for the first key of `path` that the shape lacks."""
+    for depth in range(len(path)):
+        if schema_at(shape, path[: depth + 1]) is None:
+            parent = schema_at(shape, path[:depth]) or {}
+            close = difflib.get_close_matches(path[depth], list(parent.get("properties", {})), 1)
+            return f"did you mean {dotted((*path[:depth], close[0]))!r}?" if close else None
+    return None
+
+
+def _family_label(family: Family) -> str:
+    return "general settings" if family == "general" else f"{family} settings"
+
+
+# -- the explanation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    repo: Path
+    email: str
+    field: str
+    family: Family | None = None
+    sandbox: bool = False
+
+
+async def explain(request: ExplainRequest, state: DesiredState | None = None) -> Explanation:
+    state = state or load_repo(request.repo)
+    family, path = parse_field(request.field, request.family)
+    email = request.email.lower()
+    scope = Scope(account=False, groups=frozenset(), users=frozenset({email}))
+    tier = state.options.rate_tier
+    async with connect(request.repo, sandbox=request.sandbox, tier=tier) as zoom:
+        planner = Planner(state, zoom, scope, workers=1)
+        [user] = await planner.resolve()
+        target = await planner.user_target(user)
+        found = Explanation(email, planner.directory.group_names(user), family, path)
+        _add_layers(found, state)
+        await _add_live(found, planner, target)
+        await _add_locks(found, planner, target)
+        await _add_verdict(found, planner, target)
+    return found
+
+
+def _add_layers(found: Explanation, state: DesiredState) -> None:
+    layers: list[tuple[str, Settings]] = [("defaults", state.defaults)]
+    layers += [
+        (f"group {p.group} members (priority {p.priority})", p.settings)
+        for p in member_profiles(state, found.groups)
+    ]
+    user = state.users.get(found.email)
+    layers += [("user file", user.settings)] if user else []
+    for name, settings in layers:
+        value = lookup(settings.values.get(found.family, {}), found.path)
+        if value is not MISSING:
+            source = str(settings.source(found.family, found.path))
+            found.layers.append(Layer(name, value, source))
+    if found.layers:
+        found.desired, found.source = found.layers[-1].value, found.layers[-1].source
+
+
+async def _add_live(found: Explanation, planner: Planner, target: PlanTarget) -> None:
+    try:
+        live = await get_settings(planner.zoom, "user", target.target_id, found.family)
+    except ZoomAPIError as error:
+        found.live_error = str(error)
+        return
+    found.live = lookup(repo_shape(found.family, live), found.path)
+
+
+async def _add_locks(found: Explanation, planner: Planner, target: PlanTarget) -> None:
+    for view in target.views:
+        finding = await _lock_finding(found, planner, view)
+        if finding is not None:
+            found.locks.append(finding)
+
+
+async def _lock_finding(found: Explanation, planner: Planner, view: LockView) -> LockFinding | None:
+    holder = view.holder
+    in_zoom = view.live_lock_on(found.family, found.path)
+    desired = planner.holder_locks(holder)
+    in_repo, source = lock_leaf_for(desired, found.family, found.path) if desired else (None, None)
+    locked, _ = view.lock_on(found.family, found.path)
+    if not (in_zoom or locked):
+        return None
+    value = await planner.holder_value(view, found.family, found.path) if locked else MISSING
+    who = "the account" if holder.kind == "account" else f"group {holder.name}"
+    return LockFinding(who, in_zoom, in_repo, source, value)
+
+
+async def _add_verdict(found: Explanation, planner: Planner, target: PlanTarget) -> None:
+    if found.desired is MISSING:
+        return
+    outcome = await planner.locked_change(target, found.family, found.path, found.desired)
+    if isinstance(outcome, Change):
+        found.verdict, found.reason = "blocked", outcome.reason
+    elif outcome is SATISFIED:
+        found.verdict = "locked in sync"
+    elif found.live_error is not None:
+        found.verdict = "unknown"
+    else:
+        found.verdict = "in sync" if strictly_equal(found.live, found.desired) else "pending"
+
+
+__all__ = ["ExplainRequest", "Explanation", "Layer", "LockFinding", "explain", "parse_field"]

@@ -1,0 +1,244 @@
+"""A settings repo beside a fresh Acme sandbox, shaped through the sandbox's own HTTP API.
+
+`prepare(repo, setup)` writes `<repo>/.reconciler/sandbox.json` (the file `--sandbox` reads) and
+sends the setup requests to that sandbox. Paths may name targets by placeholder: `{user:alice}`
+is Alice's id, `{group:Sales}` the Sales group's id, `{option:FAMILY:NAME}` the id of the
+account's authentication option NAME in FAMILY.
+
+Zoom can fail one read in ways the sandbox config cannot aim at a single target (a user deleted
+between listing and reading). `failing_reads(rules)` stands in for that, at the HTTP boundary: it
+wraps the sandbox app so that requests matching a rule get the rule's Zoom error instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+import reconciler.sandbox.app as sandbox_app
+from reconciler.connect import sandbox_state_path
+from reconciler.plan.model import Request
+from reconciler.sandbox import SandboxApp, SandboxConfig, SandboxTransport, acme_tenant, create_app
+from reconciler.sandbox.journal import Entry
+from reconciler.sandbox.state import load_state, save_state
+from reconciler.sandbox.tenant import Tenant
+from reconciler.zoom import Credentials, Endpoints, Secret, ZoomClient
+
+BASE = "http://127.0.0.1"
+TOKEN_PARAMS = {"grant_type": "account_credentials", "account_id": "sandbox-account"}
+CREDENTIALS = ("sandbox-client", "sandbox-secret")
+_PLACEHOLDER = re.compile(r"\{(user|group|option):([^}]+)\}")
+
+
+def fill_in(text: str, tenant: Tenant) -> str:
+    """`text` with its placeholders replaced by the tenant's ids."""
+
+    def one(match: re.Match[str]) -> str:
+        kind, name = match.groups()
+        if kind == "option":
+            family, _, option = name.partition(":")
+            options = tenant.account.auth_options[family]
+            return next(str(o["id"]) for o in options if o["name"] == option)
+        if kind == "user":
+            user = tenant.user(name if "@" in name else f"{name}@acme.test")
+            assert user is not None, f"no user {name} in the sandbox"
+            return user.id
+        found = [g.id for g in tenant.groups.values() if g.name == name]
+        assert found, f"no group {name} in the sandbox"
+        return found[0]
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def open_app(repo: Path) -> SandboxApp:
+    """The sandbox of `repo` as `--sandbox` would run it (changes are saved to its state file)."""
+    state = sandbox_state_path(repo)
+    tenant, config = load_state(state)
+    return create_app(config, tenant, state_path=state)
+
+
+async def api_client(app: SandboxApp) -> httpx2.AsyncClient:
+    client = httpx2.AsyncClient(transport=SandboxTransport(app), base_url=BASE)
+    answer = await client.post("/oauth/token", params=TOKEN_PARAMS, auth=CREDENTIALS)
+    client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+    return client
+
+
+async def send_all(app: SandboxApp, requests: list[dict[str, Any]]) -> None:
+    client = await api_client(app)
+    try:
+        for item in requests:
+            path = fill_in(item["path"], app.sandbox.tenant)
+            body = json.loads(fill_in(json.dumps(item.get("body")), app.sandbox.tenant))
+            answer = await client.request(item["method"], path, params=item.get("query"), json=body)
+            assert answer.status_code < 300, f"setup {item}: {answer.status_code} {answer.text}"
+    finally:
+        await client.aclose()
+
+
+async def prepare_sandbox(
+    repo: Path,
+    setup: list[dict[str, Any]] | None = None,
+    tenant: Tenant | None = None,
+    config: SandboxConfig | None = None,
+) -> None:
+    """A fresh sandbox for `repo` (Acme unless `tenant` is given), shaped by `setup`."""
+    state = sandbox_state_path(repo)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    save_state(state, tenant or acme_tenant(), config or SandboxConfig())
+    if setup:
+        await send_all(open_app(repo), setup)
+
+
+def prepare(repo: Path, setup: list[dict[str, Any]] | None = None) -> None:
+    asyncio.run(prepare_sandbox(repo, setup))
+
+
+# -- a read that fails for one target ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailRule:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    body: dict[str, Any]
+
+    def matches(self, method: str, path: str, query: dict[str, str]) -> bool:
+        wanted = query.items() >= self.query.items()
+        return method == self.method and path == self.path and wanted
+
+
+class FailingReads:
+    """An ASGI wrapper: a matching request gets the rule's error; the rest go to the sandbox."""
+
+    def __init__(self, app: SandboxApp, rules: list[FailRule]) -> None:
+        self.app = app
+        self.sandbox = app.sandbox
+        self.rules = rules
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            query = dict(httpx2.QueryParams(scope.get("query_string", b"").decode()))
+            for rule in self.rules:
+                if rule.matches(scope["method"], scope["path"], query):
+                    await _answer(send, rule.status, rule.body)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def _answer(send: Any, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+@contextmanager
+def failing_reads(
+    monkeypatch: pytest.MonkeyPatch, repo: Path, rules: list[dict[str, Any]]
+) -> Iterator[None]:
+    """While active, `--sandbox` runs of `repo` answer requests matching `rules` with errors."""
+    tenant, _config = load_state(sandbox_state_path(repo))
+    parsed = [
+        FailRule(
+            rule.get("method", "GET"),
+            fill_in(rule["path"], tenant),
+            rule.get("query", {}),
+            rule["status"],
+            json.loads(fill_in(json.dumps(rule["body"]), tenant)),
+        )
+        for rule in rules
+    ]
+    real = sandbox_app.create_app
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return FailingReads(real(*args, **kwargs), parsed)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sandbox_app, "create_app", wrapped)
+        yield
+
+
+# -- a settings repo in git ---------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=test@acme.test", *args],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A", ".")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+
+
+def git_repo(repo: Path) -> None:
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".gitignore").write_text(".reconciler/\n", encoding="utf-8")
+
+
+# -- talking to a repo's sandbox with the real client --------------------------------------------
+
+
+@asynccontextmanager
+async def sandbox_client(app: SandboxApp) -> AsyncIterator[ZoomClient]:
+    """A ZoomClient (unpaced) over `app`, in-process."""
+    config = app.sandbox.config
+    credentials = Credentials(
+        app.sandbox.tenant.account.id, config.client_id, Secret(config.client_secret)
+    )
+    endpoints = Endpoints(f"{BASE}/v2", f"{BASE}/oauth/token")
+    async with ZoomClient(credentials, endpoints, transport=SandboxTransport(app)) as zoom:
+        yield zoom
+
+
+async def send_requests(repo: Path, requests: list[Request]) -> list[Entry]:
+    """Send `requests` to the repo's sandbox with the client and keep the result; the journal."""
+    path = sandbox_state_path(repo)
+    tenant, config = load_state(path)
+    app = create_app(config, tenant)  # saved once at the end, not after every PATCH
+    async with sandbox_client(app) as zoom:
+        for request in requests:
+            await zoom.request(
+                request.method, request.path, params=request.query or None, json=request.body
+            )
+    save_state(path, app.sandbox.tenant, app.sandbox.config)
+    return app.sandbox.journal.entries()
+
+
+@contextmanager
+def captured_apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SandboxApp]]:
+    """Every sandbox app that `--sandbox` runs create while active, to read their journals."""
+    apps: list[SandboxApp] = []
+    real = sandbox_app.create_app
+
+    def keep(*args: Any, **kwargs: Any) -> SandboxApp:
+        app = real(*args, **kwargs)
+        apps.append(app)
+        return app
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sandbox_app, "create_app", keep)
+        yield apps
+
+
+def api_calls(entries: list[Entry]) -> list[Entry]:
+    """The journal's /v2 entries (not the token requests)."""
+    return [entry for entry in entries if entry.path.startswith("/v2/")]

@@ -1,7 +1,9 @@
-"""The append-only audit log: one JSON line per request apply sent (or decided not to send).
+"""The append-only audit log: JSON lines, one before each PATCH (`"result": "sending"`) and one
+with each request's outcome (applied, not_applied, failed, or stale / unchanged when nothing was
+left to send).
 
-Each line is written with one `write`, flushed and fsynced before the next request goes out, so
-a run killed at any point leaves only whole lines, and every line is true.
+Each line is written with one `write`, flushed and fsynced before the target's next request goes
+out, so a run killed at any point leaves only whole lines, and every line is true.
 """
 
 from __future__ import annotations

@@ -1,67 +1,63 @@
-"""Send a plan's requests, target by target: compare-and-set, PATCH, verify.
+"""Send a plan's requests, target by target: compare-and-set, PATCH, verify, audit log.
 
 Order: the account, then groups, then users, so that lock changes above land before the user
 changes that depend on them. A target's requests go one after another (Zoom refuses concurrent
 updates to one user); targets run in parallel under the client's pacer.
 
+- Only planned fields: a request may carry only fields that are pending changes of the plan;
+  a plan that breaks this (so could send a BLOCKED change) is refused before anything is sent.
 - Compare-and-set (saved plans): the family is re-read before its PATCH; a field whose live value
-  is no longer the plan's `before` is STALE and left out of the body.
+  is neither the plan's `before` nor its `after` is STALE and left out of the body, and one that
+  already holds `after` needs nothing (a resumed run does not redo what a killed run did).
 - Verify: after each PATCH the family is read again; a sent field that did not take is NOT APPLIED.
+- Audit log: a line before each PATCH goes out (so a run killed at any point leaves a record of
+  every write that may have happened) and a line with its verified result (or why nothing was
+  sent), each on disk before the target's next request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from reconciler.apply.audit_log import AuditLog
-from reconciler.errors import DailyLimitReached, ReconcilerError
+from reconciler.apply.bodies import action_option, body_without, inseparable, option_fields
+from reconciler.apply.report import ApplyReport, LeafPath, RequestOutcome, Traffic
+from reconciler.errors import DailyLimitReached, PlanFileError, ReconcilerError
 from reconciler.plan.diff import MISSING, lookup, strictly_equal
 from reconciler.plan.locks import lock_repo_shape
 from reconciler.plan.model import Change, Plan, Request, TargetRef
-from reconciler.plan.shapes import repo_shape
+from reconciler.plan.shapes import option_ids, repo_shape
 from reconciler.schemas import Family, LockFamily
 from reconciler.zoom import ZoomClient, map_concurrently
 
-LeafPath = tuple[str, ...]
-Result = Literal["applied", "not_applied", "stale", "failed", "skipped"]
 ProgressHook = Callable[[int, int], None]
-NOT_APPLIED_CAUSE = (
-    "Zoom answered 204 but kept the old value: most likely locked at the account or group level, "
-    "or a feature the user's licence or plan lacks"
-)
+ChangeKey = tuple[TargetRef, str | None, bool, LeafPath]
 
 
-@dataclass
-class RequestOutcome:
-    request: Request
-    result: Result
-    stale: list[LeafPath] = field(default_factory=list)
-    not_applied: list[LeafPath] = field(default_factory=list)
-    error: str | None = None
+def change_key(change: Change) -> ChangeKey:
+    return change.target, change.option, change.locks, change.path
 
 
-@dataclass
-class ApplyReport:
-    outcomes: list[RequestOutcome] = field(default_factory=list)
-    blocked: list[Change] = field(default_factory=list)
+def is_lock_request(request: Request) -> bool:
+    return request.path.endswith("/lock_settings")
 
-    def targets(self, result: Result) -> list[TargetRef]:
-        found = {o.request.target for o in self.outcomes if o.result == result}
-        return sorted(found, key=TargetRef.sort_key)
 
-    def stale_targets(self) -> list[TargetRef]:
-        found = {o.request.target for o in self.outcomes if o.stale}
-        return sorted(found, key=TargetRef.sort_key)
+def field_key(request: Request, path: LeafPath) -> ChangeKey:
+    return request.target, request.option, is_lock_request(request), path
 
-    def not_applied_targets(self) -> list[TargetRef]:
-        found = {o.request.target for o in self.outcomes if o.not_applied}
-        return sorted(found, key=TargetRef.sort_key)
 
-    @property
-    def failed(self) -> bool:
-        return any(o.result == "failed" or o.not_applied for o in self.outcomes)
+def pending_changes(plan: Plan) -> dict[ChangeKey, Change]:
+    """The plan's pending changes by key; raises if a request carries anything else."""
+    pending = {change_key(change): change for change in plan.pending}
+    for request in plan.requests:
+        for path in request.fields:
+            if field_key(request, path) not in pending:
+                raise PlanFileError(
+                    f"the plan's request {request.method} {request.path} carries "
+                    f"{'.'.join(path)}, which is not a pending change: plan again"
+                )
+    return pending
 
 
 class Applier:
@@ -81,125 +77,170 @@ class Applier:
         self.compare_and_set = compare_and_set
         self.fail_fast = fail_fast
         self.progress = progress or (lambda _done, _total: None)
-        self._before = {(c.target, c.option, c.locks, c.path): c.before for c in plan.changes}
-        self._stop = False
+        self._changes = pending_changes(plan)
+        self.stopped: str | None = None
 
-    # -- reading one family, in the repo's shape ---------------------------------------------
+    # -- reading one family ------------------------------------------------------------------
 
     async def _read(self, request: Request) -> dict[str, Any]:
-        live = await self.zoom.get_json(request.path, request.query or None)
-        option = request.option
-        if request.path.endswith("/lock_settings"):
-            lock_family: LockFamily = "meeting_security" if option else "general"
+        """The family as Zoom answers it."""
+        return await self.zoom.get_json(request.path, request.query or None)
+
+    def _shaped(self, request: Request, live: dict[str, Any]) -> dict[str, Any]:
+        """A family in the repo's shape, as the plan's `before` and `after` are."""
+        if is_lock_request(request):
+            lock_family: LockFamily = "meeting_security" if request.option else "general"
             return lock_repo_shape(lock_family, live)
-        family: Family = option or "general"  # type: ignore[assignment]
+        family: Family = request.option or "general"  # type: ignore[assignment]
         return repo_shape(family, live)
 
-    def _is_lock(self, request: Request) -> bool:
-        return request.path.endswith("/lock_settings")
+    def _change(self, request: Request, path: LeafPath) -> Change:
+        return self._changes[field_key(request, path)]
 
-    def _planned_before(self, request: Request, path: LeafPath) -> Any:
-        key = (request.target, request.option, self._is_lock(request), path)
-        return self._before.get(key, MISSING)
+    def _holds(self, live: dict[str, Any], request: Request, path: LeafPath, side: str) -> bool:
+        return strictly_equal(lookup(live, path), getattr(self._change(request, path), side))
 
-    def _after(self, request: Request, path: LeafPath) -> Any:
-        for change in self.plan.changes:
-            if (change.target, change.option, change.path) == (
-                request.target,
-                request.option,
-                path,
-            ) and change.locks == self._is_lock(request):
-                return change.after
-        return MISSING
-
-    # -- one request ----------------------------------------------------------------------------
+    # -- one request ------------------------------------------------------------------------
 
     async def apply_request(self, request: Request) -> RequestOutcome:
+        if self.stopped is not None:
+            return RequestOutcome(request, "skipped", error=self.stopped)
+        outcome = RequestOutcome(request, "failed")
         try:
-            return await self._apply(request)
-        except DailyLimitReached:
-            raise
+            await self._apply(outcome)
+        except DailyLimitReached as error:
+            # The client raises the first such error again for every later request: its method
+            # and path name another request, so only its message is this request's story.
+            outcome.error = self.stopped = error.message
+            self._log(outcome)
         except ReconcilerError as error:
-            outcome = RequestOutcome(request, "failed", error=str(error))
+            outcome.error = str(error)
             self._log(outcome)
-            return outcome
-
-    async def _apply(self, request: Request) -> RequestOutcome:
-        fields = list(request.fields)
-        stale: list[LeafPath] = []
-        if self.compare_and_set:
-            live = await self._read(request)
-            stale = [p for p in fields if not self._unchanged_since_plan(request, live, p)]
-        body = _without(request, stale)
-        if body is None:
-            outcome = RequestOutcome(request, "stale", stale=stale)
-            self._log(outcome)
-            return outcome
-        await self.zoom.request(
-            request.method, request.path, params=request.query or None, json=body
-        )
-        sent = [p for p in fields if p not in stale]
-        after = await self._read(request)
-        missed = [p for p in sent if not strictly_equal(lookup(after, p), self._after(request, p))]
-        result: Result = "not_applied" if missed else "applied"
-        outcome = RequestOutcome(request, result, stale=stale, not_applied=missed)
-        self._log(outcome, sent_body=body)
         return outcome
 
-    def _unchanged_since_plan(self, request: Request, live: dict[str, Any], path: LeafPath) -> bool:
-        return strictly_equal(lookup(live, path), self._planned_before(request, path))
-
-    def _log(self, outcome: RequestOutcome, sent_body: dict[str, Any] | None = None) -> None:
+    async def _apply(self, outcome: RequestOutcome) -> None:
         request = outcome.request
+        if self.compare_and_set:
+            self._compare(outcome, await self._read(request))
+        left_out = {*outcome.stale, *outcome.already}
+        outcome.body = body_without(request, left_out)
+        if outcome.body is None:
+            outcome.result = "stale" if outcome.stale else "unchanged"
+            self._log(outcome)
+            return
+        self._log(outcome, "sending")
+        await self.zoom.request(
+            request.method, request.path, params=request.query or None, json=outcome.body
+        )
+        outcome.accepted = True
+        self._verify(outcome, self._shaped(request, await self._read(request)), left_out)
+        self._log(outcome)
+
+    def _compare(self, outcome: RequestOutcome, live: dict[str, Any]) -> None:
+        """Compare-and-set: sort the fields that must not be sent into stale and already."""
+        request, shaped = outcome.request, self._shaped(outcome.request, live)
+        replaced = _replaced_option(request, live)
+        for path in request.fields:
+            if path in replaced:
+                outcome.stale.append(path)
+            elif self._holds(shaped, request, path, "after"):
+                outcome.already.append(path)
+            elif not self._holds(shaped, request, path, "before"):
+                outcome.stale.append(path)
+        unsendable = inseparable(request, {*outcome.stale, *outcome.already})
+        outcome.stale += [path for path in request.fields if path in unsendable]
+
+    def _verify(
+        self, outcome: RequestOutcome, live: dict[str, Any], left_out: set[LeafPath]
+    ) -> None:
+        request = outcome.request
+        sent = [path for path in request.fields if path not in left_out]
+        outcome.not_applied = [p for p in sent if not self._holds(live, request, p, "after")]
+        if outcome.not_applied:
+            outcome.result = "not_applied"
+        else:
+            outcome.result = "stale" if outcome.stale else "applied"
+
+    # -- the audit log ----------------------------------------------------------------------
+
+    def _log(self, outcome: RequestOutcome, result: str | None = None) -> None:
+        request, result = outcome.request, result or outcome.result
         self.audit.write(
             {
                 "target": {k: v for k, v in vars(request.target).items() if v is not None},
-                "option": request.option,
+                "family": request.option or "general",
+                "locks": is_lock_request(request),
                 "method": request.method,
                 "path": request.path,
-                "fields": [
-                    {
-                        "path": list(p),
-                        "before": _jsonable(self._planned_before(request, p)),
-                        "after": _jsonable(self._after(request, p)),
-                    }
-                    for p in request.fields
-                ],
-                "body": sent_body,
-                "result": outcome.result,
-                "stale": [list(p) for p in outcome.stale],
-                "not_applied": [list(p) for p in outcome.not_applied],
+                "query": request.query,
+                "fields": [self._field_record(outcome, path, result) for path in request.fields],
+                "body": outcome.body,
+                "result": result,
                 "error": outcome.error,
             }
         )
 
-    # -- the whole plan -------------------------------------------------------------------------
+    def _field_record(self, outcome: RequestOutcome, path: LeafPath, result: str) -> dict[str, Any]:
+        change = self._change(outcome.request, path)
+        return {
+            "path": list(path),
+            "before": None if change.before is MISSING else change.before,
+            "after": change.after,
+            "status": _field_status(outcome, path, result),
+        }
+
+    # -- the whole plan -----------------------------------------------------------------------
 
     async def apply_target(self, requests: list[Request]) -> list[RequestOutcome]:
         outcomes = []
         for request in requests:
-            if self._stop:
-                outcomes.append(RequestOutcome(request, "skipped", error="stopped (--fail-fast)"))
-                continue
             outcome = await self.apply_request(request)
             outcomes.append(outcome)
-            if self.fail_fast and (outcome.result == "failed" or outcome.not_applied):
-                self._stop = True
+            if self.fail_fast and outcome.result in ("failed", "not_applied"):
+                self.stopped = self.stopped or (
+                    f"stopped by --fail-fast after {request.target.label} "
+                    f"[{request.option or 'general'}] {outcome.result.replace('_', ' ')}"
+                )
         return outcomes
 
     async def run(self, workers: int) -> ApplyReport:
         report = ApplyReport(blocked=self.plan.blocked)
         phases = _phases(self.plan.requests)
-        total, done = sum(len(p) for p in phases), 0
+        total, done = sum(len(phase) for phase in phases), 0
         for phase in phases:
             async for outcome in map_concurrently(self.apply_target, phase, workers=workers):
-                if outcome.error is not None:
-                    raise outcome.error
+                if outcome.error is not None:  # apply_request catches every ReconcilerError
+                    raise outcome.error  # pragma: no cover
                 report.outcomes += outcome.result or []
                 done += 1
                 self.progress(done, total)
         report.outcomes.sort(key=lambda o: o.request.target.sort_key())
+        report.stopped = self.stopped
+        counters = self.zoom.counters
+        report.traffic = Traffic(counters.requests, counters.retries, counters.throttled)
         return report
+
+
+def _replaced_option(request: Request, live: dict[str, Any]) -> set[LeafPath]:
+    """The option fields of a request whose action names an option id that Zoom no longer has
+    under that name (deleted, re-created or renamed since the plan): all of them are stale."""
+    named = action_option(request)
+    if named is None or option_ids(live).get(named[0]) == named[1]:
+        return set()
+    return option_fields(request)
+
+
+def _field_status(outcome: RequestOutcome, path: LeafPath, result: str) -> str:
+    """What became of one field, as the audit log says it."""
+    if path in outcome.stale:
+        return "stale"
+    if path in outcome.already:
+        return "already"
+    if path in outcome.not_applied:
+        return "not_applied"
+    if result in ("sending", "applied", "stale", "not_applied"):
+        return "sending" if result == "sending" else "applied"
+    return "sent" if outcome.accepted else result  # failed after or before Zoom accepted it
 
 
 def _phases(requests: list[Request]) -> list[list[list[Request]]]:
@@ -211,40 +252,3 @@ def _phases(requests: list[Request]) -> list[list[list[Request]]]:
     for target, grouped in by_target.items():
         phases[target.kind].append(grouped)
     return [phase for phase in phases.values() if phase]
-
-
-def _without(request: Request, stale: list[LeafPath]) -> dict[str, Any] | None:
-    """The body minus the stale fields; None when nothing is left to send."""
-    if not stale:
-        return request.body
-    if len(stale) == len(request.fields):
-        return None
-    if "authentication_option" in request.body:
-        return None  # one option action: all or nothing
-    body: dict[str, Any] = _copy(request.body)
-    wrapped = "meeting_security" in body and request.option == "meeting_security"
-    root = body["meeting_security"] if wrapped else body
-    for path in stale:
-        _remove(root, path)
-    return body
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    return value
-
-
-def _remove(node: dict[str, Any], path: LeafPath) -> None:
-    parents = [node]
-    for key in path[:-1]:
-        node = node.get(key, {})
-        parents.append(node)
-    node.pop(path[-1], None)
-    for depth in range(len(path) - 1, 0, -1):
-        if not parents[depth]:
-            parents[depth - 1].pop(path[depth - 1], None)
-
-
-def _jsonable(value: Any) -> Any:
-    return None if value is MISSING else value

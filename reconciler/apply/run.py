@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.apply.audit_log import AuditLog
-from reconciler.apply.engine import Applier, ApplyReport, ProgressHook
+from reconciler.apply.engine import Applier, ProgressHook
+from reconciler.apply.report import ApplyReport
 from reconciler.connect import connect
 from reconciler.desired.models import Safety
 from reconciler.errors import UnsafePlan
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Change, Plan
 from reconciler.zoom.client import default_in_flight
 from reconciler.zoom.config import Tier, rate_for
 
 DEFAULT_AUDIT_LOG = Path(".reconciler") / "audit.log"
 # Below this many managed targets a share limit says little (2 of 5 is 40 %): only the count holds.
 MIN_TARGETS_FOR_SHARE_LIMIT = 20
+OVERRIDE_HINT = (
+    "Check the plan, then apply with --force, or raise the `safety:` limits in reconciler.yaml"
+)
 
 
 def changed_targets(plan: Plan) -> int:
     return len({request.target for request in plan.requests})
 
 
-def check_safety(plan: Plan, safety: Safety, *, force: bool) -> None:
-    """Refuse (UnsafePlan) a plan that changes more than the repo's safety limits allow."""
-    if force:
-        return
+def _limit_reasons(plan: Plan, safety: Safety) -> list[str]:
     changed, managed = changed_targets(plan), max(plan.summary.targets, 1)
     reasons = []
     if changed > safety.max_changed_targets:
@@ -40,13 +42,24 @@ def check_safety(plan: Plan, safety: Safety, *, force: bool) -> None:
             f"{share:.0f} % of {managed} managed targets change, more than "
             f"max_changed_percent ({safety.max_changed_percent} %)"
         )
+    return reasons
+
+
+def check_safety(
+    plan: Plan, safety: Safety, *, force: bool, weakening: Sequence[Change] = ()
+) -> None:
+    """Refuse (UnsafePlan) a plan beyond the repo's safety limits, or one that weakens security.
+
+    `weakening`: the changes that a policy marks as weakening security (the policy engine passes
+    them); like the limits, they need --force.
+    """
+    if force:
+        return
+    reasons = _limit_reasons(plan, safety)
+    if weakening:
+        reasons.append(f"{len(weakening)} change(s) weaken security according to a policy")
     if reasons:
-        raise UnsafePlan(
-            "refusing an unsafe plan: "
-            + "; ".join(reasons)
-            + ". Check the plan, then apply with --force, or raise the limits under "
-            "`safety:` in reconciler.yaml"
-        )
+        raise UnsafePlan(f"refusing an unsafe plan: {'; '.join(reasons)}. {OVERRIDE_HINT}")
 
 
 @dataclass(frozen=True)

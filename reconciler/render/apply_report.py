@@ -6,8 +6,11 @@ import json
 from typing import TextIO
 from urllib.parse import urlencode
 
-from reconciler.apply.engine import NOT_APPLIED_CAUSE, ApplyReport
+from reconciler.apply.report import NOT_APPLIED_CAUSE, ApplyReport, RequestOutcome
 from reconciler.plan.model import Plan, Request, TargetRef
+
+# At most this many target names per summary line; the rest are counted.
+MAX_NAMES = 20
 
 
 def request_line(request: Request) -> str:
@@ -23,53 +26,59 @@ def render_dry_run(plan: Plan, fh: TextIO) -> None:
 
 
 def _names(targets: list[TargetRef]) -> str:
-    return ", ".join(target.label for target in targets) or "-"
+    if not targets:
+        return ""
+    shown = ", ".join(target.label for target in targets[:MAX_NAMES])
+    more = len(targets) - MAX_NAMES
+    return f": {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _line(label: str, targets: list[TargetRef], note: str = "") -> str:
+    return f"  {label:<12} {len(targets)} target(s){note}{_names(targets)}\n"
 
 
 def render_report(plan: Plan, report: ApplyReport, fh: TextIO) -> None:
-    applied = report.targets("applied")
-    failed = report.targets("failed")
-    blocked = sorted({c.target for c in report.blocked}, key=TargetRef.sort_key)
     fh.write("Apply summary\n")
-    fh.write(f"  applied:     {len(applied)} target(s)\n")
-    fh.write(f"  unchanged:   {plan.summary.targets_in_sync} target(s) already in sync\n")
-    fh.write(f"  blocked:     {len(blocked)} target(s): {_names(blocked)}\n")
-    fh.write(f"  stale:       {len(report.stale_targets())}: {_names(report.stale_targets())}\n")
-    fh.write(f"  failed:      {len(failed)}: {_names(failed)}\n")
+    fh.write(f"  {'applied:':<12} {len(report.targets('applied'))} target(s)\n")
+    unchanged = plan.summary.targets_in_sync + len(report.targets("unchanged"))
+    fh.write(f"  {'unchanged:':<12} {unchanged} target(s) already in sync\n")
+    fh.write(_line("blocked:", report.blocked_targets(), ", never sent"))
+    fh.write(_line("stale:", report.targets("stale")))
+    fh.write(_line("failed:", report.targets("failed")))
+    fh.write(_line("not applied:", report.targets("not_applied")))
+    if report.stopped:
+        fh.write(_line("skipped:", report.targets_with("skipped"), f" ({report.stopped})"))
+    traffic = report.traffic
     fh.write(
-        f"  not applied: {len(report.not_applied_targets())}: "
-        f"{_names(report.not_applied_targets())}\n"
+        f"  {traffic.requests} request(s), {traffic.retries} retried, "
+        f"{traffic.throttled} rate limited (429)\n"
     )
     for outcome in report.outcomes:
-        _details(outcome.request, outcome.error, outcome.stale, outcome.not_applied, fh)
+        _details(outcome, fh)
     _verdict(report, fh)
 
 
-def _details(
-    request: Request,
-    error: str | None,
-    stale: list[tuple[str, ...]],
-    missed: list[tuple[str, ...]],
-    fh: TextIO,
-) -> None:
+def _details(outcome: RequestOutcome, fh: TextIO) -> None:
+    request = outcome.request
     where = f"{request.target.label} [{request.option or 'general'}]"
-    if error:
-        fh.write(f"  FAILED {where}: {error}\n")
-    for path in stale:
+    if outcome.result == "failed":
+        fh.write(f"  FAILED {where}: {outcome.error}\n")
+    for path in outcome.stale:
         fh.write(f"  STALE {where} {'.'.join(path)}: changed in Zoom since the plan; not sent\n")
-    for path in missed:
+    for path in outcome.not_applied:
         fh.write(f"  NOT APPLIED {where} {'.'.join(path)}: {NOT_APPLIED_CAUSE}\n")
 
 
 def _verdict(report: ApplyReport, fh: TextIO) -> None:
-    sent = [o for o in report.outcomes if o.result in ("applied", "not_applied")]
-    if sent and not report.failed and not report.stale_targets():
+    if not report.accepted:
+        return
+    if report.failed or report.stale:
+        fh.write(
+            "Not converged: a fresh plan would still show the stale, failed, not applied "
+            "and skipped changes above.\n"
+        )
+    else:
         fh.write(
             "Verified: every field sent was read back from Zoom and matches the repo; "
             "a fresh plan of these targets has nothing pending.\n"
-        )
-    elif sent:
-        fh.write(
-            "Not converged: a fresh plan of these targets would still show the fields "
-            "listed above.\n"
         )

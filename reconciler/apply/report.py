@@ -1,0 +1,98 @@
+"""What an apply run did: one outcome per request, and a verdict per target for the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reconciler.plan.model import Change, Request, TargetRef
+
+LeafPath = tuple[str, ...]
+# What became of one request, worst first (a target's verdict is its worst request's).
+Result = Literal["failed", "not_applied", "skipped", "stale", "applied", "unchanged"]
+RESULTS_WORST_FIRST: tuple[Result, ...] = (
+    "failed",
+    "not_applied",
+    "skipped",
+    "stale",
+    "applied",
+    "unchanged",
+)
+NOT_APPLIED_CAUSE = (
+    "Zoom answered 204 but kept the old value: most likely locked at the account or group level, "
+    "or a feature the user's licence or plan lacks"
+)
+
+
+@dataclass
+class RequestOutcome:
+    """One request's fate. `body` is what was (to be) sent, None when nothing was left to send;
+    `accepted` says Zoom answered the PATCH with success.
+
+    `stale`: fields whose live value moved away from the plan's `before` (not sent);
+    `already`: fields found at the desired value already (not sent, nothing to do);
+    `not_applied`: sent fields that Zoom did not keep.
+    """
+
+    request: Request
+    result: Result
+    body: dict[str, Any] | None = None
+    accepted: bool = False
+    stale: list[LeafPath] = field(default_factory=list)
+    already: list[LeafPath] = field(default_factory=list)
+    not_applied: list[LeafPath] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What the client did during the run."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+
+@dataclass
+class ApplyReport:
+    outcomes: list[RequestOutcome] = field(default_factory=list)
+    blocked: list[Change] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped before the end (--fail-fast, daily limit)
+    traffic: Traffic = Traffic()
+
+    def verdicts(self) -> dict[TargetRef, Result]:
+        """Each target's worst request result."""
+        rank = {result: index for index, result in enumerate(RESULTS_WORST_FIRST)}
+        worst: dict[TargetRef, Result] = {}
+        for outcome in self.outcomes:
+            target, result = outcome.request.target, outcome.result
+            if target not in worst or rank[result] < rank[worst[target]]:
+                worst[target] = result
+        return worst
+
+    def targets(self, result: Result) -> list[TargetRef]:
+        found = [target for target, verdict in self.verdicts().items() if verdict == result]
+        return sorted(found, key=TargetRef.sort_key)
+
+    def targets_with(self, result: Result) -> list[TargetRef]:
+        """Targets with at least one request of this result (whatever their verdict)."""
+        found = {o.request.target for o in self.outcomes if o.result == result}
+        return sorted(found, key=TargetRef.sort_key)
+
+    def blocked_targets(self) -> list[TargetRef]:
+        return sorted({change.target for change in self.blocked}, key=TargetRef.sort_key)
+
+    @property
+    def failed(self) -> bool:
+        """Something went wrong: a failed request, a write that did not stick, or an early stop."""
+        return self.stopped is not None or any(
+            o.result in ("failed", "not_applied") for o in self.outcomes
+        )
+
+    @property
+    def stale(self) -> bool:
+        return any(outcome.stale for outcome in self.outcomes)
+
+    @property
+    def accepted(self) -> int:
+        return sum(outcome.accepted for outcome in self.outcomes)

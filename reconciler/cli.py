@@ -13,17 +13,21 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.apply.engine import ApplyReport
+from reconciler.apply.report import ApplyReport
 from reconciler.apply.run import DEFAULT_AUDIT_LOG, ApplySettings, check_safety, run_apply
 from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
 from reconciler.desired.problems import github_annotation
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
+from reconciler.plan.explain import ExplainRequest
+from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.run import PlanRequest, make_plan
 from reconciler.render import render
 from reconciler.render.apply_report import render_dry_run, render_report
+from reconciler.render.explain import render as render_explanation
 from reconciler.sandbox.cli import sandbox
+from reconciler.schemas import FAMILIES
 
 ResultT = TypeVar("ResultT")
 
@@ -190,7 +194,8 @@ def plan(
     request = PlanRequest(Path(path), sandbox, targets, changed_since)
     with _progress("Reading Zoom settings") as progress:
         made = _run(make_plan(request, progress), path)
-    render(made, sys.stdout, fmt, color=_color())
+    render(made, sys.stdout, fmt, color=_color(), changed_since=changed_since)
+    sys.stdout.flush()  # the plan first, then any note on stderr
     if out is not None:
         _write_plan(made, out)
     if made.unknown:
@@ -200,6 +205,27 @@ def plan(
             err=True,
         )
     sys.exit(_plan_exit_code(made, detailed_exitcode))
+
+
+# -- explain ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("user")
+@click.argument("field")
+@click.argument("path", default=".", type=click.Path(path_type=str))
+@click.option("--sandbox", is_flag=True, help="Read the live value from the built-in sandbox.")
+@click.option(
+    "--family",
+    type=click.Choice(list(FAMILIES)),
+    help="The option family of FIELD (or prefix FIELD with it: meeting_security.waiting_room).",
+)
+def explain(user: str, field: str, path: str, sandbox: bool, family: str | None) -> None:
+    """Show where FIELD of USER comes from: each layer, the live value, locks, the verdict."""
+    request = ExplainRequest(Path(path), user, field, family, sandbox)  # type: ignore[arg-type]
+    found = _run(explain_field(request), path)
+    render_explanation(found, sys.stdout)
+    sys.exit(1 if found.live_error else 0)
 
 
 # -- apply --------------------------------------------------------------------------------------
@@ -239,7 +265,7 @@ def _confirm(plan: Plan, yes: bool) -> None:
 def _apply_exit_code(plan: Plan, report: ApplyReport) -> int:
     if report.failed or plan.unknown:
         return 1
-    return 3 if report.stale_targets() or plan.blocked else 0
+    return 3 if report.stale or plan.blocked else 0
 
 
 @cli.command()

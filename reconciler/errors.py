@@ -115,6 +115,17 @@ class DailyLimitReached(RateLimited):
         self.resets_at = resets_at
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
+    def again(self, method: str, path: str) -> DailyLimitReached:
+        """The same spent limit, reported for a later request that was therefore not sent."""
+        return DailyLimitReached(
+            self.message,
+            resets_at=self.resets_at,
+            status=self.status,
+            code=self.code,
+            method=method,
+            path=path,
+        )
+
 
 class Unavailable(ZoomAPIError):
     """5xx, a dropped connection or a timeout persisted through every retry."""

@@ -160,11 +160,10 @@ class Planner:
         return lock_repo_shape(lock_family, doc)
 
     async def lock_view(self, holder: Holder, desired: Settings | None) -> LockView:
-        live = {
-            family: await self._lock_docs.get((holder.kind, holder.id, family))
-            for family in LOCK_FAMILIES
-        }
-        return LockView(holder, live, desired)
+        docs = await asyncio.gather(
+            *(self._lock_docs.get((holder.kind, holder.id, family)) for family in LOCK_FAMILIES)
+        )
+        return LockView(holder, dict(zip(LOCK_FAMILIES, docs, strict=True)), desired)
 
     async def _fetch_holder_values(self, key: tuple[str, str, Family]) -> dict[str, Any]:
         kind, target_id, family = key
@@ -404,26 +403,32 @@ async def build_plan(
 
 
 async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
-    state, scope = planner.state, planner.scope
-    results = []
-    account = planner.account_holder()
-    if state.account and scope.account:
-        results.append(await planner.plan_locks(account, state.account.locks))
+    """The account, then every group at once: each is a handful of reads, so overlap them."""
+    state = planner.state
+    results: list[TargetResult] = []
+    if state.account and planner.scope.account:
         target = PlanTarget("account", "me", TargetRef("account", "me"), state.account.settings, ())
-        results.append(await planner.plan_target(target))
-    account_view = await planner.account_view()
-    for name, group in sorted(state.groups.items()):
-        holder = planner.group_holder(group)
-        if holder is None or not scope.wants_group(name):
-            continue
-        results.append(await planner.plan_locks(holder, group.locks))
-        ref = _holder_ref(holder)
-        results.append(
-            await planner.plan_target(
-                PlanTarget("group", holder.id, ref, group.settings, (account_view,))
-            )
+        results += await asyncio.gather(
+            planner.plan_locks(planner.account_holder(), state.account.locks),
+            planner.plan_target(target),
         )
-    return results
+    account_view = await planner.account_view()
+    per_group = await asyncio.gather(
+        *(_plan_group(planner, name, group, account_view) for name, group in state.groups.items())
+    )
+    return results + [result for found in per_group for result in found]
+
+
+async def _plan_group(
+    planner: Planner, name: str, group: Group, account_view: LockView
+) -> list[TargetResult]:
+    holder = planner.group_holder(group)
+    if holder is None or not planner.scope.wants_group(name):
+        return []
+    target = PlanTarget("group", holder.id, _holder_ref(holder), group.settings, (account_view,))
+    return list(
+        await asyncio.gather(planner.plan_locks(holder, group.locks), planner.plan_target(target))
+    )
 
 
 async def _plan_users(planner: Planner, users: list[UserSummary]) -> AsyncIterator[TargetResult]:

@@ -220,7 +220,7 @@ class ZoomClient:
         self, method: str, path: str, params: Params | None, json: JSON | None, token: str
     ) -> httpx2.Response:
         if self._stopped is not None:
-            raise self._stopped
+            raise self._stopped.again(method, path)
         async with self._in_flight:
             self.counters.pacer_wait_seconds += await self._pacer.acquire()
             request = self._http.build_request(

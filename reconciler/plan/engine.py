@@ -51,6 +51,13 @@ ValueT = TypeVar("ValueT")
 ProgressHook = Callable[[int, int], None]  # (done, total) user targets
 
 
+@dataclass(frozen=True)
+class _LockedAboveLive:
+    """Locked by a holder this run does not plan: compare with the target's live value."""
+
+    reason: str
+
+
 class OnceEach(Generic[KeyT, ValueT]):
     """Concurrent callers asking for the same key share one fetch."""
 
@@ -163,7 +170,8 @@ class Planner:
         docs = await asyncio.gather(
             *(self._lock_docs.get((holder.kind, holder.id, family)) for family in LOCK_FAMILIES)
         )
-        return LockView(holder, dict(zip(LOCK_FAMILIES, docs, strict=True)), desired)
+        live = dict(zip(LOCK_FAMILIES, docs, strict=True))
+        return LockView(holder, live, desired, applied=self.applies_in_this_run(holder))
 
     async def _fetch_holder_values(self, key: tuple[str, str, Family]) -> dict[str, Any]:
         kind, target_id, family = key
@@ -185,7 +193,19 @@ class Planner:
         group = self.state.groups.get(holder.name)
         return group.locks if group else None
 
+    def applies_in_this_run(self, holder: Holder) -> bool:
+        """Whether this run also plans the holder: only then do its repo values count above.
+
+        A run scoped to a few users (`--target`, `--changed-since`) leaves a lock or a value
+        that the repo changes on a group untouched, so the users' changes meet Zoom's as it is.
+        """
+        if holder.kind == "account":
+            return self.scope.account
+        return self.scope.wants_group(holder.name)
+
     def _holder_desired(self, holder: Holder) -> Settings | None:
+        if not self.applies_in_this_run(holder):
+            return None
         if holder.kind == "account":
             return self.state.account.settings if self.state.account else None
         group = self.state.groups.get(holder.name)
@@ -207,30 +227,44 @@ class Planner:
     async def _plan_family(self, target: PlanTarget, family: Family, result: TargetResult) -> None:
         wanted = target.desired.flat(family)
         free: dict[tuple[str, ...], Any] = {}
+        held_live: dict[tuple[str, ...], _LockedAboveLive] = {}
         blocked: list[Change] = []
         for path, value in wanted.items():
             locked = await self.locked_change(target, family, path, value)
             if locked is None:
                 free[path] = value
+            elif isinstance(locked, _LockedAboveLive):
+                held_live[path] = locked
             elif isinstance(locked, Change):
                 blocked.append(locked)
         result.changes += blocked
-        if not free:
+        if not free and not held_live:
             # Nothing left that a write could change: the read is not needed.
             result.reads_skipped += not blocked
             return
         live = await get_settings(self.zoom, target.level, target.target_id, family)
-        changes = diff_managed(nest(free), repo_shape(family, live))
+        shaped = repo_shape(family, live)
+        for path, lock in held_live.items():
+            if not strictly_equal(lookup(shaped, path), wanted[path]):
+                leaf = LeafChange(path, lookup(shaped, path), wanted[path])
+                result.changes.append(self._change(target, family, leaf, "blocked", lock.reason))
+        changes = diff_managed(nest(free), shaped)
         self._record(target, family, changes, option_ids(live), result)
 
     async def locked_change(
         self, target: PlanTarget, family: Family, path: tuple[str, ...], value: Any
     ) -> Change | object | None:
-        """None if no level above locks the leaf; else satisfied, or a blocked Change."""
+        """None if no level above locks the leaf; else satisfied, or a blocked Change.
+
+        A holder this run leaves alone is judged by the target's own live value, which Zoom
+        already gives as the locked one: no read of the holder's settings is needed.
+        """
         for view in target.views:
             locked, source = view.lock_on(family, path)
             if not locked:
                 continue
+            if not self.applies_in_this_run(view.holder):
+                return _LockedAboveLive(view.holder.describe(source))
             held = await self.holder_value(view, family, path)
             if strictly_equal(held, value):
                 return SATISFIED

@@ -148,7 +148,8 @@ async def explain(request: ExplainRequest, state: DesiredState | None = None) ->
     state = state or load_repo(request.repo)
     family, path = parse_field(request.field, request.family)
     email = request.email.lower()
-    scope = Scope(account=False, groups=frozenset(), users=frozenset({email}))
+    # The repo as a whole decides the verdict: its account and group locks count as applied.
+    scope = Scope(users=frozenset({email}))
     tier = state.options.rate_tier
     async with connect(request.repo, sandbox=request.sandbox, tier=tier) as zoom:
         planner = Planner(state, zoom, scope, workers=1)

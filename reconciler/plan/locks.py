@@ -76,7 +76,11 @@ class LockView:
         holder: Holder,
         live: Mapping[LockFamily, Mapping[str, Any]],
         desired: Settings | None,
+        *,
+        applied: bool = True,
     ) -> None:
+        """`applied=False`: this run leaves the holder alone, so the repo's locks only name
+        their files for the locks Zoom already has; they change nothing."""
         self.holder = holder
         self._locks: dict[tuple[Family, LeafPath], str | None] = {}
         for lock_family, doc in live.items():
@@ -84,13 +88,17 @@ class LockView:
                 self._set(lock_family, path, value, None)
         self._live = frozenset(self._locks)
         if desired is not None:
-            self._overlay(desired)
+            self._overlay(desired, applied)
 
-    def _overlay(self, desired: Settings) -> None:
+    def _overlay(self, desired: Settings, applied: bool) -> None:
         for family in desired.families:
             lock_family = as_lock_family(family)
             for path, value in desired.flat(family).items():
-                self._set(lock_family, path, value, str(desired.source(family, path)))
+                source = str(desired.source(family, path))
+                if applied:
+                    self._set(lock_family, path, value, source)
+                elif value is True and locked_leaf(lock_family, path) in self._locks:
+                    self._locks[locked_leaf(lock_family, path)] = source
 
     def _set(self, lock_family: LockFamily, path: LeafPath, value: Any, source: str | None) -> None:
         key = locked_leaf(lock_family, path)

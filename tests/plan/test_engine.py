@@ -228,3 +228,36 @@ async def test_the_sandbox_state_does_not_make_the_repo_dirty(tmp_path: Path) ->
     assert plan.repo_commit == head
     (repo / "account.yaml").write_text((repo / "account.yaml").read_text() + "\n")
     assert (await _plan(repo, "account")).repo_commit == f"{head}+dirty"
+
+
+async def test_a_scoped_run_meets_zooms_locks_not_the_repos_pending_ones(tmp_path: Path) -> None:
+    # The repo adds a group lock that Zoom does not have yet. A full run applies it before the
+    # users, so Alice's different value is BLOCKED; a run scoped to Alice leaves the group alone,
+    # so Zoom will take her value and the plan says so.
+    repo = _repo(tmp_path)
+    group = repo / "groups" / "Engineering.yaml"
+    text = group.read_text()
+    text = text.replace(
+        "    file_transfer: true\nlocks:\n",
+        "    file_transfer: true\n    polling: false\nlocks:\n  in_meeting:\n    polling: true\n",
+        1,
+    )
+    group.write_text(text)
+    alice_off = {"in_meeting": {"polling": False}}
+    await _fresh(
+        repo, [{"method": "PATCH", "path": "/v2/users/{user:alice}/settings", "body": alice_off}]
+    )
+    full = await _plan(repo)
+    scoped = await _plan(repo, "user:alice@acme.test")
+
+    def polling(plan: Plan) -> list[tuple[str, str | None]]:
+        return [
+            (c.status, c.reason)
+            for c in plan.changes
+            if c.target.email == "alice@acme.test" and c.path == ("in_meeting", "polling")
+        ]
+
+    assert polling(full) == [
+        ("blocked", "locked by group Engineering, groups/Engineering.yaml:11:5: change it there")
+    ]
+    assert polling(scoped) == [("pending", None)]

@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.apply.audit_log import AuditLog
 from reconciler.apply.bodies import action_option, body_without, inseparable, option_fields
+from reconciler.apply.diagnose import LockFinder
 from reconciler.apply.report import ApplyReport, LeafPath, RequestOutcome, Traffic
 from reconciler.errors import DailyLimitReached, PlanFileError, ReconcilerError
 from reconciler.plan.diff import MISSING, lookup, strictly_equal
@@ -79,6 +80,7 @@ class Applier:
         self.progress = progress or (lambda _done, _total: None)
         self._changes = pending_changes(plan)
         self.stopped: str | None = None
+        self.locks = LockFinder(zoom)
 
     # -- reading one family ------------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class Applier:
         )
         outcome.accepted = True
         self._verify(outcome, self._shaped(request, await self._read(request)), left_out)
+        if outcome.not_applied:
+            outcome.cause = await self.locks.cause(request, outcome.not_applied)
         self._log(outcome)
 
     def _compare(self, outcome: RequestOutcome, live: dict[str, Any]) -> None:
@@ -177,6 +181,7 @@ class Applier:
                 "body": outcome.body,
                 "result": result,
                 "error": outcome.error,
+                "cause": outcome.cause,
             }
         )
 

@@ -42,6 +42,7 @@ class RequestOutcome:
     already: list[LeafPath] = field(default_factory=list)
     not_applied: list[LeafPath] = field(default_factory=list)
     error: str | None = None
+    cause: str | None = None  # why the not-applied fields did not take, as far as Zoom tells
 
 
 @dataclass(frozen=True)

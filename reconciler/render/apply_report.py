@@ -66,7 +66,7 @@ def _details(outcome: RequestOutcome, fh: TextIO) -> None:
     for path in outcome.stale:
         fh.write(f"  STALE {where} {'.'.join(path)}: changed in Zoom since the plan; not sent\n")
     for path in outcome.not_applied:
-        fh.write(f"  NOT APPLIED {where} {'.'.join(path)}: {NOT_APPLIED_CAUSE}\n")
+        fh.write(f"  NOT APPLIED {where} {'.'.join(path)}: {outcome.cause or NOT_APPLIED_CAUSE}\n")
 
 
 def _verdict(report: ApplyReport, fh: TextIO) -> None:

@@ -264,13 +264,27 @@ def test_lock_added_after_the_plan_is_reported_not_applied(served: Served, repo:
     )
     assert (
         "  NOT APPLIED user alice@acme.test [general] in_meeting.annotation: Zoom answered 204 "
-        "but kept the old value: most likely locked at the account or group level, or a feature "
-        "the user's licence or plan lacks\n"
+        "but kept the old value: the account locks it in Zoom; lift that lock, or leave the "
+        "setting to that level\n"
     ) in done.stdout
     assert done.stdout.endswith(
         "Not converged: a fresh plan would still show the stale, failed, not applied "
         "and skipped changes above.\n"
     )
+
+
+def test_a_group_lock_added_after_the_plan_is_named(served: Served, repo: Path) -> None:
+    saved = save_plan(repo, served)
+    group = next(g.id for g in served.tenant.groups.values() if g.name == "Engineering")
+    served.change(f"/groups/{group}/settings", {"in_meeting": {"annotation": True}})
+    served.change(f"/groups/{group}/lock_settings", {"in_meeting": {"annotation": True}})
+    done = reconciler("apply", repo, "--plan", saved, "--yes")
+    assert done.exit_code == 1, done.output
+    assert (
+        "  NOT APPLIED user alice@acme.test [general] in_meeting.annotation: Zoom answered 204 "
+        "but kept the old value: group Engineering locks it in Zoom; lift that lock, or leave "
+        "the setting to that level\n"
+    ) in done.stdout
 
 
 BASIC_BOB = {
@@ -430,6 +444,7 @@ def test_audit_log_says_what_was_sent_before_after_and_result(served: Served, re
         "query": {},
         "body": ALICE_GENERAL,
         "error": None,
+        "cause": None,
     }
     assert general == [
         {**expected, "fields": [{**f, "status": "sending"} for f in fields], "result": "sending"},

@@ -30,7 +30,6 @@ FAMILIES: tuple[Family, ...] = (
     "recording_authentication",
     "meeting_security",
 )
-DIRECTIONS: tuple[Direction, ...] = ("get", "patch")
 
 
 def schemas_root() -> Path:

@@ -8,13 +8,12 @@ settings once.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.plan.locks import Holder, LockView, lock_repo_shape
+from reconciler.plan.locks import Holder, LockView, read_lock_doc
 from reconciler.plan.model import Request
 from reconciler.schemas import LOCK_FAMILIES, Family
-from reconciler.zoom import ZoomClient, get_lock_settings, get_user, iter_groups
+from reconciler.zoom import ZoomClient, get_user, iter_groups
 
 LeafPath = tuple[str, ...]
 NO_LOCK_FOUND = (
@@ -69,9 +68,6 @@ class LockFinder:
     async def _view(self, holder: Holder) -> LockView:
         key = (holder.kind, holder.id)
         if key not in self._views:
-            live: dict[Any, dict[str, Any]] = {}
-            for family in LOCK_FAMILIES:
-                doc = await get_lock_settings(self.zoom, holder.kind, holder.id, family)  # type: ignore[arg-type]
-                live[family] = lock_repo_shape(family, doc)
+            live = {f: await read_lock_doc(self.zoom, *key, f) for f in LOCK_FAMILIES}
             self._views[key] = LockView(holder, live, None)
         return self._views[key]

@@ -18,10 +18,6 @@ RESULTS_WORST_FIRST: tuple[Result, ...] = (
     "applied",
     "unchanged",
 )
-NOT_APPLIED_CAUSE = (
-    "Zoom answered 204 but kept the old value: most likely locked at the account or group level, "
-    "or a feature the user's licence or plan lacks"
-)
 
 
 @dataclass

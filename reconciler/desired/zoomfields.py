@@ -27,7 +27,6 @@ from reconciler.schemas import (
     Direction,
     Family,
     Level,
-    LockFamily,
     zoom_lock_schema,
     zoom_settings_schema,
 )
@@ -105,10 +104,6 @@ def lock_shape(level: LockLevel, direction: Direction) -> Schema:
     )
     properties = {**general["properties"], "meeting_security": security}
     return {"type": "object", "properties": properties, "additionalProperties": False}
-
-
-def lock_family_of(path: ZoomPath) -> LockFamily:
-    return "meeting_security" if path[:1] == ("meeting_security",) else "general"
 
 
 def child(schema: Schema, key: str) -> Schema | None:

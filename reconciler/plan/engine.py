@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from reconciler.desired.layering import effective_user_settings
-from reconciler.desired.state import DesiredState, Group, Settings, dotted, nest
+from reconciler.desired.state import Account, DesiredState, Group, Settings, dotted, nest
 from reconciler.errors import DailyLimitReached, ZoomAPIError
 from reconciler.plan.diff import LeafChange, diff_managed, lookup, strictly_equal
 from reconciler.plan.directory import (
@@ -30,8 +30,8 @@ from reconciler.plan.locks import (
     Holder,
     LockView,
     as_lock_family,
-    lock_repo_shape,
     lock_zoom_shape,
+    read_lock_doc,
 )
 from reconciler.plan.model import Change, Plan, Request, TargetRef, Unknown
 from reconciler.plan.scope import Scope
@@ -39,7 +39,6 @@ from reconciler.plan.shapes import option_ids, patch_bodies, repo_shape, unsenda
 from reconciler.schemas import LOCK_FAMILIES, Family, Level, LockFamily, family_option
 from reconciler.zoom import (
     ZoomClient,
-    get_lock_settings,
     get_settings,
     iter_group_members,
     map_concurrently,
@@ -162,9 +161,7 @@ class Planner:
     # -- lock views and the values locks hold ----------------------------------------------
 
     async def _fetch_lock_doc(self, key: tuple[str, str, LockFamily]) -> dict[str, Any]:
-        level, target_id, lock_family = key
-        doc = await get_lock_settings(self.zoom, level, target_id, lock_family)  # type: ignore[arg-type]
-        return lock_repo_shape(lock_family, doc)
+        return await read_lock_doc(self.zoom, *key)
 
     async def lock_view(self, holder: Holder, desired: Settings | None) -> LockView:
         docs = await asyncio.gather(
@@ -186,12 +183,16 @@ class Planner:
         values = await self._holder_values.get((holder.kind, holder.id, family))
         return lookup(values, path)
 
+    def _managed(self, holder: Holder) -> Account | Group | None:
+        """The repo's account or group file for a holder, if one manages it."""
+        if holder.kind == "account":
+            return self.state.account
+        return self.state.groups.get(holder.name)
+
     def holder_locks(self, holder: Holder) -> Settings | None:
         """The locks the repo sets for a holder, if a file manages it."""
-        if holder.kind == "account":
-            return self.state.account.locks if self.state.account else None
-        group = self.state.groups.get(holder.name)
-        return group.locks if group else None
+        managed = self._managed(holder)
+        return managed.locks if managed else None
 
     def applies_in_this_run(self, holder: Holder) -> bool:
         """Whether this run also plans the holder: only then do its repo values count above.
@@ -204,12 +205,8 @@ class Planner:
         return self.scope.wants_group(holder.name)
 
     def _holder_desired(self, holder: Holder) -> Settings | None:
-        if not self.applies_in_this_run(holder):
-            return None
-        if holder.kind == "account":
-            return self.state.account.settings if self.state.account else None
-        group = self.state.groups.get(holder.name)
-        return group.settings if group else None
+        managed = self._managed(holder) if self.applies_in_this_run(holder) else None
+        return managed.settings if managed else None
 
     # -- one target -------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.desired.state import Settings, leaves
 from reconciler.schemas import Family, LockFamily
+from reconciler.zoom import ZoomClient, get_lock_settings
 
 LeafPath = tuple[str, ...]
 _AUTH_SWITCHES: dict[LeafPath, tuple[Family, LeafPath]] = {
@@ -46,6 +47,14 @@ def lock_repo_shape(lock_family: LockFamily, zoom_doc: Mapping[str, Any]) -> dic
     if lock_family == "meeting_security":
         return dict(zoom_doc.get("meeting_security") or {})
     return dict(zoom_doc)
+
+
+async def read_lock_doc(
+    zoom: ZoomClient, kind: str, target_id: str, lock_family: LockFamily
+) -> dict[str, Any]:
+    """One holder's live lock settings of one family, in the repo's shape."""
+    doc = await get_lock_settings(zoom, kind, target_id, lock_family)  # type: ignore[arg-type]
+    return lock_repo_shape(lock_family, doc)
 
 
 def lock_zoom_shape(lock_family: LockFamily, body: dict[str, Any]) -> dict[str, Any]:
@@ -117,10 +126,6 @@ class LockView:
     def live_lock_on(self, family: Family, path: LeafPath) -> bool:
         """Whether Zoom locks the leaf today, whatever the repo says."""
         return any(key in self._live for key in _covering(family, path))
-
-    @property
-    def empty(self) -> bool:
-        return not self._locks
 
 
 def _covering(family: Family, path: LeafPath) -> list[tuple[Family, LeafPath]]:

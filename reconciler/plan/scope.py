@@ -20,10 +20,6 @@ class Scope:
     # From `--changed-since`: targets left out are unchanged, and the plan counts them.
     since_revision: bool = False
 
-    @property
-    def everything(self) -> bool:
-        return self.account and self.groups is None and self.users is None
-
     def wants_group(self, name: str) -> bool:
         return self.groups is None or name in self.groups
 

@@ -6,7 +6,8 @@ import json
 from typing import TextIO
 from urllib.parse import urlencode
 
-from reconciler.apply.report import NOT_APPLIED_CAUSE, ApplyReport, RequestOutcome
+from reconciler.apply.diagnose import NO_LOCK_FOUND
+from reconciler.apply.report import ApplyReport, RequestOutcome
 from reconciler.plan.model import Plan, Request, TargetRef
 
 # At most this many target names per summary line; the rest are counted.
@@ -66,7 +67,7 @@ def _details(outcome: RequestOutcome, fh: TextIO) -> None:
     for path in outcome.stale:
         fh.write(f"  STALE {where} {'.'.join(path)}: changed in Zoom since the plan; not sent\n")
     for path in outcome.not_applied:
-        fh.write(f"  NOT APPLIED {where} {'.'.join(path)}: {outcome.cause or NOT_APPLIED_CAUSE}\n")
+        fh.write(f"  NOT APPLIED {where} {'.'.join(path)}: {outcome.cause or NO_LOCK_FOUND}\n")
 
 
 def _verdict(report: ApplyReport, fh: TextIO) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import ConnectionDropped
+from reconciler.zoom.config import is_loopback_host
 
 Peer = tuple[str, int]
 
@@ -70,13 +70,7 @@ def _dropping(app: ASGIApp, connections: _Connections) -> ASGIApp:
 
 def require_loopback(host: str) -> None:
     """Refuse anything but a loopback address: the sandbox has fixed, public test credentials."""
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback_host(host):
         raise ConfigError(
             f"the sandbox only listens on loopback, not {host!r}", hint="use 127.0.0.1"
         )

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.errors import DailyLimitReached
 from reconciler.sandbox import SandboxConfig, SandboxTransport, create_app, generate_tenant
-from reconciler.sandbox.config import FaultConfig
+from reconciler.sandbox.config import PRO_RATES, FaultConfig
 from reconciler.sandbox.server import running_sandbox
 from reconciler.zoom import (
     Credentials,
@@ -131,7 +131,7 @@ async def test_paging_through_5000_users_returns_each_once() -> None:
 async def test_client_follows_the_accounts_real_limit(told_rate: float | None) -> None:
     # Told "business" (60/s) or nothing, against a Pro account (20/s): X-RateLimit-Limit wins.
     app = create_app(
-        SandboxConfig(rate_limits={"LIGHT": 30.0, "MEDIUM": 20.0, "HEAVY": 10.0}),
+        SandboxConfig(rate_limits=PRO_RATES),
         generate_tenant(users=60, groups=2, seed=5),
     )
     async with in_process_client(app, rate=told_rate, retry=QUICK_RETRIES) as zoom:

@@ -24,9 +24,10 @@ import httpx2
 
 from benchmarks._sandbox_process import sandbox_process
 from reconciler.apply.run import ApplySettings, run_apply
+from reconciler.connect import Connector
 from reconciler.desired import load_repo
 from reconciler.plan.model import Plan
-from reconciler.plan.run import PlanRequest, make_plan
+from reconciler.plan.run import make_plan
 from reconciler.sandbox import generate_tenant
 from reconciler.sandbox.effective import Resolver
 from reconciler.sandbox.tenant import Tenant, User
@@ -107,13 +108,16 @@ async def run(repo: Path, env: dict[str, str], rate: float) -> tuple[list[Row], 
     journal = Journal(env)
     journal.clear()
     state = load_repo(repo)
-    plan, plan_wall, plan_cpu = await timed(make_plan(PlanRequest(repo, rate=rate), state=state))
-    targets = len({request.target for request in plan.requests})
-    plan_row = row("plan", targets, 1, rate, journal, plan_wall, plan_cpu)
-    journal.clear()
-    audit_log = repo / "audit.log"
-    settings = ApplySettings(repo, False, "business", audit_log, compare_and_set=False, rate=rate)
-    report, wall, cpu = await timed(run_apply(plan, settings))
+    # One session for both phases, as `apply` without `--plan` runs.
+    async with Connector().open(repo, tier=state.options.rate_tier, rate=rate) as session:
+        plan, plan_wall, plan_cpu = await timed(make_plan(state, session))
+        targets = len({request.target for request in plan.requests})
+        plan_row = row("plan", targets, 1, rate, journal, plan_wall, plan_cpu)
+        journal.clear()
+        audit_log = repo / "audit.log"
+        # Forced: this measures throughput; the safety limits have their own tests.
+        settings = ApplySettings(audit_log, state.options.safety, False, force=True)
+        report, wall, cpu = await timed(run_apply(plan, session, settings))
     apply_row = row("apply", targets, 2, rate, journal, wall, cpu)
     total = Row(
         "plan + apply",

@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._sandbox_process import sandbox_process
-from reconciler.plan.diff import diff_managed, patch_body
-from reconciler.plan.run import PlanRequest, make_plan
-from reconciler.plan.shapes import repo_shape
+from reconciler.connect import Connector
+from reconciler.desired import load_repo
+from reconciler.diff import diff_managed, patch_body
+from reconciler.plan.model import Plan
+from reconciler.plan.run import make_plan, scope_for
 from reconciler.sandbox import generate_tenant
 from reconciler.sandbox.effective import Resolver
+from reconciler.shapes import repo_shape
 
 SEED, GROUPS = 11, 10
 
@@ -76,10 +79,16 @@ def sandbox_options(users: int, latency: float, jitter: float, rate: str) -> lis
     ]
 
 
+async def _plan(repo: Path, rate: float | None, changed_since: str | None) -> Plan:
+    state = load_repo(repo)
+    tier = state.options.rate_tier
+    async with Connector().open(repo, tier=tier, rate=rate, paced=rate is not None) as session:
+        return await make_plan(state, session, scope_for(state, (), changed_since))
+
+
 def timed_plan(repo: Path, rate: float | None, changed_since: str | None = None) -> dict[str, Any]:
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    request = PlanRequest(repo, rate=rate, paced=rate is not None, changed_since=changed_since)
-    plan = asyncio.run(make_plan(request))
+    plan = asyncio.run(_plan(repo, rate, changed_since))
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     summary = plan.summary
     return {

@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.sandbox import SandboxConfig, create_app, generate_tenant
 from reconciler.sandbox.app import SandboxApp
-from reconciler.schemas import FAMILIES
+from reconciler.vocab import FAMILIES
 
 BUDGET_MS = 5.0
 

@@ -1,13 +1,20 @@
-"""The command line: parse, call the core, render, pick the exit code. Nothing else prints."""
+"""The command line: parse, build the session, call the core, render, pick the exit code.
+
+Nothing else prints. Each command runs on one event loop and, when it talks to Zoom, one session
+(one client, one token, one pacer, one live reader) from its start to its end.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import io
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -15,19 +22,22 @@ import click
 from reconciler import __version__
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.run import DEFAULT_AUDIT_LOG, ApplySettings, check_safety, run_apply
+from reconciler.cli_options import format_option, path_argument, sandbox_option
+from reconciler.connect import Connector, Session
 from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
-from reconciler.desired.problems import github_annotation
+from reconciler.diagnostic import from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
-from reconciler.plan.explain import ExplainRequest
+from reconciler.exitcodes import ExitCode, for_apply, for_explain, for_plan, for_validate
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
-from reconciler.plan.run import PlanRequest, make_plan
-from reconciler.render import render
+from reconciler.plan.run import make_plan, scope_for
+from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import render_dry_run, render_report
+from reconciler.render.diagnostics import emit_text, github_emitter
 from reconciler.render.explain import render as render_explanation
 from reconciler.sandbox.cli import sandbox
-from reconciler.schemas import FAMILIES
+from reconciler.vocab import FAMILIES, ProgressHook, no_progress
 
 ResultT = TypeVar("ResultT")
 
@@ -50,12 +60,13 @@ def _summary(state: DesiredState) -> str:
 
 
 def _report(failed: ValidationFailed, path: str) -> None:
-    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
+    """Every problem on stdout (and as a GitHub annotation under Actions), the count on stderr."""
+    diagnostics = [from_problem(problem) for problem in failed.problems]
     prefix = "" if os.path.normpath(path) == "." else os.path.normpath(path) + "/"
-    for found in failed.problems:
-        click.echo(str(found))
-        if annotate:
-            click.echo(github_annotation(found, prefix))
+    emit = github_emitter(prefix) if os.environ.get("GITHUB_ACTIONS") == "true" else emit_text
+    out = io.StringIO()
+    emit(diagnostics, out)
+    click.echo(out.getvalue(), nl=False)
     click.echo(_count(failed), err=True)
 
 
@@ -65,15 +76,72 @@ def _count(failed: ValidationFailed) -> str:
     return f"{text} in {files} file{'' if files == 1 else 's'}" if files else text
 
 
+def _exit(code: ExitCode) -> NoReturn:
+    sys.exit(int(code))
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    _exit(ExitCode.ERROR)
+
+
+@contextmanager
+def _failures(path: str) -> Iterator[None]:
+    """Bad input and API failures end here with one clear line and the contract's exit code."""
+    try:
+        yield
+    except ValidationFailed as failed:
+        _report(failed, path)
+        _exit(ExitCode.ERROR)
+    except Refused as refused:
+        click.echo(f"refused: {refused}", err=True)
+        _exit(ExitCode.REFUSED)
+    except ReconcilerError as error:
+        _fail(str(error))
+
+
+class _Loop:
+    """One event loop for a whole command, so a session opened once serves every step of it."""
+
+    def __init__(self) -> None:
+        self._runner = asyncio.Runner()
+        self._stack = AsyncExitStack()
+
+    def __enter__(self) -> _Loop:
+        self._runner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        try:
+            self._runner.run(self._stack.aclose())
+        finally:
+            self._runner.__exit__(kind, error, trace)
+
+    def run(self, work: Coroutine[Any, Any, ResultT]) -> ResultT:
+        return self._runner.run(work)
+
+    def session(self, state: DesiredState, sandbox: bool) -> Session:
+        """The command's one session: the connector the caller gave (tests), else the default."""
+        found = click.get_current_context().find_object(Connector) or Connector()
+        connector = dataclasses.replace(found, sandbox=sandbox)
+        opened = connector.open(state.root, tier=state.options.rate_tier)
+        return self.run(self._stack.enter_async_context(opened))
+
+
 @cli.command()
-@click.argument("path", default=".", type=click.Path(path_type=str))
+@path_argument
 def validate(path: str) -> None:
     """Check the settings repo at PATH offline: every problem with file:line:col."""
     try:
         state = load_repo(path)
     except ValidationFailed as failed:
         _report(failed, path)
-        sys.exit(1)
+        _exit(for_validate(len(failed.problems)))
     click.echo(f"{path}: valid: {_summary(state)}")
 
 
@@ -94,30 +162,11 @@ def schema(out: Path) -> None:
 # -- plan ---------------------------------------------------------------------------------------
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def _run(work: Coroutine[Any, Any, ResultT], path: str) -> ResultT:
-    """Run the core; bad input and API failures end here with exit code 1 and a clear message."""
-    try:
-        return asyncio.run(work)
-    except ValidationFailed as failed:
-        _report(failed, path)
-        sys.exit(1)
-    except Refused as refused:
-        click.echo(f"refused: {refused}", err=True)
-        sys.exit(3)
-    except ReconcilerError as error:
-        _fail(str(error))
-
-
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(label: str) -> Iterator[ProgressHook]:
     """A progress bar on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
-        yield None
+        yield no_progress
         return
     from rich.console import Console  # noqa: PLC0415 - only on a terminal
     from rich.progress import Progress  # noqa: PLC0415
@@ -135,16 +184,6 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _plan_exit_code(plan: Plan, detailed: bool) -> int:
-    if plan.unknown:
-        return 1
-    if not detailed:
-        return 0
-    if plan.blocked:
-        return 3
-    return 2 if plan.pending else 0
-
-
 def _write_plan(plan: Plan, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:
@@ -152,19 +191,19 @@ def _write_plan(plan: Plan, out: Path) -> None:
     click.echo(f"Saved the plan to {out}", err=True)
 
 
+def _plan_now(loop: _Loop, state: DesiredState, session: Session, *scoping: Any) -> Plan:
+    scope = scope_for(state, *scoping)
+    with _progress("Reading Zoom settings") as progress:
+        return loop.run(make_plan(state, session, scope, progress))
+
+
 @cli.command()
-@click.argument("path", default=".", type=click.Path(path_type=str))
-@click.option("--sandbox", is_flag=True, help="Plan against the built-in Zoom sandbox.")
+@path_argument
+@sandbox_option("Plan against")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON)."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option(PLAN_FORMATS)
 @click.option(
     "--target",
     "targets",
@@ -191,9 +230,10 @@ def plan(
     detailed_exitcode: bool,
 ) -> None:
     """Show what would change in Zoom to match the settings repo at PATH."""
-    request = PlanRequest(Path(path), sandbox, targets, changed_since)
-    with _progress("Reading Zoom settings") as progress:
-        made = _run(make_plan(request, progress), path)
+    with _failures(path), _Loop() as loop:
+        state = load_repo(path)
+        session = loop.session(state, sandbox)
+        made = _plan_now(loop, state, session, targets, changed_since)
     render(made, sys.stdout, fmt, color=_color(), changed_since=changed_since)
     sys.stdout.flush()  # the plan first, then any note on stderr
     if out is not None:
@@ -204,7 +244,7 @@ def plan(
             "neither in sync nor drift",
             err=True,
         )
-    sys.exit(_plan_exit_code(made, detailed_exitcode))
+    _exit(for_plan(made, detailed=detailed_exitcode))
 
 
 # -- explain ------------------------------------------------------------------------------------
@@ -213,41 +253,24 @@ def plan(
 @cli.command()
 @click.argument("user")
 @click.argument("field")
-@click.argument("path", default=".", type=click.Path(path_type=str))
-@click.option("--sandbox", is_flag=True, help="Read the live value from the built-in sandbox.")
+@path_argument
+@sandbox_option("Read the live value from")
 @click.option(
     "--family",
     type=click.Choice(list(FAMILIES)),
     help="The option family of FIELD (or prefix FIELD with it: meeting_security.waiting_room).",
 )
-def explain(user: str, field: str, path: str, sandbox: bool, family: str | None) -> None:
+def explain(user: str, field: str, path: str, sandbox: bool, family: Any) -> None:
     """Show where FIELD of USER comes from: each layer, the live value, locks, the verdict."""
-    request = ExplainRequest(Path(path), user, field, family, sandbox)  # type: ignore[arg-type]
-    found = _run(explain_field(request), path)
+    with _failures(path), _Loop() as loop:
+        state = load_repo(path)
+        session = loop.session(state, sandbox)
+        found = loop.run(explain_field(state, session, user, field, family))
     render_explanation(found, sys.stdout)
-    sys.exit(1 if found.live_error else 0)
+    _exit(for_explain(found))
 
 
 # -- apply --------------------------------------------------------------------------------------
-
-
-def _load(path: str) -> DesiredState:
-    try:
-        return load_repo(path)
-    except ValidationFailed as failed:
-        _report(failed, path)
-        sys.exit(1)
-
-
-def _plan_for_apply(path: str, sandbox: bool, plan_file: Path | None, state: DesiredState) -> Plan:
-    if plan_file is not None:
-        try:
-            return load_plan(plan_file)
-        except ReconcilerError as error:
-            _fail(str(error))
-    request = PlanRequest(Path(path), sandbox)
-    with _progress("Reading Zoom settings") as progress:
-        return _run(make_plan(request, progress, state), path)
 
 
 def _confirm(plan: Plan, yes: bool) -> None:
@@ -255,22 +278,16 @@ def _confirm(plan: Plan, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         click.echo("refused: not a terminal, so nobody can confirm; run with --yes", err=True)
-        sys.exit(3)
+        _exit(ExitCode.REFUSED)
     targets = len({request.target for request in plan.requests})
     if not click.confirm(f"Apply {len(plan.pending)} change(s) to {targets} target(s)?"):
         click.echo("Cancelled; nothing was sent.", err=True)
-        sys.exit(3)
-
-
-def _apply_exit_code(plan: Plan, report: ApplyReport) -> int:
-    if report.failed or plan.unknown:
-        return 1
-    return 3 if report.stale or plan.blocked else 0
+        _exit(ExitCode.REFUSED)
 
 
 @cli.command()
-@click.argument("path", default=".", type=click.Path(path_type=str))
-@click.option("--sandbox", is_flag=True, help="Apply to the built-in Zoom sandbox.")
+@path_argument
+@sandbox_option("Apply to")
 @click.option(
     "--plan",
     "plan_file",
@@ -297,32 +314,29 @@ def apply(
     audit_log: Path | None,
 ) -> None:
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
-    state = _load(path)
-    made = _plan_for_apply(path, sandbox, plan_file, state)
-    render(made, sys.stdout, "text", color=_color())
-    if dry_run:
-        render_dry_run(made, sys.stdout)
-        sys.exit(_plan_exit_code(made, detailed=False))
-    if not made.requests:
-        sys.exit(_apply_exit_code(made, ApplyReport()))
-    try:
-        check_safety(made, state.options.safety, force=force)
-    except Refused as refused:
-        click.echo(f"refused: {refused}", err=True)
-        sys.exit(3)
-    _confirm(made, yes)
-    settings = ApplySettings(
-        repo=Path(path),
-        sandbox=sandbox,
-        tier=state.options.rate_tier,
-        audit_log=audit_log or Path(path) / DEFAULT_AUDIT_LOG,
-        compare_and_set=plan_file is not None,
-        fail_fast=fail_fast,
-    )
-    with _progress("Applying") as progress:
-        report = _run(run_apply(made, settings, progress), path)
+    with _failures(path), _Loop() as loop:
+        state = load_repo(path)
+        session = loop.session(state, sandbox)
+        made = load_plan(plan_file) if plan_file else _plan_now(loop, state, session)
+        render(made, sys.stdout, "text", color=_color())
+        if dry_run:
+            render_dry_run(made, sys.stdout)
+            _exit(for_plan(made, detailed=False))
+        if not made.requests:
+            _exit(for_apply(made, ApplyReport()))
+        settings = ApplySettings(
+            audit_log=audit_log or Path(path) / DEFAULT_AUDIT_LOG,
+            safety=state.options.safety,
+            compare_and_set=plan_file is not None,
+            force=force,
+            fail_fast=fail_fast,
+        )
+        check_safety(made, settings.safety, force=force)  # before asking; run_apply checks too
+        _confirm(made, yes)
+        with _progress("Applying") as progress:
+            report = loop.run(run_apply(made, session, settings, progress))
     render_report(made, report, sys.stdout)
-    sys.exit(_apply_exit_code(made, report))
+    _exit(for_apply(made, report))
 
 
 def main() -> None:

@@ -1,22 +1,30 @@
-"""Open a ZoomClient for a run: the real Zoom from the environment, or the built-in sandbox.
+"""One session per command: one ZoomClient (one token, one pacer) and the live reader over it.
 
-`--sandbox` runs the sandbox in-process (no socket), seeded with the example tenant that matches
-`examples/acme/`, its state kept in `.reconciler/sandbox.json` beside the settings repo so that
-plan, apply, plan converges across commands.
+The CLI picks how to connect: the real Zoom from the environment, or `--sandbox`, which runs the
+sandbox in-process (no socket), seeded with the example tenant that matches `examples/acme/`, its
+state kept in `.reconciler/sandbox.json` beside the settings repo so that plan, apply, plan
+converges across commands. Nothing below the CLI knows which it is.
+
+`Connector.sandbox_app` is the seam tests use to stand a hostile or recording app in front of
+the in-process sandbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from reconciler.live import LiveReader
+from reconciler.vocab import Tier
 from reconciler.zoom import ZoomClient
+from reconciler.zoom.client import default_in_flight
 from reconciler.zoom.config import (
     Credentials,
     Endpoints,
     Secret,
-    Tier,
     credentials_from_env,
     endpoints_from_env,
     rate_for,
@@ -30,38 +38,54 @@ def sandbox_state_path(repo_root: Path) -> Path:
     return repo_root / SANDBOX_STATE
 
 
-@asynccontextmanager
-async def connect(
-    repo_root: Path, *, sandbox: bool, tier: Tier, rate: float | None = None, paced: bool = True
-) -> AsyncIterator[ZoomClient]:
-    """`paced=False` leaves pacing to Zoom's headers alone (for a limit that is off)."""
-    pace = rate_for(tier, rate) if paced else None
-    if not sandbox:
-        async with ZoomClient(credentials_from_env(), endpoints_from_env(), rate=pace) as zoom:
-            yield zoom
-        return
-    async with _sandbox_client(repo_root, pace) as zoom:
-        yield zoom
+@dataclass(frozen=True)
+class Session:
+    """What one command talks to Zoom through."""
+
+    zoom: ZoomClient
+    reader: LiveReader
+    workers: int  # requests in flight: enough to keep the rate with a second of latency
 
 
-@asynccontextmanager
-async def _sandbox_client(repo_root: Path, rate: float | None) -> AsyncIterator[ZoomClient]:
-    # Imported here: the sandbox (starlette, the tenant) is needed only with --sandbox.
-    from reconciler.sandbox.acme import acme_tenant  # noqa: PLC0415
-    from reconciler.sandbox.app import create_app  # noqa: PLC0415
-    from reconciler.sandbox.config import SandboxConfig  # noqa: PLC0415
-    from reconciler.sandbox.state import load_state, save_state  # noqa: PLC0415
-    from reconciler.sandbox.transport import SandboxTransport  # noqa: PLC0415
+def _same(app: Any) -> Any:
+    return app
 
-    state_path = sandbox_state_path(repo_root)
-    if not state_path.exists():
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        save_state(state_path, acme_tenant(), SandboxConfig())
-    tenant, config = load_state(state_path)
-    app = create_app(config, tenant, state_path=state_path)
-    credentials = Credentials(tenant.account.id, config.client_id, Secret(config.client_secret))
-    endpoints = Endpoints(f"{SANDBOX_BASE}/v2", f"{SANDBOX_BASE}/oauth/token")
-    async with ZoomClient(
-        credentials, endpoints, rate=rate, transport=SandboxTransport(app)
-    ) as zoom:
-        yield zoom
+
+@dataclass(frozen=True)
+class Connector:
+    """How a command reaches Zoom: the environment's account, or the built-in sandbox."""
+
+    sandbox: bool = False
+    # Wraps the in-process sandbox app (the ASGI app `create_app` made) before it is served.
+    sandbox_app: Callable[[Any], Any] = _same
+
+    @asynccontextmanager
+    async def open(
+        self, repo_root: Path, *, tier: Tier, rate: float | None = None, paced: bool = True
+    ) -> AsyncIterator[Session]:
+        """`paced=False` leaves pacing to Zoom's headers alone (for a limit that is off)."""
+        pace = rate_for(tier, rate) if paced else None
+        if self.sandbox:
+            client = self._sandbox_client(repo_root, pace)
+        else:
+            client = ZoomClient(credentials_from_env(), endpoints_from_env(), rate=pace)
+        async with client as zoom:
+            yield Session(zoom, LiveReader(zoom), default_in_flight(pace))
+
+    def _sandbox_client(self, repo_root: Path, rate: float | None) -> ZoomClient:
+        # Imported here: the sandbox (starlette, the tenant) is needed only with --sandbox.
+        from reconciler.sandbox.acme import acme_tenant  # noqa: PLC0415
+        from reconciler.sandbox.app import create_app  # noqa: PLC0415
+        from reconciler.sandbox.config import SandboxConfig  # noqa: PLC0415
+        from reconciler.sandbox.state import load_state, save_state  # noqa: PLC0415
+        from reconciler.sandbox.transport import SandboxTransport  # noqa: PLC0415
+
+        state_path = sandbox_state_path(repo_root)
+        if not state_path.exists():
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            save_state(state_path, acme_tenant(), SandboxConfig())
+        tenant, config = load_state(state_path)
+        app = self.sandbox_app(create_app(config, tenant, state_path=state_path))
+        credentials = Credentials(tenant.account.id, config.client_id, Secret(config.client_secret))
+        endpoints = Endpoints(f"{SANDBOX_BASE}/v2", f"{SANDBOX_BASE}/oauth/token")
+        return ZoomClient(credentials, endpoints, rate=rate, transport=SandboxTransport(app))

@@ -16,20 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reconciler.errors import SchemaError
+from reconciler.vocab import Family, Level, LockFamily, LockLevel
 
-Level = Literal["user", "group", "account"]
-Family = Literal[
-    "general", "meeting_authentication", "recording_authentication", "meeting_security"
-]
 Direction = Literal["get", "patch"]
-
-LEVELS: tuple[Level, ...] = ("user", "group", "account")
-FAMILIES: tuple[Family, ...] = (
-    "general",
-    "meeting_authentication",
-    "recording_authentication",
-    "meeting_security",
-)
 
 
 def schemas_root() -> Path:
@@ -41,11 +30,6 @@ def schemas_root() -> Path:
     if packaged.is_dir():
         return packaged
     raise SchemaError("schemas/ not found beside the package nor inside it; reinstall reconciler")
-
-
-def family_option(family: Family) -> str | None:
-    """The `option` query value Zoom uses for a family (None for general settings)."""
-    return None if family == "general" else family
 
 
 @cache
@@ -62,11 +46,5 @@ def zoom_settings_schema(level: Level, family: Family, direction: Direction) -> 
     return load_schema(f"zoom/{level}.{family}.{direction}.json")
 
 
-LockFamily = Literal["general", "meeting_security"]
-LOCK_FAMILIES: tuple[LockFamily, ...] = ("general", "meeting_security")
-
-
-def zoom_lock_schema(
-    level: Literal["group", "account"], family: LockFamily, direction: Direction
-) -> dict[str, Any]:
+def zoom_lock_schema(level: LockLevel, family: LockFamily, direction: Direction) -> dict[str, Any]:
     return load_schema(f"zoom/{level}.lock.{family}.{direction}.json")

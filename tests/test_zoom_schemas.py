@@ -14,13 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.schemas import (
-    LEVELS,
-    LOCK_FAMILIES,
-    schemas_root,
-    zoom_lock_schema,
-    zoom_settings_schema,
-)
+from reconciler.schemas import schemas_root, zoom_lock_schema, zoom_settings_schema
+from reconciler.vocab import LEVELS, LOCK_FAMILIES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DERIVE_SCRIPT = REPO_ROOT / "scripts" / "derive_schemas.py"

@@ -13,8 +13,8 @@ import copy
 from typing import Any
 
 from reconciler.plan.model import Request
+from reconciler.vocab import LeafPath
 
-LeafPath = tuple[str, ...]
 OPTIONS = "authentication_options"
 ACTION = "authentication_option"
 _ACTION_KEYS = ("action", "id")

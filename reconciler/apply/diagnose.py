@@ -1,21 +1,19 @@
 """Why did Zoom keep the old value? Look for a lock above the target in Zoom as it is now.
 
 Only runs for fields that were NOT APPLIED (rare), so its few extra reads cost nothing on the
-normal path: the user (for its primary group), the groups' names once, and each holder's lock
-settings once.
+normal path. It reads through a fresh view of the run's live reader (the same client and
+directory, no lock documents cached from before the writes): the user (for its primary group)
+when the directory lacks it, the groups' names once, and each holder's lock settings once.
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from reconciler.errors import ReconcilerError
-from reconciler.plan.locks import Holder, LockView, read_lock_doc
+from reconciler.live import LiveReader, LockView
+from reconciler.live.locks import covering_lock
 from reconciler.plan.model import Request
-from reconciler.schemas import LOCK_FAMILIES, Family
-from reconciler.zoom import ZoomClient, get_user, iter_groups
+from reconciler.vocab import LeafPath
 
-LeafPath = tuple[str, ...]
 NO_LOCK_FOUND = (
     "Zoom answered 204 but kept the old value, and no account or group lock covers it: most "
     "likely a feature the user's licence or plan lacks"
@@ -23,11 +21,9 @@ NO_LOCK_FOUND = (
 
 
 class LockFinder:
-    def __init__(self, zoom: ZoomClient) -> None:
-        self.zoom = zoom
-        self._views: dict[tuple[str, str], LockView] = {}
-        self._group_names: dict[str, str] | None = None
-        self._lock = asyncio.Lock()
+    def __init__(self, reader: LiveReader) -> None:
+        self.reader = reader.fresh()
+        self.views = self.reader.lock_views()
 
     async def cause(self, request: Request, paths: list[LeafPath]) -> str:
         """One sentence for the report; falls back to the generic cause if Zoom cannot say."""
@@ -35,39 +31,19 @@ class LockFinder:
             views = await self._views_above(request)
         except ReconcilerError:
             return NO_LOCK_FOUND
-        family: Family = request.option or "general"  # type: ignore[assignment]
         for view in views:
-            if any(view.lock_on(family, path)[0] for path in paths):
-                holder = view.holder
-                who = "the account" if holder.kind == "account" else f"group {holder.name}"
+            if any(covering_lock((view,), request.family, path) for path in paths):
                 return (
-                    f"Zoom answered 204 but kept the old value: {who} locks it in Zoom; "
-                    "lift that lock, or leave the setting to that level"
+                    f"Zoom answered 204 but kept the old value: {view.holder.who} locks it "
+                    "in Zoom; lift that lock, or leave the setting to that level"
                 )
         return NO_LOCK_FOUND
 
-    async def _views_above(self, request: Request) -> list[LockView]:
+    async def _views_above(self, request: Request) -> tuple[LockView, ...]:
         target = request.target
-        if target.kind == "account" or request.path.endswith("/lock_settings"):
-            return []
-        views = [await self._view(Holder("account", "account", "me", None))]
-        if target.kind == "user":
-            group_ids = (await get_user(self.zoom, target.id)).get("group_ids") or []
-            if group_ids:
-                names = await self._names()
-                name = names.get(group_ids[0], group_ids[0])
-                views.append(await self._view(Holder("group", name, group_ids[0], None)))
-        return views
-
-    async def _names(self) -> dict[str, str]:
-        async with self._lock:
-            if self._group_names is None:
-                self._group_names = {g["id"]: g["name"] async for g in iter_groups(self.zoom)}
-        return self._group_names
-
-    async def _view(self, holder: Holder) -> LockView:
-        key = (holder.kind, holder.id)
-        if key not in self._views:
-            live = {f: await read_lock_doc(self.zoom, *key, f) for f in LOCK_FAMILIES}
-            self._views[key] = LockView(holder, live, None)
-        return self._views[key]
+        if target.kind == "account" or request.locks:
+            return ()
+        if target.kind == "group":
+            return (await self.views.account(),)
+        await self.reader.load_groups()
+        return await self.views.above(await self.reader.user_by_id(target.id))

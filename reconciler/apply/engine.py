@@ -17,35 +17,29 @@ updates to one user); targets run in parallel under the client's pacer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from typing import Any
 
 from reconciler.apply.audit_log import AuditLog
 from reconciler.apply.bodies import action_option, body_without, inseparable, option_fields
 from reconciler.apply.diagnose import LockFinder
-from reconciler.apply.report import ApplyReport, LeafPath, RequestOutcome, Traffic
+from reconciler.apply.report import ApplyReport, RequestOutcome, Traffic
+from reconciler.diff import MISSING, lookup, strictly_equal
 from reconciler.errors import DailyLimitReached, PlanFileError, ReconcilerError
-from reconciler.plan.diff import MISSING, lookup, strictly_equal
-from reconciler.plan.locks import lock_repo_shape
-from reconciler.plan.model import Change, Plan, Request, TargetRef
-from reconciler.plan.shapes import option_ids, repo_shape
-from reconciler.schemas import Family, LockFamily
-from reconciler.zoom import ZoomClient, map_concurrently
+from reconciler.live import LiveDoc, LiveReader, Unreadable
+from reconciler.plan.model import Change, Plan, Request, TargetRef, Writes
+from reconciler.vocab import Family, LeafPath, ProgressHook, lock_family_of
+from reconciler.zoom import map_concurrently
 
-ProgressHook = Callable[[int, int], None]
-ChangeKey = tuple[TargetRef, str | None, bool, LeafPath]
+ChangeKey = tuple[TargetRef, Family, Writes, LeafPath]
 
 
 def change_key(change: Change) -> ChangeKey:
-    return change.target, change.option, change.locks, change.path
-
-
-def is_lock_request(request: Request) -> bool:
-    return request.path.endswith("/lock_settings")
+    return change.target, change.family, change.writes, change.path
 
 
 def field_key(request: Request, path: LeafPath) -> ChangeKey:
-    return request.target, request.option, is_lock_request(request), path
+    return request.target, request.family, request.writes, path
 
 
 def pending_changes(plan: Plan) -> dict[ChangeKey, Change]:
@@ -65,7 +59,7 @@ class Applier:
     def __init__(
         self,
         plan: Plan,
-        zoom: ZoomClient,
+        reader: LiveReader,
         audit: AuditLog,
         *,
         compare_and_set: bool,
@@ -73,28 +67,30 @@ class Applier:
         progress: ProgressHook | None = None,
     ) -> None:
         self.plan = plan
-        self.zoom = zoom
+        self.reader = reader
+        self.zoom = reader.zoom
         self.audit = audit
         self.compare_and_set = compare_and_set
         self.fail_fast = fail_fast
         self.progress = progress or (lambda _done, _total: None)
         self._changes = pending_changes(plan)
         self.stopped: str | None = None
-        self.locks = LockFinder(zoom)
+        self.locks = LockFinder(reader)
 
     # -- reading one family ------------------------------------------------------------------
 
-    async def _read(self, request: Request) -> dict[str, Any]:
-        """The family as Zoom answers it."""
-        return await self.zoom.get_json(request.path, request.query or None)
-
-    def _shaped(self, request: Request, live: dict[str, Any]) -> dict[str, Any]:
-        """A family in the repo's shape, as the plan's `before` and `after` are."""
-        if is_lock_request(request):
-            lock_family: LockFamily = "meeting_security" if request.option else "general"
-            return lock_repo_shape(lock_family, live)
-        family: Family = request.option or "general"  # type: ignore[assignment]
-        return repo_shape(family, live)
+    async def _read(self, request: Request) -> LiveDoc:
+        """The family as Zoom has it now, in the repo's shape (as the plan's `before` and
+        `after` are); a failed read fails the request."""
+        target = request.target
+        if request.locks:
+            lock_family = lock_family_of(request.family)
+            live = await self.reader.read_locks(target.kind, target.id, lock_family)
+        else:
+            live = await self.reader.read(target.kind, target.id, request.family)
+        if isinstance(live, Unreadable):
+            raise live.error
+        return live
 
     def _change(self, request: Request, path: LeafPath) -> Change:
         return self._changes[field_key(request, path)]
@@ -135,15 +131,15 @@ class Applier:
             request.method, request.path, params=request.query or None, json=outcome.body
         )
         outcome.accepted = True
-        self._verify(outcome, self._shaped(request, await self._read(request)), left_out)
+        self._verify(outcome, (await self._read(request)).values, left_out)
         if outcome.not_applied:
             outcome.cause = await self.locks.cause(request, outcome.not_applied)
         self._log(outcome)
 
-    def _compare(self, outcome: RequestOutcome, live: dict[str, Any]) -> None:
+    def _compare(self, outcome: RequestOutcome, live: LiveDoc) -> None:
         """Compare-and-set: sort the fields that must not be sent into stale and already."""
-        request, shaped = outcome.request, self._shaped(outcome.request, live)
-        replaced = _replaced_option(request, live)
+        request, shaped = outcome.request, live.values
+        replaced = _replaced_option(request, live.option_ids)
         for path in request.fields:
             if path in replaced:
                 outcome.stale.append(path)
@@ -172,8 +168,8 @@ class Applier:
         self.audit.write(
             {
                 "target": {k: v for k, v in vars(request.target).items() if v is not None},
-                "family": request.option or "general",
-                "locks": is_lock_request(request),
+                "family": request.family,
+                "locks": request.locks,
                 "method": request.method,
                 "path": request.path,
                 "query": request.query,
@@ -204,11 +200,12 @@ class Applier:
             if self.fail_fast and outcome.result in ("failed", "not_applied"):
                 self.stopped = self.stopped or (
                     f"stopped by --fail-fast after {request.target.label} "
-                    f"[{request.option or 'general'}] {outcome.result.replace('_', ' ')}"
+                    f"[{request.family}] {outcome.result.replace('_', ' ')}"
                 )
         return outcomes
 
     async def run(self, workers: int) -> ApplyReport:
+        before = dataclasses.replace(self.zoom.counters)
         report = ApplyReport(blocked=self.plan.blocked)
         phases = _phases(self.plan.requests)
         total, done = sum(len(phase) for phase in phases), 0
@@ -221,16 +218,20 @@ class Applier:
                 self.progress(done, total)
         report.outcomes.sort(key=lambda o: o.request.target.sort_key())
         report.stopped = self.stopped
-        counters = self.zoom.counters
-        report.traffic = Traffic(counters.requests, counters.retries, counters.throttled)
+        now = self.zoom.counters
+        report.traffic = Traffic(
+            now.requests - before.requests,
+            now.retries - before.retries,
+            now.throttled - before.throttled,
+        )
         return report
 
 
-def _replaced_option(request: Request, live: dict[str, Any]) -> set[LeafPath]:
+def _replaced_option(request: Request, ids: dict[str, str]) -> set[LeafPath]:
     """The option fields of a request whose action names an option id that Zoom no longer has
     under that name (deleted, re-created or renamed since the plan): all of them are stale."""
     named = action_option(request)
-    if named is None or option_ids(live).get(named[0]) == named[1]:
+    if named is None or ids.get(named[0]) == named[1]:
         return set()
     return option_fields(request)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from reconciler.plan.model import Change, Request, TargetRef
+from reconciler.vocab import LeafPath
 
-LeafPath = tuple[str, ...]
 # What became of one request, worst first (a target's verdict is its worst request's).
 Result = Literal["failed", "not_applied", "skipped", "stale", "applied", "unchanged"]
 RESULTS_WORST_FIRST: tuple[Result, ...] = (

@@ -1,4 +1,4 @@
-"""One apply run: safety limits, then the requests, with the audit log open throughout."""
+"""One apply run on a session: safety limits, then the requests, with the audit log open."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.apply.audit_log import AuditLog
-from reconciler.apply.engine import Applier, ProgressHook
+from reconciler.apply.engine import Applier
 from reconciler.apply.report import ApplyReport
-from reconciler.connect import connect
+from reconciler.connect import Session
 from reconciler.desired.models import Safety
 from reconciler.errors import UnsafePlan
 from reconciler.plan.model import Change, Plan
-from reconciler.zoom.client import default_in_flight
-from reconciler.zoom.config import Tier, rate_for
+from reconciler.vocab import ProgressHook, no_progress
 
 DEFAULT_AUDIT_LOG = Path(".reconciler") / "audit.log"
 # Below this many managed targets a share limit says little (2 of 5 is 40 %): only the count holds.
@@ -64,29 +63,30 @@ def check_safety(
 
 @dataclass(frozen=True)
 class ApplySettings:
-    repo: Path
-    sandbox: bool
-    tier: Tier
     audit_log: Path
+    safety: Safety
+    # Saved plans: re-read each family before its PATCH and leave out what moved since.
     compare_and_set: bool
+    force: bool = False  # go past the safety limits
     fail_fast: bool = False
-    rate: float | None = None
 
 
 async def run_apply(
-    plan: Plan, settings: ApplySettings, progress: ProgressHook | None = None
+    plan: Plan,
+    session: Session,
+    settings: ApplySettings,
+    progress: ProgressHook = no_progress,
 ) -> ApplyReport:
-    workers = default_in_flight(rate_for(settings.tier, settings.rate))
+    """Apply a plan on the run's session; refuses (UnsafePlan) beyond the safety limits first,
+    so no caller can send a plan that the repo's limits forbid."""
+    check_safety(plan, settings.safety, force=settings.force)
     with AuditLog(settings.audit_log, plan.repo_commit) as audit:
-        async with connect(
-            settings.repo, sandbox=settings.sandbox, tier=settings.tier, rate=settings.rate
-        ) as zoom:
-            applier = Applier(
-                plan,
-                zoom,
-                audit,
-                compare_and_set=settings.compare_and_set,
-                fail_fast=settings.fail_fast,
-                progress=progress,
-            )
-            return await applier.run(workers)
+        applier = Applier(
+            plan,
+            session.reader,
+            audit,
+            compare_and_set=settings.compare_and_set,
+            fail_fast=settings.fail_fast,
+            progress=progress,
+        )
+        return await applier.run(session.workers)

@@ -12,9 +12,9 @@ from typing import Any
 
 from reconciler.desired.models import KEY_OF_FAMILY
 from reconciler.desired.problems import Spot, problem, sorted_problems
-from reconciler.desired.state import DesiredState, LeafPath, Profile, Settings, Source, dotted, nest
+from reconciler.desired.state import DesiredState, Profile, Settings, Source, dotted, nest
 from reconciler.errors import ConfigError, ValidationFailed
-from reconciler.schemas import Family
+from reconciler.vocab import Family, LeafPath
 
 _Slot = tuple[int, Family, LeafPath]
 

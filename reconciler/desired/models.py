@@ -17,15 +17,14 @@ from pydantic import BaseModel, Field, create_model
 from reconciler.desired.problems import KeyPath
 from reconciler.desired.zoomfields import (
     STRICT,
-    LockLevel,
     Schema,
     family_model,
     family_shape,
     lock_model,
     lock_shape,
 )
-from reconciler.schemas import FAMILIES, Direction, Family, Level
-from reconciler.zoom.config import Tier
+from reconciler.schemas import Direction
+from reconciler.vocab import FAMILIES, Family, Level, LockLevel, Tier
 
 FileKind = Literal["reconciler", "account", "group", "user", "defaults"]
 FILE_KINDS: tuple[FileKind, ...] = ("reconciler", "account", "group", "user", "defaults")

@@ -44,22 +44,3 @@ def _order(error: ConfigError) -> tuple[str, int, int, str]:
 def sorted_problems(problems: Iterable[ConfigError]) -> list[ConfigError]:
     """By file, line and column: the order a reader walks through them."""
     return sorted(problems, key=_order)
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def github_annotation(error: ConfigError, prefix: str = "") -> str:
-    """A GitHub Actions `::error` command; `prefix` leads from the workspace to the repo."""
-    where = [f"file={_escape_property(prefix + (error.file or ''))}"]
-    if error.line is not None:
-        where.append(f"line={error.line}")
-    if error.col is not None:
-        where.append(f"col={error.col}")
-    message = error.message + (f" (hint: {error.hint})" if error.hint else "")
-    return f"::error {','.join(where)}::{_escape_data(message)}"

@@ -39,7 +39,7 @@ from reconciler.desired.state import (
     nest,
 )
 from reconciler.errors import ConfigError, ValidationFailed
-from reconciler.schemas import Family
+from reconciler.vocab import Family
 
 OPTIONS_FILE = "reconciler.yaml"
 ACCOUNT_FILE = "account.yaml"

@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.desired.models import RepoOptions
-from reconciler.schemas import Family, Level
-
-LeafPath = tuple[str, ...]
+from reconciler.vocab import Family, LeafPath, Level
 
 
 @dataclass(frozen=True, slots=True, order=True)

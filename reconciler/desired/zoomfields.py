@@ -23,17 +23,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
 from pydantic_core import PydanticCustomError
 
-from reconciler.schemas import (
-    Direction,
-    Family,
-    Level,
-    zoom_lock_schema,
-    zoom_settings_schema,
-)
+from reconciler.schemas import Direction, zoom_lock_schema, zoom_settings_schema
+from reconciler.vocab import Family, Level, LockLevel
 
 Schema = Mapping[str, Any]
 ZoomPath = tuple[str, ...]
-LockLevel = Literal["group", "account"]
 
 STRICT = ConfigDict(strict=True, extra="forbid", populate_by_name=False)
 AUTH_FAMILIES: tuple[Family, ...] = ("meeting_authentication", "recording_authentication")

@@ -15,25 +15,23 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from reconciler.connect import connect
-from reconciler.desired import DesiredState, load_repo
+from reconciler.connect import Session
+from reconciler.desired import DesiredState
 from reconciler.desired.layering import member_profiles
 from reconciler.desired.models import FAMILY_KEYS
-from reconciler.desired.state import LeafPath, Settings, dotted
+from reconciler.desired.state import Settings, dotted
 from reconciler.desired.zoomfields import family_shape
 from reconciler.desired.zoomfields import lookup as schema_at
-from reconciler.errors import ConfigError, ZoomAPIError
-from reconciler.plan.diff import MISSING, lookup, strictly_equal
-from reconciler.plan.engine import SATISFIED, Planner, PlanTarget
-from reconciler.plan.locks import LockView, lock_leaf_for
-from reconciler.plan.model import Change
+from reconciler.diff import MISSING, lookup, strictly_equal
+from reconciler.errors import ConfigError
+from reconciler.live import Blocked, HeldAsWanted, LockView, Unreadable
+from reconciler.live.locks import lock_leaf_for
+from reconciler.plan.engine import Planner, PlanTarget
 from reconciler.plan.scope import Scope
-from reconciler.plan.shapes import OPTIONS, repo_shape
-from reconciler.schemas import Family
-from reconciler.zoom import get_settings
+from reconciler.shapes import OPTIONS
+from reconciler.vocab import Family, LeafPath
 
 Verdict = Literal["not managed", "in sync", "locked in sync", "pending", "blocked", "unknown"]
 
@@ -135,31 +133,21 @@ def _family_label(family: Family) -> str:
 # -- the explanation ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExplainRequest:
-    repo: Path
-    email: str
-    field: str
-    family: Family | None = None
-    sandbox: bool = False
-
-
-async def explain(request: ExplainRequest, state: DesiredState | None = None) -> Explanation:
-    state = state or load_repo(request.repo)
-    family, path = parse_field(request.field, request.family)
-    email = request.email.lower()
+async def explain(
+    state: DesiredState, session: Session, email: str, field: str, family: Family | None = None
+) -> Explanation:
+    family, path = parse_field(field, family)
+    email = email.lower()
     # The repo as a whole decides the verdict: its account and group locks count as applied.
     scope = Scope(users=frozenset({email}))
-    tier = state.options.rate_tier
-    async with connect(request.repo, sandbox=request.sandbox, tier=tier) as zoom:
-        planner = Planner(state, zoom, scope, workers=1)
-        [user] = await planner.resolve()
-        target = await planner.user_target(user)
-        found = Explanation(email, planner.directory.group_names(user), family, path)
-        _add_layers(found, state)
-        await _add_live(found, planner, target)
-        await _add_locks(found, planner, target)
-        await _add_verdict(found, planner, target)
+    planner = Planner(state, session.reader, scope, workers=1)
+    [user] = await planner.resolve()
+    target = await planner.user_target(user)
+    found = Explanation(email, session.reader.directory.group_names(user), family, path)
+    _add_layers(found, state)
+    await _add_live(found, planner, target)
+    await _add_locks(found, planner, target)
+    await _add_verdict(found, planner, target)
     return found
 
 
@@ -181,12 +169,11 @@ def _add_layers(found: Explanation, state: DesiredState) -> None:
 
 
 async def _add_live(found: Explanation, planner: Planner, target: PlanTarget) -> None:
-    try:
-        live = await get_settings(planner.zoom, "user", target.target_id, found.family)
-    except ZoomAPIError as error:
-        found.live_error = str(error)
+    live = await planner.reader.read("user", target.target_id, found.family)
+    if isinstance(live, Unreadable):
+        found.live_error = live.cause
         return
-    found.live = lookup(repo_shape(found.family, live), found.path)
+    found.live = lookup(live.values, found.path)
 
 
 async def _add_locks(found: Explanation, planner: Planner, target: PlanTarget) -> None:
@@ -197,30 +184,30 @@ async def _add_locks(found: Explanation, planner: Planner, target: PlanTarget) -
 
 
 async def _lock_finding(found: Explanation, planner: Planner, view: LockView) -> LockFinding | None:
-    holder = view.holder
     in_zoom = view.live_lock_on(found.family, found.path)
-    desired = planner.holder_locks(holder)
+    desired = planner.overlay.locks_of(view.holder)
     in_repo, source = lock_leaf_for(desired, found.family, found.path) if desired else (None, None)
     locked, _ = view.lock_on(found.family, found.path)
     if not (in_zoom or locked):
         return None
-    value = await planner.holder_value(view, found.family, found.path) if locked else MISSING
-    who = "the account" if holder.kind == "account" else f"group {holder.name}"
-    return LockFinding(who, in_zoom, in_repo, source, value)
+    views = planner.views
+    value = await views.holder_value(view, found.family, found.path) if locked else MISSING
+    return LockFinding(view.holder.who, in_zoom, in_repo, source, value)
 
 
 async def _add_verdict(found: Explanation, planner: Planner, target: PlanTarget) -> None:
     if found.desired is MISSING:
         return
-    outcome = await planner.locked_change(target, found.family, found.path, found.desired)
-    if isinstance(outcome, Change):
-        found.verdict, found.reason = "blocked", outcome.reason
-    elif outcome is SATISFIED:
-        found.verdict = "locked in sync"
-    elif found.live_error is not None:
-        found.verdict = "unknown"
-    else:
-        found.verdict = "in sync" if strictly_equal(found.live, found.desired) else "pending"
+    verdict = await planner.views.verdict(target.views, found.family, found.path, found.desired)
+    match verdict:
+        case Blocked(lock):
+            found.verdict, found.reason = "blocked", lock.reason
+        case HeldAsWanted():
+            found.verdict = "locked in sync"
+        case _ if found.live_error is not None:
+            found.verdict = "unknown"
+        case _:
+            found.verdict = "in sync" if strictly_equal(found.live, found.desired) else "pending"
 
 
-__all__ = ["ExplainRequest", "Explanation", "Layer", "LockFinding", "explain", "parse_field"]
+__all__ = ["Explanation", "Layer", "LockFinding", "explain", "parse_field"]

@@ -11,16 +11,32 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from reconciler.diff import MISSING
 from reconciler.errors import PlanFileError
-from reconciler.plan.diff import MISSING
+from reconciler.vocab import LOCK_FAMILIES, Family, LeafPath, Level, family_of_option, family_option
+from reconciler.zoom.endpoints import lock_settings_path, settings_path
 
 FORMAT_VERSION = 1
-TargetKind = Literal["account", "group", "user"]
-ChangeStatus = Literal["pending", "blocked"]
+TargetKind = Level
 KIND_ORDER: dict[str, int] = {"account": 0, "group": 1, "user": 2}
+
+
+class Status(StrEnum):
+    """What a plan makes of a change: send it, or leave it because nothing can make it."""
+
+    PENDING = "pending"
+    BLOCKED = "blocked"
+
+
+class Writes(StrEnum):
+    """Which of a target's documents a change or request writes."""
+
+    SETTINGS = "settings"
+    LOCKS = "locks"
 
 
 @dataclass(frozen=True, order=True)
@@ -39,42 +55,103 @@ class TargetRef:
     def sort_key(self) -> tuple[int, str]:
         return KIND_ORDER[self.kind], (self.email or self.name or self.id).lower()
 
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "email": self.email, "name": self.name}
+
 
 @dataclass(frozen=True)
 class Change:
+    """One managed leaf of one target's family that differs from what the repo asks.
+
+    For a lock change (`writes` is LOCKS), `family` is the lock family (general or
+    meeting_security).
+    """
+
     target: TargetRef
-    option: str | None
-    path: tuple[str, ...]
+    family: Family
+    path: LeafPath
     before: Any
     after: Any
     source: str
-    status: ChangeStatus = "pending"
+    status: Status = Status.PENDING
     reason: str | None = None
-    locks: bool = False  # a change to lock settings, not to settings
+    writes: Writes = Writes.SETTINGS
+
+    @property
+    def option(self) -> str | None:
+        return family_option(self.family)
+
+    @property
+    def locks(self) -> bool:
+        return self.writes is Writes.LOCKS
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["path"] = list(self.path)
-        data["before_known"] = self.before is not MISSING
-        data["before"] = None if self.before is MISSING else self.before
-        return data
+        return {
+            "target": self.target.to_json(),
+            "option": self.option,
+            "path": list(self.path),
+            "before": None if self.before is MISSING else self.before,
+            "after": self.after,
+            "source": self.source,
+            "status": self.status.value,
+            "reason": self.reason,
+            "locks": self.locks,
+            "before_known": self.before is not MISSING,
+        }
 
 
 @dataclass(frozen=True)
 class Request:
+    """One PATCH of one target's family: settings or lock settings, and the leaves it carries.
+
+    Method, path and query follow from the typed fields, so a request cannot name another
+    target's path than its own.
+    """
+
     target: TargetRef
-    option: str | None
-    method: str
-    path: str
-    query: dict[str, str]
+    family: Family
+    writes: Writes
     body: dict[str, Any]
     # The changed leaves this body carries (repo shape), for compare-and-set and verification.
-    fields: tuple[tuple[str, ...], ...] = ()
+    fields: tuple[LeafPath, ...] = ()
+
+    method = "PATCH"
+
+    @property
+    def option(self) -> str | None:
+        return family_option(self.family)
+
+    @property
+    def locks(self) -> bool:
+        return self.writes is Writes.LOCKS
+
+    @property
+    def level(self) -> Level:
+        return self.target.kind
+
+    @property
+    def path(self) -> str:
+        if self.writes is Writes.LOCKS:
+            if self.target.kind == "user":
+                raise PlanFileError(f"{self.target.label} has no lock settings")
+            return lock_settings_path(self.target.kind, self.target.id)
+        return settings_path(self.target.kind, self.target.id)
+
+    @property
+    def query(self) -> dict[str, str]:
+        option = self.option
+        return {"option": option} if option else {}
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["fields"] = [list(path) for path in self.fields]
-        return data
+        return {
+            "target": self.target.to_json(),
+            "option": self.option,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "body": self.body,
+            "fields": [list(path) for path in self.fields],
+        }
 
 
 @dataclass(frozen=True)
@@ -84,7 +161,7 @@ class Unknown:
     error: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"target": self.target.to_json(), "option": self.option, "error": self.error}
 
 
 @dataclass
@@ -120,11 +197,11 @@ class Plan:
 
     @property
     def pending(self) -> list[Change]:
-        return [change for change in self.changes if change.status == "pending"]
+        return [change for change in self.changes if change.status is Status.PENDING]
 
     @property
     def blocked(self) -> list[Change]:
-        return [change for change in self.changes if change.status == "blocked"]
+        return [change for change in self.changes if change.status is Status.BLOCKED]
 
     def body_json(self) -> dict[str, Any]:
         return {
@@ -151,34 +228,58 @@ def checksum(body: dict[str, Any]) -> str:
 
 
 def _ref(data: dict[str, Any]) -> TargetRef:
-    return TargetRef(data["kind"], data["id"], data.get("email"), data.get("name"))
+    kind = data["kind"]
+    if kind not in KIND_ORDER or not isinstance(data["id"], str):
+        raise PlanFileError(f"not a target: {kind!r} {data['id']!r}")
+    return TargetRef(kind, data["id"], data.get("email"), data.get("name"))
+
+
+def _family(option: Any, locks: bool) -> Family:
+    try:
+        family = family_of_option(option)
+    except ValueError as exc:
+        raise PlanFileError(str(exc)) from exc
+    if locks and family not in LOCK_FAMILIES:
+        raise PlanFileError(f"lock settings have no option family {option!r}")
+    return family
+
+
+def _writes(locks: Any) -> Writes:
+    return Writes.LOCKS if locks is True else Writes.SETTINGS
 
 
 def _change(data: dict[str, Any]) -> Change:
     before = data["before"] if data.get("before_known", True) else MISSING
+    locks = data.get("locks", False)
     return Change(
         _ref(data["target"]),
-        data["option"],
+        _family(data["option"], locks),
         tuple(data["path"]),
         before,
         data["after"],
         data["source"],
-        data["status"],
+        Status(data["status"]),
         data.get("reason"),
-        data.get("locks", False),
+        _writes(locks),
     )
 
 
 def _request(data: dict[str, Any]) -> Request:
-    return Request(
+    locks = str(data["path"]).endswith("/lock_settings")
+    request = Request(
         _ref(data["target"]),
-        data["option"],
-        data["method"],
-        data["path"],
-        data["query"],
+        _family(data["option"], locks),
+        _writes(locks),
         data["body"],
         tuple(tuple(path) for path in data.get("fields", [])),
     )
+    written = (data["method"], data["path"], data["query"])
+    if written != (request.method, request.path, request.query):
+        raise PlanFileError(
+            f"the plan's request {data['method']} {data['path']} is not the PATCH of "
+            f"{request.target.label}'s {request.family} settings: plan again"
+        )
+    return request
 
 
 def plan_from_json(data: dict[str, Any]) -> Plan:
@@ -207,5 +308,5 @@ def load_plan(path: Path) -> Plan:
         raise PlanFileError(f"cannot read the saved plan: {exc}", file=str(path)) from exc
     try:
         return plan_from_json(data)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"not a reconciler plan (missing {exc})", file=str(path)) from exc

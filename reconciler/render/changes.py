@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.plan.diff import MISSING
+from reconciler.diff import MISSING
 from reconciler.plan.model import Change, Summary, TargetRef
 
 NOT_SET = "(not set)"

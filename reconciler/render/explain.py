@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from reconciler.plan.diff import MISSING
+from reconciler.diff import MISSING
 from reconciler.plan.explain import Explanation, LockFinding
 from reconciler.render.changes import value_text
 

@@ -44,11 +44,12 @@ def render(
     plan: Plan,
     fh: TextIO,
     *,
+    color: bool = False,
     changed_since: str | None = None,
     limit: int = COMMENT_LIMIT,
-    **_other_formats_options: object,
 ) -> None:
-    """Write `plan` as one PR comment of at most `limit` characters."""
+    """Write `plan` as one PR comment of at most `limit` characters (never coloured)."""
+    del color
     parts = [*_unknown_parts(plan.unknown), *_target_parts(plan.changes)]
     fh.write(_fit(_head(plan, changed_since), parts, limit))
 

@@ -45,7 +45,6 @@ def render(
     *,
     color: bool = False,
     changed_since: str | None = None,
-    **_other_formats_options: object,
 ) -> None:
     """Write `plan` as text; `color` adds ANSI colours, `changed_since` names the base revision."""
     paint = _Painter(color)

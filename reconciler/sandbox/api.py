@@ -26,7 +26,7 @@ from reconciler.sandbox.runtime import Sandbox
 from reconciler.sandbox.shapes import select_fields
 from reconciler.sandbox.tenant import Group, User
 from reconciler.sandbox.views import group_brief, member, user_brief, user_detail
-from reconciler.schemas import FAMILIES, Family, LockFamily
+from reconciler.vocab import FAMILIES, Family, LockFamily
 
 USER_STATUSES = ("active", "inactive", "pending")
 

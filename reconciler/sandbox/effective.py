@@ -21,7 +21,7 @@ from reconciler.sandbox.shapes import (
 )
 from reconciler.sandbox.tenant import AUTH_FAMILIES, AuthChoice, Group, Tenant, User
 from reconciler.sandbox.values import default_for
-from reconciler.schemas import Family, Level
+from reconciler.vocab import Family, Level
 
 # General lock leaves that lock the boolean of an authentication family.
 _AUTH_LOCKS: dict[Path, tuple[str, Path]] = {

@@ -17,7 +17,7 @@ from reconciler.sandbox.levels import divergent
 from reconciler.sandbox.shapes import Flat, Path, lock_shape, settings_shape
 from reconciler.sandbox.tenant import AUTH_FAMILIES, Account, Group, Settings, Tenant, User
 from reconciler.sandbox.values import default_for, fill, value_for
-from reconciler.schemas import FAMILIES, LOCK_FAMILIES, Level
+from reconciler.vocab import FAMILIES, LOCK_FAMILIES, Level
 
 FIRST_NAMES = (
     "Ada", "Alan", "Barbara", "Claude", "Dennis", "Edsger", "Frances", "Grace", "Hedy", "Ivan",

@@ -30,7 +30,8 @@ from reconciler.sandbox.shapes import (
     settings_shape,
 )
 from reconciler.sandbox.tenant import AUTH_FAMILIES, AuthChoice, Group, Tenant, User
-from reconciler.schemas import Family, Level, LockFamily, zoom_lock_schema, zoom_settings_schema
+from reconciler.schemas import zoom_lock_schema, zoom_settings_schema
+from reconciler.vocab import Family, Level, LockFamily
 
 LockedPatch = Literal["ignore", "error"]
 

@@ -12,14 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from reconciler.schemas import (
-    Direction,
-    Family,
-    Level,
-    LockFamily,
-    zoom_lock_schema,
-    zoom_settings_schema,
-)
+from reconciler.schemas import Direction, zoom_lock_schema, zoom_settings_schema
+from reconciler.vocab import Family, Level, LockFamily
 
 Path = tuple[str, ...]
 Flat = dict[Path, Any]

@@ -6,15 +6,14 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError, CredentialsMissing
+from reconciler.vocab import Tier
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 
-Tier = Literal["free", "pro", "business"]
 # Requests per second of Zoom's MEDIUM label (every settings endpoint) by plan.
 MEDIUM_RATE_BY_TIER: dict[Tier, float] = {"free": 2.0, "pro": 20.0, "business": 60.0}
 

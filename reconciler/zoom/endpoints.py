@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 from urllib.parse import quote
 
-from reconciler.schemas import Family, Level, LockFamily, family_option
+from reconciler.vocab import Family, Level, LockFamily, LockLevel, family_option
 from reconciler.zoom.client import JSON, Params, ZoomClient
 
-LockLevel = Literal["group", "account"]
 # The 2023 spec's ceiling for users and group members; newer specs allow more, Zoom accepts 300.
 MAX_PAGE_SIZE = 300
 OWN_ACCOUNT = "me"

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.plan.diff import lookup
-from reconciler.plan.shapes import repo_shape
+from reconciler.diff import lookup
 from reconciler.sandbox.effective import Resolver
 from reconciler.sandbox.tenant import Tenant, User
-from reconciler.schemas import Family
+from reconciler.shapes import repo_shape
+from reconciler.vocab import Family
 
 BUSINESS = "rate_tier: business\n"
 UNLIMITED = (

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.apply.bodies import body_without, inseparable
-from reconciler.plan.model import Request, TargetRef
+from reconciler.plan.model import Request, TargetRef, Writes
+from reconciler.vocab import family_of_option
 
 USER = TargetRef("user", "u1", email="u1@example.test")
 DOMAINS = ("authentication_options", "Domains")
 
 
 def request(option: str | None, body: dict[str, Any], *fields: tuple[str, ...]) -> Request:
-    query = {"option": option} if option else {}
-    return Request(USER, option, "PATCH", "/users/u1/settings", query, body, fields)
+    return Request(USER, family_of_option(option), Writes.SETTINGS, body, fields)
 
 
 GENERAL = request(

@@ -19,10 +19,13 @@ from typing import Any
 import httpx2
 import pytest
 
-from reconciler.plan.run import PlanRequest, make_plan
+from reconciler.connect import Connector
 from reconciler.sandbox import SandboxConfig, generate_tenant, save_state
 from reconciler.zoom.client import default_in_flight
 from tests.apply.repos import flip_repo
+from tests.plan.sandbox_repo import plan_repo
+
+ZOOM = Connector()  # the ZOOM_* environment: the sandbox served on 127.0.0.1
 
 USERS = 500
 KILL_AFTER_LINES = 120  # audit lines: a `sending` and a result line per user
@@ -118,6 +121,6 @@ def test_second_apply_finishes_what_a_killed_one_started(
         assert httpx2.patch(f"{base}/_sandbox/config", json=off).status_code == 200
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        after = asyncio.run(make_plan(PlanRequest(repo, rate=1000)))
+        after = asyncio.run(plan_repo(repo, rate=1000, connector=ZOOM))
         assert (after.pending, after.blocked, after.unknown) == ([], [], [])
         assert after.summary.targets == USERS

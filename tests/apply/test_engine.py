@@ -6,13 +6,14 @@ import pytest
 
 from reconciler.apply.engine import pending_changes
 from reconciler.errors import PlanFileError
-from reconciler.plan.model import Change, Plan, Request, TargetRef
+from reconciler.plan.model import Change, Plan, Request, Status, TargetRef, Writes
 
 USER = TargetRef("user", "u1", email="u1@example.test")
 
 
 def change(path: tuple[str, ...], status: str = "pending") -> Change:
-    return Change(USER, None, path, True, False, "users/u1@example.test.yaml:3:5", status)  # type: ignore[arg-type]
+    source = "users/u1@example.test.yaml:3:5"
+    return Change(USER, "general", path, True, False, source, Status(status))
 
 
 def test_a_plan_whose_request_carries_a_blocked_change_is_refused() -> None:
@@ -20,7 +21,7 @@ def test_a_plan_whose_request_carries_a_blocked_change_is_refused() -> None:
     fields = (("in_meeting", "chat"), ("in_meeting", "polling"))
     plan = Plan(
         changes=[change(("in_meeting", "chat")), change(("in_meeting", "polling"), "blocked")],
-        requests=[Request(USER, None, "PATCH", "/users/u1/settings", {}, body, fields)],
+        requests=[Request(USER, "general", Writes.SETTINGS, body, fields)],
     )
     with pytest.raises(PlanFileError) as refused:
         pending_changes(plan)

@@ -22,8 +22,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from reconciler.apply.run import ApplySettings, run_apply
-from reconciler.plan.run import PlanRequest, make_plan
+from reconciler.connect import Connector
 from reconciler.sandbox import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_CLIENT_ID,
@@ -36,6 +35,9 @@ from reconciler.sandbox import (
 )
 from tests.apply.conftest import zoom_env
 from tests.apply.repos import flip_repo
+from tests.plan.sandbox_repo import apply_plan, plan_repo
+
+ZOOM = Connector()  # the ZOOM_* environment: the sandbox served on 127.0.0.1
 
 FAULTS = FaultConfig(error_500=0.02, error_502=0.015, error_503=0.015, drop=0.03)
 BURST = 60  # the whole per-second MEDIUM budget of a Business account
@@ -93,13 +95,12 @@ async def test_apply_through_faults_converges_and_sends_only_changed_fields(
         stop = asyncio.Event()
         noise = asyncio.create_task(neighbour(url, clock, stop))
         try:
-            plan = await make_plan(PlanRequest(repo))
-            settings = ApplySettings(repo, False, "business", audit_log, compare_and_set=False)
-            report = await run_apply(plan, settings)
+            plan = await plan_repo(repo, connector=ZOOM)
+            report = await apply_plan(plan, repo, audit_log, connector=ZOOM)
         finally:
             stop.set()
             bursts = await noise
-        after = await make_plan(PlanRequest(repo))
+        after = await plan_repo(repo, connector=ZOOM)
     journal = app.sandbox.journal.entries()
 
     # It converged: every target applied and verified, and a fresh plan has nothing to do.

@@ -14,7 +14,7 @@ from reconciler.desired.zoomfields import (
     lock_shape,
     secrets_in,
 )
-from reconciler.schemas import FAMILIES, LEVELS
+from reconciler.vocab import FAMILIES, LEVELS
 
 
 def test_the_secrets_are_exactly_the_free_text_passwords_and_tokens() -> None:

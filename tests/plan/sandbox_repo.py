@@ -13,21 +13,24 @@ wraps the sandbox app so that requests matching a rule get the rule's Zoom error
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import subprocess
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import pytest
 
-import reconciler.sandbox.app as sandbox_app
-from reconciler.connect import sandbox_state_path
-from reconciler.plan.model import Request
+from reconciler.apply.report import ApplyReport
+from reconciler.apply.run import ApplySettings, run_apply
+from reconciler.connect import Connector, sandbox_state_path
+from reconciler.desired import load_repo
+from reconciler.plan.model import Plan, Request
+from reconciler.plan.run import make_plan, scope_for
 from reconciler.sandbox import SandboxApp, SandboxConfig, SandboxTransport, acme_tenant, create_app
 from reconciler.sandbox.journal import Entry
 from reconciler.sandbox.state import load_state, save_state
@@ -37,6 +40,7 @@ from reconciler.zoom import Credentials, Endpoints, Secret, ZoomClient
 BASE = "http://127.0.0.1"
 TOKEN_PARAMS = {"grant_type": "account_credentials", "account_id": "sandbox-account"}
 CREDENTIALS = ("sandbox-client", "sandbox-secret")
+SANDBOX = Connector(sandbox=True)
 _PLACEHOLDER = re.compile(r"\{(user|group|option):([^}]+)\}")
 
 
@@ -145,11 +149,11 @@ async def _answer(send: Any, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-@contextmanager
 def failing_reads(
-    monkeypatch: pytest.MonkeyPatch, repo: Path, rules: list[dict[str, Any]]
-) -> Iterator[None]:
-    """While active, `--sandbox` runs of `repo` answer requests matching `rules` with errors."""
+    repo: Path, rules: list[dict[str, Any]], connector: Connector = SANDBOX
+) -> Connector:
+    """A `--sandbox` connector for `repo` whose sandbox answers requests matching `rules` with
+    errors (pass it as the CLI's `obj`, or open a session with it)."""
     tenant, _config = load_state(sandbox_state_path(repo))
     parsed = [
         FailRule(
@@ -161,14 +165,8 @@ def failing_reads(
         )
         for rule in rules
     ]
-    real = sandbox_app.create_app
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return FailingReads(real(*args, **kwargs), parsed)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(sandbox_app, "create_app", wrapped)
-        yield
+    inner = connector.sandbox_app
+    return dataclasses.replace(connector, sandbox_app=lambda app: FailingReads(inner(app), parsed))
 
 
 # -- a settings repo in git ---------------------------------------------------------------------
@@ -223,20 +221,46 @@ async def send_requests(repo: Path, requests: list[Request]) -> list[Entry]:
     return app.sandbox.journal.entries()
 
 
-@contextmanager
-def captured_apps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[SandboxApp]]:
-    """Every sandbox app that `--sandbox` runs create while active, to read their journals."""
-    apps: list[SandboxApp] = []
-    real = sandbox_app.create_app
+def recording(apps: list[SandboxApp]) -> Connector:
+    """A `--sandbox` connector that keeps every sandbox app it serves in `apps`, to read their
+    journals."""
 
-    def keep(*args: Any, **kwargs: Any) -> SandboxApp:
-        app = real(*args, **kwargs)
+    def keep(app: SandboxApp) -> SandboxApp:
         apps.append(app)
         return app
 
-    with monkeypatch.context() as patch:
-        patch.setattr(sandbox_app, "create_app", keep)
-        yield apps
+    return Connector(sandbox=True, sandbox_app=keep)
+
+
+async def plan_repo(
+    repo: Path,
+    *selectors: str,
+    changed_since: str | None = None,
+    rate: float | None = None,
+    paced: bool = True,
+    connector: Connector = SANDBOX,
+) -> Plan:
+    """Plan `repo` as the CLI does, on one session opened with `connector`."""
+    state = load_repo(repo)
+    tier = state.options.rate_tier
+    async with connector.open(repo, tier=tier, rate=rate, paced=paced) as session:
+        return await make_plan(state, session, scope_for(state, selectors, changed_since))
+
+
+async def apply_plan(
+    plan: Plan,
+    repo: Path,
+    audit_log: Path,
+    *,
+    rate: float | None = None,
+    compare_and_set: bool = False,
+    connector: Connector = SANDBOX,
+) -> ApplyReport:
+    """Apply `plan` to `repo`'s Zoom as the CLI does, on a session of its own."""
+    state = load_repo(repo)
+    settings = ApplySettings(audit_log, state.options.safety, compare_and_set)
+    async with connector.open(repo, tier=state.options.rate_tier, rate=rate) as session:
+        return await run_apply(plan, session, settings)
 
 
 def api_calls(entries: list[Entry]) -> list[Entry]:

@@ -72,11 +72,11 @@ def run_case(case: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[s
     repo = _lay_out(case, work)
     prepare(repo, _read_json(case / "setup.json"))
     args = ["plan", "repo", "--sandbox", "--out", SAVED, *_args(case)]
-    with (
-        contextlib.chdir(work),
-        failing_reads(monkeypatch, repo, _read_json(case / "fail.json") or []),
-    ):
-        result = CliRunner().invoke(cli, args, env={"NO_COLOR": None}, catch_exceptions=False)
+    connector = failing_reads(repo, _read_json(case / "fail.json") or [])
+    with contextlib.chdir(work):
+        result = CliRunner().invoke(
+            cli, args, obj=connector, env={"NO_COLOR": None}, catch_exceptions=False
+        )
     saved = work / SAVED
     plan = None
     if saved.exists():

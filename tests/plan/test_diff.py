@@ -6,7 +6,7 @@ from deepdiff import DeepDiff
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.plan.diff import (
+from reconciler.diff import (
     MISSING,
     LeafChange,
     diff_managed,

@@ -12,19 +12,21 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.run import ApplySettings, run_apply
+from reconciler.connect import Connector
 from reconciler.plan.model import Plan
-from reconciler.plan.run import PlanRequest, make_plan
-from reconciler.sandbox import SandboxConfig, generate_tenant
+from reconciler.sandbox import SandboxApp, SandboxConfig, generate_tenant
 from reconciler.sandbox.config import BUSINESS_RATES
 from reconciler.sandbox.tenant import Tenant
 from tests.plan.sandbox_repo import (
+    SANDBOX,
     api_calls,
-    captured_apps,
+    apply_plan,
     commit_all,
     git,
     git_repo,
+    plan_repo,
     prepare_sandbox,
+    recording,
     send_requests,
 )
 from tests.plan.test_cases import CASE_NAMES, CASES
@@ -48,9 +50,12 @@ async def _fresh(repo: Path, setup: list[dict[str, Any]] | None = None) -> None:
     await prepare_sandbox(repo, setup, config=UNLIMITED)
 
 
-async def _plan(repo: Path, *selectors: str, changed_since: str | None = None) -> Plan:
-    request = PlanRequest(repo, True, selectors, changed_since, rate=FAST)
-    return await make_plan(request)
+async def _plan(
+    repo: Path, *selectors: str, changed_since: str | None = None, connector: Connector = SANDBOX
+) -> Plan:
+    return await plan_repo(
+        repo, *selectors, changed_since=changed_since, rate=FAST, connector=connector
+    )
 
 
 def _selectors(case: Path) -> list[str]:
@@ -66,8 +71,8 @@ def _sent(plan: Plan) -> list[tuple[str, str, dict[str, str], object]]:
 async def test_plan_reads_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = _repo(tmp_path)
     await _fresh(repo)
-    with captured_apps(monkeypatch) as apps:
-        plan = await _plan(repo)
+    apps: list[SandboxApp] = []
+    plan = await _plan(repo, connector=recording(apps))
     calls = api_calls(apps[0].sandbox.journal.entries())
     assert plan.requests and {entry.method for entry in calls} == {"GET"}
     assert len(calls) == plan.summary.requests_sent
@@ -79,9 +84,8 @@ async def test_apply_sends_exactly_the_plans_requests(
     repo = _repo(tmp_path)
     await _fresh(repo)
     plan = await _plan(repo)
-    settings = ApplySettings(repo, True, "business", tmp_path / "audit.log", False, rate=FAST)
-    with captured_apps(monkeypatch) as apps:
-        await run_apply(plan, settings)
+    apps: list[SandboxApp] = []
+    await apply_plan(plan, repo, tmp_path / "audit.log", rate=FAST, connector=recording(apps))
     patches = [e for e in apps[0].sandbox.journal.entries() if e.method == "PATCH"]
     sent = [(e.method, e.path, e.query, e.body) for e in patches]
     assert sorted(map(json.dumps, sent)) == sorted(map(json.dumps, _sent(plan)))
@@ -182,8 +186,8 @@ async def test_a_family_locked_above_at_the_desired_value_is_not_read(
 ) -> None:
     repo = _repo(tmp_path, CASES / "12-reads-skipped-when-locked-above" / "repo")
     await _fresh(repo)
-    with captured_apps(monkeypatch) as apps:
-        plan = await _plan(repo)
+    apps: list[SandboxApp] = []
+    plan = await _plan(repo, connector=recording(apps))
     tenant = apps[0].sandbox.tenant
     alice, bob = tenant.user("alice@acme.test"), tenant.user("bob@acme.test")
     assert alice is not None and bob is not None

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
+from reconciler.connect import Connector
 from reconciler.errors import ConfigError
 from reconciler.plan.explain import parse_field
 from tests.plan.sandbox_repo import failing_reads, prepare
@@ -21,13 +22,15 @@ LAYERING = CASES / "13-layering" / "repo"
 JOIN_BEFORE_HOST = "schedule_meeting.join_before_host"
 
 
-def explain(tmp_path: Path, *args: str, source: Path = EXAMPLE) -> tuple[int, str]:
+def explain(
+    tmp_path: Path, *args: str, source: Path = EXAMPLE, connector: Connector | None = None
+) -> tuple[int, str]:
     repo = tmp_path / "repo"
     if not repo.exists():
         shutil.copytree(source, repo)
         prepare(repo)
     with contextlib.chdir(tmp_path):
-        result = CliRunner().invoke(cli, ["explain", *args, "repo", "--sandbox"])
+        result = CliRunner().invoke(cli, ["explain", *args, "repo", "--sandbox"], obj=connector)
     return result.exit_code, result.output
 
 
@@ -170,8 +173,9 @@ def test_a_failed_read_is_unknown_and_exits_1(
         "status": 404,
         "body": {"code": 1001, "message": "User does not exist: {user:alice}."},
     }
-    with failing_reads(monkeypatch, repo, [rule]):
-        code, output = explain(tmp_path, "alice@acme.test", "in_meeting.chat")
+    code, output = explain(
+        tmp_path, "alice@acme.test", "in_meeting.chat", connector=failing_reads(repo, [rule])
+    )
     assert code == 1
     assert output.splitlines()[3:] == [
         "Layers, lowest first (the last one wins):",

@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.plan.model import Plan
-from reconciler.plan.run import PlanRequest, make_plan
 from reconciler.sandbox import SandboxConfig
 from reconciler.sandbox.config import BUSINESS_RATES
-from tests.plan.sandbox_repo import prepare_sandbox, send_requests
+from tests.plan.sandbox_repo import plan_repo, prepare_sandbox, send_requests
 
 UNLIMITED = SandboxConfig().with_changes({"rate_limits": dict.fromkeys(BUSINESS_RATES)})
 REGIONS = ["AU", "CA", "DE", "HK", "US"]
@@ -100,7 +99,7 @@ def live_setup(values: dict[tuple[str, tuple[str, ...]], Any]) -> list[dict[str,
 
 
 async def _plan(repo: Path) -> Plan:
-    return await make_plan(PlanRequest(repo, sandbox=True, rate=10_000.0))
+    return await plan_repo(repo, rate=10_000.0)
 
 
 async def _round_trip(repo: Path, live: dict[Any, Any]) -> tuple[Plan, Plan]:

@@ -15,17 +15,17 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.plan.diff import diff_managed, lookup, managed_leaves, merged
-from reconciler.plan.shapes import (
+from reconciler.diff import diff_managed, lookup, managed_leaves, merged
+from reconciler.sandbox.authopts import apply_account_action, apply_member_action, options_view
+from reconciler.sandbox.tenant import AuthChoice
+from reconciler.shapes import (
     OPTIONS,
     option_ids,
     patch_bodies,
     repo_shape,
     unsendable,
 )
-from reconciler.sandbox.authopts import apply_account_action, apply_member_action, options_view
-from reconciler.sandbox.tenant import AuthChoice
-from reconciler.schemas import Level
+from reconciler.vocab import Level
 from tests.plan.test_diff import DOCUMENTS, _deepdiff_paths, _projection
 
 # -- meeting_security: Zoom wraps the family in an object of the same name ----------------------

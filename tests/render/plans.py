@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.plan.diff import MISSING
-from reconciler.plan.model import Change, Plan, Request, Summary, TargetRef, Unknown
+from reconciler.diff import MISSING
+from reconciler.plan.model import (
+    Change,
+    Plan,
+    Request,
+    Status,
+    Summary,
+    TargetRef,
+    Unknown,
+    Writes,
+)
+from reconciler.vocab import family_of_option
 
 ACCOUNT = TargetRef("account", "me")
 ENGINEERING = TargetRef("group", "g-eng", name="Engineering")
@@ -19,13 +29,19 @@ def change(
     target: TargetRef, path: str, before: Any, after: Any, line: int, **extra: Any
 ) -> Change:
     """A change to dotted `path`, from the file that `target` would be managed in."""
+    family = family_of_option(extra.pop("option", None))
+    status = Status(extra.pop("status", "pending"))
+    writes = Writes.LOCKS if extra.pop("locks", False) else Writes.SETTINGS
+    source = f"{source_file(target)}:{line}:5"
     return Change(
         target,
-        extra.pop("option", None),
+        family,
         tuple(path.split(".")),
         before,
         after,
-        f"{source_file(target)}:{line}:5",
+        source,
+        status,
+        writes=writes,
         **extra,
     )
 
@@ -89,10 +105,8 @@ def sample_plan() -> Plan:
         requests=[
             Request(
                 ALICE,
-                None,
-                "PATCH",
-                "/users/u-alice/settings",
-                {},
+                "general",
+                Writes.SETTINGS,
                 {"in_meeting": {"waiting_room": True}, "feature": {"meeting_capacity": 300}},
                 (("in_meeting", "waiting_room"), ("feature", "meeting_capacity")),
             ),

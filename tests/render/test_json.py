@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from reconciler.diff import MISSING
 from reconciler.errors import PlanFileError
-from reconciler.plan.diff import MISSING
 from reconciler.plan.model import plan_from_json
 from reconciler.render import json as json_renderer
 from tests.render.golden import assert_golden

@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.sandbox import SandboxApp, generate_tenant
 from reconciler.sandbox.state import tenant_to_dict
-from reconciler.schemas import FAMILIES, LOCK_FAMILIES, zoom_lock_schema, zoom_settings_schema
+from reconciler.schemas import zoom_lock_schema, zoom_settings_schema
+from reconciler.vocab import FAMILIES, LOCK_FAMILIES
 
 from .conftest import AppFactory, api_client, unlimited
 

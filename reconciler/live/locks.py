@@ -1,5 +1,6 @@
-"""Who locks what: Zoom's lock settings (live, overlaid with this plan's own lock changes) mapped
-onto the settings leaves they fix, in the repo's shape.
+"""Who locks what: Zoom's lock settings (live, overlaid with the repo's own locks where a run
+applies them) mapped onto the settings leaves they fix, in the repo's shape; and the verdict of a
+lock over one field.
 
 A lock leaf locks the settings leaf of the same path (and everything below it), with two
 exceptions Zoom's shapes force on us: the `meeting_security` lock family locks the
@@ -10,15 +11,14 @@ of the authentication families.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired.state import Settings, leaves
-from reconciler.schemas import Family, LockFamily
-from reconciler.zoom import ZoomClient, get_lock_settings
+from reconciler.diff import strictly_equal
+from reconciler.vocab import Family, LeafPath, LockFamily, LockLevel, lock_family_of
 
-LeafPath = tuple[str, ...]
 _AUTH_SWITCHES: dict[LeafPath, tuple[Family, LeafPath]] = {
     ("schedule_meeting", "meeting_authentication"): (
         "meeting_authentication",
@@ -38,47 +38,37 @@ def locked_leaf(lock_family: LockFamily, path: LeafPath) -> tuple[Family, LeafPa
     return _AUTH_SWITCHES.get(path, ("general", path))
 
 
-def as_lock_family(family: Family) -> LockFamily:
-    """Lock settings come in two families: meeting_security, and general for everything else."""
-    return "meeting_security" if family == "meeting_security" else "general"
-
-
-def lock_repo_shape(lock_family: LockFamily, zoom_doc: Mapping[str, Any]) -> dict[str, Any]:
-    if lock_family == "meeting_security":
-        return dict(zoom_doc.get("meeting_security") or {})
-    return dict(zoom_doc)
-
-
-async def read_lock_doc(
-    zoom: ZoomClient, kind: str, target_id: str, lock_family: LockFamily
-) -> dict[str, Any]:
-    """One holder's live lock settings of one family, in the repo's shape."""
-    doc = await get_lock_settings(zoom, kind, target_id, lock_family)  # type: ignore[arg-type]
-    return lock_repo_shape(lock_family, doc)
-
-
-def lock_zoom_shape(lock_family: LockFamily, body: dict[str, Any]) -> dict[str, Any]:
-    return {"meeting_security": body} if lock_family == "meeting_security" else body
+ACCOUNT_ID = "me"
 
 
 @dataclass(frozen=True)
 class Holder:
     """A level that holds locks: the account, or a group by name."""
 
-    kind: str
+    kind: LockLevel
     name: str
     id: str
-    file: str | None  # the repo file that manages it, if any
+
+    @property
+    def who(self) -> str:
+        return "the account" if self.kind == "account" else f"group {self.name}"
 
     def describe(self, source: str | None) -> str:
-        who = "the account" if self.kind == "account" else f"group {self.name}"
         if source:
-            return f"locked by {who}, {source}: change it there"
-        return f"locked by {who} in Zoom (no file in this repo manages that lock)"
+            return f"locked by {self.who}, {source}: change it there"
+        return f"locked by {self.who} in Zoom (no file in this repo manages that lock)"
+
+
+ACCOUNT = Holder("account", "account", ACCOUNT_ID)
 
 
 class LockView:
-    """The leaves one holder locks once this plan's lock changes are applied."""
+    """The leaves one holder locks: Zoom's locks, with the repo's locks laid over them.
+
+    `applied=True`: this run also applies the holder, so the repo's locks count as they will be.
+    `applied=False`: the run leaves the holder alone, so the repo's locks only name their files
+    for the locks Zoom already has; they change nothing.
+    """
 
     def __init__(
         self,
@@ -88,9 +78,8 @@ class LockView:
         *,
         applied: bool = True,
     ) -> None:
-        """`applied=False`: this run leaves the holder alone, so the repo's locks only name
-        their files for the locks Zoom already has; they change nothing."""
         self.holder = holder
+        self.applied = applied
         self._locks: dict[tuple[Family, LeafPath], str | None] = {}
         for lock_family, doc in live.items():
             for path, value in leaves(doc):
@@ -101,7 +90,7 @@ class LockView:
 
     def _overlay(self, desired: Settings, applied: bool) -> None:
         for family in desired.families:
-            lock_family = as_lock_family(family)
+            lock_family = lock_family_of(family)
             for path, value in desired.flat(family).items():
                 source = str(desired.source(family, path))
                 if applied:
@@ -140,6 +129,74 @@ def lock_leaf_for(
     covering = set(_covering(family, path))
     for lock_family in locks.families:
         for lock_path, value in locks.flat(lock_family).items():
-            if locked_leaf(as_lock_family(lock_family), lock_path) in covering:
+            if locked_leaf(lock_family_of(lock_family), lock_path) in covering:
                 return value is True, str(locks.source(lock_family, lock_path))
     return None, None
+
+
+# -- the verdict of the locks above a target over one field ---------------------------------------
+
+
+@dataclass(frozen=True)
+class CoveringLock:
+    """The highest lock above a target that covers a field: in which view, from which file."""
+
+    view: LockView
+    source: str | None
+
+    @property
+    def reason(self) -> str:
+        return self.view.holder.describe(self.source)
+
+
+def covering_lock(views: Iterable[LockView], family: Family, path: LeafPath) -> CoveringLock | None:
+    """The first view (account first, then the primary group) that locks the field."""
+    for view in views:
+        locked, source = view.lock_on(family, path)
+        if locked:
+            return CoveringLock(view, source)
+    return None
+
+
+@dataclass(frozen=True)
+class NotLocked:
+    """No level above locks the field: the target's own value decides."""
+
+
+@dataclass(frozen=True)
+class HeldAsWanted:
+    """A lock above holds the field at the value the repo wants: nothing to send, no read."""
+
+    lock: CoveringLock
+
+
+@dataclass(frozen=True)
+class JudgedLive:
+    """Locked by a holder this run leaves alone: the target's live value is the locked one."""
+
+    lock: CoveringLock
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A lock above holds the field at another value: no PATCH of this target can change it."""
+
+    lock: CoveringLock
+    held: Any
+
+
+LockVerdict = NotLocked | HeldAsWanted | JudgedLive | Blocked
+
+
+def lock_verdict(lock: CoveringLock | None, wanted: Any, held: Any) -> LockVerdict:
+    """The verdict over one field, given the covering lock and the value its holder holds.
+
+    `held` matters only for a lock this run applies (pass anything otherwise).
+    """
+    if lock is None:
+        return NotLocked()
+    if not lock.view.applied:
+        return JudgedLive(lock)
+    if strictly_equal(held, wanted):
+        return HeldAsWanted(lock)
+    return Blocked(lock, held)

@@ -1,4 +1,4 @@
-"""Resolve the repo's emails and group names to Zoom ids, with as few requests as the run allows.
+"""Zoom's users and groups as a run has seen them, and the checks of the names the repo uses.
 
 A full run lists users (one request per 300) and groups once. A scoped run (a PR touching a few
 files, `--target`) asks for each named user by email instead, so its cost follows the change and
@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 from reconciler.desired.problems import Spot, problem, sorted_problems
 from reconciler.desired.state import DesiredState, Group
-from reconciler.errors import ConfigError, NotFound, ValidationFailed
-from reconciler.zoom import ZoomClient, get_user, iter_groups, iter_users
+from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.zoom.endpoints import GroupSummary, UserSummary
 
 # Up to this many named users, one GET each is cheaper than paging through the whole account.
@@ -24,9 +23,14 @@ INDIVIDUAL_LOOKUP_LIMIT = 50
 @dataclass
 class Directory:
     users: dict[str, UserSummary] = field(default_factory=dict)  # by lower-case email
+    users_by_id: dict[str, UserSummary] = field(default_factory=dict)
     groups_by_name: dict[str, GroupSummary] = field(default_factory=dict)
     groups_by_id: dict[str, GroupSummary] = field(default_factory=dict)
     listed_all_users: bool = False
+
+    def add_user(self, user: UserSummary) -> None:
+        self.users[user["email"].lower()] = user
+        self.users_by_id[user["id"]] = user
 
     def group_names(self, user: UserSummary) -> list[str]:
         ids = user.get("group_ids") or []
@@ -37,28 +41,6 @@ class Directory:
         if group.id is not None:
             return self.groups_by_id.get(group.id)
         return self.groups_by_name.get(group.name)
-
-
-async def load_groups(zoom: ZoomClient, directory: Directory) -> None:
-    async for group in iter_groups(zoom):
-        directory.groups_by_name[group["name"]] = group
-        directory.groups_by_id[group["id"]] = group
-
-
-async def list_active_users(zoom: ZoomClient, directory: Directory) -> None:
-    async for user in iter_users(zoom, status="active"):
-        directory.users[user["email"].lower()] = user
-    directory.listed_all_users = True
-
-
-async def look_up_users(zoom: ZoomClient, directory: Directory, emails: Iterable[str]) -> None:
-    for email in emails:
-        if email in directory.users:
-            continue
-        try:
-            directory.users[email] = await get_user(zoom, email)
-        except NotFound:
-            continue
 
 
 def check_named_targets(state: DesiredState, directory: Directory, emails: Iterable[str]) -> None:

@@ -1,5 +1,8 @@
 """Between Zoom's shapes and the repo's: what GET returns, what the diff compares, what PATCH takes.
 
+The one place that knows Zoom's settings shapes, in both directions; plan and apply use it, and
+export will.
+
 - general settings: the same in both.
 - meeting_security: Zoom wraps the fields in a `meeting_security` object; the repo does not.
 - the authentication families: Zoom reads `authentication_options` as a list of options and writes
@@ -14,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.plan.diff import MISSING, LeafChange, patch_body
-from reconciler.schemas import Family, Level
+from reconciler.diff import MISSING, LeafChange, patch_body
+from reconciler.vocab import Family, Level, LockFamily
 
 AUTH_FAMILIES: frozenset[str] = frozenset({"meeting_authentication", "recording_authentication"})
 OPTIONS = "authentication_options"
@@ -41,6 +44,18 @@ def _auth_repo_shape(zoom_doc: Mapping[str, Any]) -> dict[str, Any]:
             for option in options
         }
     return shaped
+
+
+def lock_repo_shape(lock_family: LockFamily, zoom_doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A lock settings GET in the repo's shape (meeting_security without its wrapper)."""
+    if lock_family == "meeting_security":
+        return dict(zoom_doc.get("meeting_security") or {})
+    return dict(zoom_doc)
+
+
+def lock_zoom_shape(lock_family: LockFamily, body: dict[str, Any]) -> dict[str, Any]:
+    """A repo-shaped lock body as Zoom's lock settings PATCH takes it."""
+    return {"meeting_security": body} if lock_family == "meeting_security" else body
 
 
 def option_ids(zoom_doc: Mapping[str, Any]) -> dict[str, str]:

@@ -1,0 +1,50 @@
+"""Exit codes: one contract for every command, and the one place that picks each command's code.
+
+0 done or nothing to change; 1 error (bad input, API failure, a target that could not be read);
+2 changes pending or drift found; 3 refused for safety or policy.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from reconciler.apply.report import ApplyReport
+from reconciler.errors import ReconcilerError, Refused
+from reconciler.plan.explain import Explanation
+from reconciler.plan.model import Plan
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    CHANGES = 2
+    REFUSED = 3
+
+
+def for_error(error: ReconcilerError) -> ExitCode:
+    return ExitCode.REFUSED if isinstance(error, Refused) else ExitCode.ERROR
+
+
+def for_validate(problems: int) -> ExitCode:
+    return ExitCode.ERROR if problems else ExitCode.OK
+
+
+def for_plan(plan: Plan, *, detailed: bool) -> ExitCode:
+    """An unknown target is an error; with `--detailed-exitcode`, blocked 3, pending 2."""
+    if plan.unknown:
+        return ExitCode.ERROR
+    if not detailed:
+        return ExitCode.OK
+    if plan.blocked:
+        return ExitCode.REFUSED
+    return ExitCode.CHANGES if plan.pending else ExitCode.OK
+
+
+def for_apply(plan: Plan, report: ApplyReport) -> ExitCode:
+    if report.failed or plan.unknown:
+        return ExitCode.ERROR
+    return ExitCode.REFUSED if report.stale or plan.blocked else ExitCode.OK
+
+
+def for_explain(found: Explanation) -> ExitCode:
+    return ExitCode.ERROR if found.live_error else ExitCode.OK

@@ -7,7 +7,7 @@ Keys that the desired side does not name are never read, so they never show up a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,16 +56,6 @@ def strictly_equal(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
-def managed_leaves(desired: Mapping[str, Any], prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
-    """Every (path, value) the desired document names; a list or scalar is a leaf."""
-    for key, value in desired.items():
-        path = (*prefix, key)
-        if isinstance(value, Mapping):
-            yield from managed_leaves(value, path)
-        else:
-            yield path, value
-
-
 def lookup(document: Any, path: Path) -> Any:
     for key in path:
         if not isinstance(document, Mapping) or key not in document:
@@ -102,15 +92,3 @@ def patch_body(changes: list[LeafChange]) -> dict[str, Any]:
             node = node.setdefault(key, {})
         node[change.path[-1]] = change.after
     return body
-
-
-def merged(current: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
-    """What a PATCH of `body` makes of `current`: objects merge, everything else is replaced."""
-    result = dict(current)
-    for key, value in body.items():
-        existing = result.get(key)
-        if isinstance(value, Mapping) and isinstance(existing, Mapping):
-            result[key] = merged(existing, value)
-        else:
-            result[key] = value
-    return result

@@ -8,16 +8,12 @@ when the directory lacks it, the groups' names once, and each holder's lock sett
 
 from __future__ import annotations
 
+from reconciler.apply.report import NO_LOCK_FOUND
 from reconciler.errors import ReconcilerError
 from reconciler.live import LiveReader, LockView
 from reconciler.live.locks import covering_lock
 from reconciler.plan.model import Request
 from reconciler.vocab import LeafPath
-
-NO_LOCK_FOUND = (
-    "Zoom answered 204 but kept the old value, and no account or group lock covers it: most "
-    "likely a feature the user's licence or plan lacks"
-)
 
 
 class LockFinder:

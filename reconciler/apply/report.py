@@ -8,6 +8,12 @@ from typing import Any, Literal
 from reconciler.plan.model import Change, Request, TargetRef
 from reconciler.vocab import LeafPath
 
+# The cause of a NOT APPLIED field when no lock in Zoom explains it.
+NO_LOCK_FOUND = (
+    "Zoom answered 204 but kept the old value, and no account or group lock covers it: most "
+    "likely a feature the user's licence or plan lacks"
+)
+
 # What became of one request, worst first (a target's verdict is its worst request's).
 Result = Literal["failed", "not_applied", "skipped", "stale", "applied", "unchanged"]
 RESULTS_WORST_FIRST: tuple[Result, ...] = (

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.desired.models import RepoOptions
-from reconciler.vocab import Family, LeafPath, Level
+from reconciler.vocab import Family, LeafPath
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -124,13 +124,3 @@ class DesiredState:
 
     def profiles(self) -> list[Profile]:
         return [group.members for group in self.groups.values() if group.members]
-
-    def managed_families(self, level: Level) -> set[Family]:
-        """The families some file manages at `level` (profiles and defaults count for users)."""
-        layers: list[Settings] = {
-            "account": [self.account.settings] if self.account else [],
-            "group": [group.settings for group in self.groups.values()],
-            "user": [self.defaults, *(p.settings for p in self.profiles())]
-            + [user.settings for user in self.users.values()],
-        }[level]
-        return {family for layer in layers for family in layer.families}

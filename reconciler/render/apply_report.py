@@ -6,8 +6,7 @@ import json
 from typing import TextIO
 from urllib.parse import urlencode
 
-from reconciler.apply.diagnose import NO_LOCK_FOUND
-from reconciler.apply.report import ApplyReport, RequestOutcome
+from reconciler.apply.report import NO_LOCK_FOUND, ApplyReport, RequestOutcome
 from reconciler.plan.model import Plan, Request, TargetRef
 
 # At most this many target names per summary line; the rest are counted.

@@ -9,8 +9,6 @@ from reconciler.zoom.endpoints import (
     iter_group_members,
     iter_groups,
     iter_users,
-    patch_lock_settings,
-    patch_settings,
 )
 from reconciler.zoom.pool import Outcome, map_concurrently
 
@@ -30,6 +28,4 @@ __all__ = [
     "iter_groups",
     "iter_users",
     "map_concurrently",
-    "patch_lock_settings",
-    "patch_settings",
 ]

@@ -18,7 +18,7 @@ import math
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -64,10 +64,6 @@ class ClientCounters:
     throttled: int = 0
     token_refreshes_on_401: int = 0
     failures: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    pacer_wait_seconds: float = 0.0
-    statuses: dict[int, int] = field(default_factory=dict)
 
 
 class _Transient(Exception):
@@ -222,7 +218,7 @@ class ZoomClient:
         if self._stopped is not None:
             raise self._stopped.again(method, path)
         async with self._in_flight:
-            self.counters.pacer_wait_seconds += await self._pacer.acquire()
+            await self._pacer.acquire()
             request = self._http.build_request(
                 method,
                 self.endpoints.api_url + path,
@@ -231,13 +227,7 @@ class ZoomClient:
                 headers={"Authorization": f"Bearer {token}"},
             )
             self.counters.requests += 1
-            self.counters.bytes_sent += len(request.content)
-            response = await self._http.send(request)
-        self.counters.bytes_received += len(response.content)
-        self.counters.statuses[response.status_code] = (
-            self.counters.statuses.get(response.status_code, 0) + 1
-        )
-        return response
+            return await self._http.send(request)
 
     def _on_throttled(self, response: httpx2.Response, method: str, path: str) -> None:
         self.counters.throttled += 1

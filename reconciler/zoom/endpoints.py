@@ -66,26 +66,10 @@ async def get_settings(
     return await zoom.get_json(settings_path(level, target_id), _option_params(family, fields))
 
 
-async def patch_settings(
-    zoom: ZoomClient, level: Level, target_id: str, family: Family, body: JSON
-) -> None:
-    await zoom.request(
-        "PATCH", settings_path(level, target_id), params=_option_params(family), json=body
-    )
-
-
 async def get_lock_settings(
     zoom: ZoomClient, level: LockLevel, target_id: str, family: LockFamily = "general"
 ) -> JSON:
     return await zoom.get_json(lock_settings_path(level, target_id), _option_params(family))
-
-
-async def patch_lock_settings(
-    zoom: ZoomClient, level: LockLevel, target_id: str, family: LockFamily, body: JSON
-) -> None:
-    await zoom.request(
-        "PATCH", lock_settings_path(level, target_id), params=_option_params(family), json=body
-    )
 
 
 async def get_user(zoom: ZoomClient, user_id_or_email: str) -> UserSummary:

@@ -56,7 +56,9 @@ async def test_run_apply_refuses_a_plan_over_the_safety_limit(
     files = {
         "reconciler.yaml": "safety:\n  max_changed_targets: 1\n",
         "users/alice@acme.test.yaml": "settings:\n  in_meeting:\n    chat: false\n",
-        "users/bob@acme.test.yaml": "settings:\n  schedule_meeting:\n    participants_video: false\n",
+        "users/bob@acme.test.yaml": (
+            "settings:\n  schedule_meeting:\n    participants_video: false\n"
+        ),
     }
     write_repo(repo, files)
     state = load_repo(repo)

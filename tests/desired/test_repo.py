@@ -35,7 +35,9 @@ def test_the_example_matches_the_sandbox_tenant() -> None:
     assert {g.members.priority for g in state.groups.values() if g.members} == {10, 20, 30}
     assert state.options.rate_tier == "business"
     assert state.defaults_file == "defaults.yaml"
-    assert state.managed_families("user") == {
+    layers = [state.defaults, *(p.settings for p in state.profiles())]
+    layers += [user.settings for user in state.users.values()]
+    assert {family for layer in layers for family in layer.families} == {
         "general", "meeting_authentication", "recording_authentication", "meeting_security",
     }  # fmt: skip
 

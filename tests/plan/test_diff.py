@@ -6,16 +6,16 @@ from deepdiff import DeepDiff
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.desired.state import leaves as managed_leaves
 from reconciler.diff import (
     MISSING,
     LeafChange,
     diff_managed,
     lookup,
-    managed_leaves,
-    merged,
     patch_body,
     strictly_equal,
 )
+from tests.plan.merge import merged
 
 CURRENT = {
     "in_meeting": {"waiting_room": False, "chat": True, "allow_live_streaming": False},

@@ -15,7 +15,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.diff import diff_managed, lookup, managed_leaves, merged
+from reconciler.desired.state import leaves as managed_leaves
+from reconciler.diff import diff_managed, lookup
 from reconciler.sandbox.authopts import apply_account_action, apply_member_action, options_view
 from reconciler.sandbox.tenant import AuthChoice
 from reconciler.shapes import (
@@ -26,6 +27,7 @@ from reconciler.shapes import (
     unsendable,
 )
 from reconciler.vocab import Level
+from tests.plan.merge import merged
 from tests.plan.test_diff import DOCUMENTS, _deepdiff_paths, _projection
 
 # -- meeting_security: Zoom wraps the family in an object of the same name ----------------------

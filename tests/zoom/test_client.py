@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
+from typing import Any
 
 import httpx2
 import pytest
@@ -16,15 +17,26 @@ from reconciler.errors import (
     Unavailable,
     ZoomAPIError,
 )
+from reconciler.vocab import Family, Level
 from reconciler.zoom import (
     Credentials,
     Endpoints,
+    ZoomClient,
     get_settings,
     iter_users,
-    patch_settings,
 )
 from reconciler.zoom.config import credentials_from_env
+from reconciler.zoom.endpoints import settings_path
 from tests.zoom.conftest import SECRET, ScriptedZoom, make_client, zoom_error
+
+
+async def patch_settings(
+    client: ZoomClient, level: Level, target_id: str, family: Family, body: dict[str, Any]
+) -> None:
+    """A settings PATCH as apply sends it."""
+    params = {"option": family} if family != "general" else None
+    await client.request("PATCH", settings_path(level, target_id), params=params, json=body)
+
 
 OK_SETTINGS = {"in_meeting": {"waiting_room": True}}
 

@@ -8,8 +8,11 @@ The tree::
     │   ├── ValidationFailed        the settings repo has problems: `problems`, each a ConfigError
     │   └── PlanFileError           a saved plan that is unreadable, of another format, or edited
     ├── SchemaError                 a derived Zoom schema is missing or unreadable
+    ├── AuditLogError               the audit log cannot be opened or written: stop before sending
+    ├── RunLocked                   another apply holds the run lock of this repo and account
     ├── Refused                     apply will not act (exit code 3)
-    │   └── UnsafePlan              the plan changes more than the safety limits allow
+    │   ├── UnsafePlan              the plan changes more than the safety limits allow
+    │   └── PlanRefused             a saved plan that the current repo or account does not back
     └── ZoomAPIError                Zoom answered an error, or nothing (status, code, method, path)
         ├── NotFound                404: user (1001) or group (4130) does not exist
         ├── AuthError               401 / code 124 that one token refresh did not cure
@@ -141,3 +144,16 @@ class Refused(ReconcilerError):
 
 class UnsafePlan(Refused):
     """The plan changes more targets than `reconciler.yaml`'s safety limits allow."""
+
+
+class PlanRefused(Refused):
+    """A saved plan for another account, from another state of the repo, too old, or asking for
+    a change the current repo does not ask for (a forged or edited plan)."""
+
+
+class AuditLogError(ReconcilerError):
+    """The audit log cannot be opened or written; apply stops before the next request."""
+
+
+class RunLocked(ReconcilerError):
+    """Another apply of the same repo and account holds the run lock."""

@@ -69,8 +69,12 @@ class RepoOptions(BaseModel):
     model_config = STRICT
 
     rate_tier: Annotated[
-        Tier, Field(description="The account's plan, for Zoom's rate limits: free, pro, business.")
-    ] = "pro"
+        Tier | None,
+        Field(
+            description="The account's plan, for Zoom's rate limits: free, pro, business. "
+            "Unset: the client finds the rate (from Pro's up to Business's)."
+        ),
+    ] = None
     safety: Safety = Safety()
     policies: Annotated[
         list[Annotated[str, Field(min_length=1)]],

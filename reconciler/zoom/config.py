@@ -10,12 +10,17 @@ from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError, CredentialsMissing
 from reconciler.vocab import Tier
+from reconciler.zoom.pacer import Probe
 
 DEFAULT_API_URL = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
 
 # Requests per second of Zoom's MEDIUM label (every settings endpoint) by plan.
 MEDIUM_RATE_BY_TIER: dict[Tier, float] = {"free": 2.0, "pro": 20.0, "business": 60.0}
+# No tier and no rate: start at Pro's rate and probe up to Business's (Zoom's highest).
+DISCOVER = Probe(start=MEDIUM_RATE_BY_TIER["pro"], ceiling=MEDIUM_RATE_BY_TIER["business"])
+# How to pace: at a rate, probing for one, or (None) by Zoom's headers alone.
+Pace = float | Probe | None
 
 _CREDENTIAL_VARIABLES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
 
@@ -108,12 +113,14 @@ def endpoints_from_env(env: Mapping[str, str] | None = None) -> Endpoints:
     )
 
 
-def rate_for(tier: Tier | None = None, rate: float | None = None) -> float | None:
-    """Requests per second to pace at: an explicit rate wins over a tier; None means unpaced."""
+def rate_for(tier: Tier | None = None, rate: float | None = None) -> float | Probe:
+    """How to pace: an explicit rate wins over a tier; with neither, probe for the account's rate
+    between the Pro and the Business figure. The probe never goes below Pro's rate unless
+    `X-RateLimit-Limit` says so: a Free account (2/s) should say `rate_tier: free`."""
     if rate is not None:
         if rate <= 0:
             raise ConfigError(f"rate must be positive, got {rate}")
         return rate
     if tier is None:
-        return None
+        return DISCOVER
     return MEDIUM_RATE_BY_TIER[tier]

@@ -21,12 +21,14 @@ from reconciler.vocab import Family, Level
 from reconciler.zoom import (
     Credentials,
     Endpoints,
+    RetryPolicy,
     ZoomClient,
     get_settings,
     iter_users,
 )
 from reconciler.zoom.config import credentials_from_env
 from reconciler.zoom.endpoints import settings_path
+from reconciler.zoom.pacer import WaitEvent
 from tests.zoom.conftest import SECRET, ScriptedZoom, make_client, zoom_error
 
 
@@ -307,3 +309,113 @@ async def test_secrets_never_appear_in_reprs_errors_or_tracebacks(
     assert "GET /users/u2/settings" in everything  # the failures were reported
     for secret in [SECRET, *zoom.tokens_issued]:
         assert secret not in everything
+
+
+# -- wait events --------------------------------------------------------------------------------
+
+
+class SteppedTime:
+    """A fake clock that sleeping moves forward; the log records sleeps and events in order."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.log: list[object] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.log.append(("sleep", seconds))
+        self.now += seconds
+
+
+async def test_a_long_429_pause_is_reported_with_its_seconds(credentials: Credentials) -> None:
+    zoom = answers(
+        zoom_error(429, 429, "Too many requests", **{"Retry-After": "7"}),
+        zoom_error(429, 429, "Too many requests", **{"Retry-After": "2"}),
+        httpx2.Response(200, json=OK_SETTINGS),
+    )
+    time = SteppedTime()
+    options = {"clock": time.clock, "sleep": time.sleep, "observer": time.log.append}
+    async with make_client(zoom, credentials, **options) as client:
+        await get_settings(client, "user", "u1", "general")
+    # Reported as the pause begins; the 2 s pause is too short to mention.
+    assert time.log == [
+        WaitEvent("throttled", 7.0, "GET", "/users/u1/settings", "HTTP 429"),
+        ("sleep", 7.0),
+        ("sleep", 2.0),
+    ]
+
+
+async def test_a_long_backoff_is_reported_as_it_begins(credentials: Credentials) -> None:
+    def api(request: httpx2.Request) -> httpx2.Response:
+        if len(zoom.api_requests) == 1:
+            raise httpx2.ConnectError("refused", request=request)
+        if len(zoom.api_requests) == 2:
+            return zoom_error(503, 503, "Service unavailable")
+        return httpx2.Response(200, json=OK_SETTINGS)
+
+    zoom = ScriptedZoom(api)
+    time = SteppedTime()
+    slow = RetryPolicy(attempts=4, wait_initial=6.0, wait_max=8.0, wait_jitter=0.0)
+    options = {"clock": time.clock, "sleep": time.sleep, "observer": time.log.append}
+    async with make_client(zoom, credentials, retry=slow, **options) as client:
+        await get_settings(client, "user", "u1", "general")
+    assert time.log == [
+        WaitEvent("backoff", 6.0, "GET", "/users/u1/settings", "ConnectError"),
+        ("sleep", 6.0),
+        WaitEvent("backoff", 8.0, "GET", "/users/u1/settings", "HTTP 503"),  # 12 s, capped
+        ("sleep", 8.0),
+    ]
+    assert client.counters.retries == 2
+
+
+class HeldAnswers(httpx2.AsyncBaseTransport):
+    """Answers API requests only once `release` is set (token requests at once)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/oauth/token":
+            return httpx2.Response(200, json={"access_token": "t", "expires_in": 3600})
+        await self.release.wait()
+        return httpx2.Response(200, json=OK_SETTINGS)
+
+
+async def test_a_slow_answer_is_reported_once_while_it_is_still_outstanding(
+    credentials: Credentials,
+) -> None:
+    transport = HeldAnswers()
+    events: list[WaitEvent] = []
+
+    def observe(event: WaitEvent) -> None:
+        events.append(event)
+        transport.release.set()  # the answer comes only after the report
+
+    client = ZoomClient(
+        credentials,
+        Endpoints(api_url="https://api.zoom.test/v2", oauth_url="https://zoom.test/oauth/token"),
+        transport=transport,
+        observer=observe,
+        report_waits_over=0.01,
+    )
+    async with client:
+        await get_settings(client, "user", "u1", "general")
+        assert events == [WaitEvent("slow_answer", 0.01, "GET", "/users/u1/settings")]
+        await get_settings(client, "user", "u2", "general")  # answered at once: no report
+        await asyncio.sleep(0.05)
+    assert len(events) == 1
+
+
+async def test_without_an_observer_nothing_is_reported_and_nothing_breaks(
+    credentials: Credentials,
+) -> None:
+    zoom = answers(
+        zoom_error(429, 429, "Too many requests", **{"Retry-After": "7"}),
+        httpx2.Response(200, json=OK_SETTINGS),
+    )
+    time = SteppedTime()
+    async with make_client(zoom, credentials, clock=time.clock, sleep=time.sleep) as client:
+        await get_settings(client, "user", "u1", "general")
+    assert time.log == [("sleep", 7.0)]

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from reconciler.zoom.pacer import Pacer
+from reconciler.zoom.pacer import Pacer, Probe
 
 
 class FakeTime:
@@ -69,3 +71,154 @@ async def test_spent_remaining_leaves_a_gap_of_one_slot() -> None:
     assert await pacer.acquire() == 0.0
     pacer.observe(limit=10, remaining=0)
     assert await pacer.acquire() == pytest.approx(0.2)
+
+
+PROBE = Probe(start=20.0, ceiling=60.0, step=5.0, every=10, backoff=0.5, settle_seconds=100.0)
+
+
+def accept(pacer: Pacer, time: FakeTime, count: int, limit: int | None = None) -> None:
+    """`count` requests sent one slot apart at the pacer's rate, each accepted."""
+    for _ in range(count):
+        assert pacer.rate is not None
+        time.now += 1.0 / pacer.rate
+        pacer.observe(limit=limit, remaining=None)
+
+
+async def test_a_probe_starts_low_and_climbs_a_step_every_n_accepted_requests() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    assert pacer.rate == 20.0
+    accept(pacer, time, 9)
+    assert pacer.rate == 20.0
+    accept(pacer, time, 1)
+    assert pacer.rate == 25.0
+    accept(pacer, time, 30)
+    assert pacer.rate == 40.0
+
+
+async def test_a_probe_never_climbs_above_its_ceiling() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    accept(pacer, time, 1000)
+    assert pacer.rate == 60.0
+
+
+async def test_a_429_drops_the_probe_back_but_never_below_its_start_then_it_holds() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    await pacer.acquire()
+    accept(pacer, time, 30)  # up to 35/s: 30 requests in 1.2 s, which proves only 13.4/s
+    pacer.throttle(None, sent_at=time.now)
+    assert pacer.rate == 20.0
+    accept(pacer, time, 1990)  # 99.5 s at 20/s
+    assert pacer.rate == 20.0  # settled: no probing for settle_seconds
+    time.now += 0.5
+    accept(pacer, time, 10)
+    assert pacer.rate == 25.0  # then it probes again
+
+
+async def test_a_429_halves_the_rate_when_that_stays_above_the_start() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    await pacer.acquire()
+    accept(pacer, time, 1000)
+    time.now += 100.0  # a slow stretch: 1000 requests in some 118 s prove only 8.5/s
+    pacer.throttle(None, sent_at=time.now)
+    assert pacer.rate == 30.0
+
+
+async def test_a_429_keeps_the_rate_the_account_has_just_accepted() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    started = time.now
+    await pacer.acquire()
+    accept(pacer, time, 3540)
+    elapsed = time.now - started
+    pacer.throttle(None, sent_at=time.now)
+    # The account took 3540 requests in `elapsed` s without a 429: at least 3540 / (elapsed + 1)
+    # per second (the budget saved up before the run may have lent up to a second's worth).
+    assert pacer.rate == pytest.approx(3540 / (elapsed + 1))
+    assert pacer.rate > 57.0  # not halved to 30
+
+
+async def test_429s_to_requests_sent_before_a_decrease_do_not_lower_the_rate_again() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    await pacer.acquire()
+    accept(pacer, time, 1000)
+    time.now += 100.0
+    sent = time.now
+    time.now += 0.01
+    pacer.throttle(None, sent_at=sent)
+    time.now += 0.01
+    pacer.throttle(None, sent_at=sent)  # in flight when the first 429 came back
+    assert pacer.rate == 30.0
+    pacer.throttle(None, sent_at=time.now)  # sent after the decrease, and refused: again
+    assert pacer.rate == 20.0
+
+
+async def test_a_lower_server_limit_caps_the_probe_and_a_daily_figure_does_not() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    accept(pacer, time, 1000, limit=6000)
+    assert pacer.rate == 60.0
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    accept(pacer, time, 1000, limit=20)
+    assert pacer.rate == 20.0
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    accept(pacer, time, 1, limit=2)  # a Free account's limit: below the probe's start
+    assert pacer.rate == 2.0
+
+
+async def test_a_pinned_rate_never_probes() -> None:
+    time = FakeTime()
+    pacer = Pacer(20.0, clock=time.clock, sleep=time.sleep)
+    accept(pacer, time, 1000)
+    assert pacer.rate == 20.0
+    assert pacer.probe is None
+    pacer.throttle(None, sent_at=time.now)
+    assert pacer.rate == 20.0
+
+
+async def test_a_caller_asleep_on_its_slot_takes_a_new_one_after_a_429() -> None:
+    time = FakeTime()
+    pacer = Pacer(10.0, burst_seconds=0.0, clock=time.clock, sleep=time.sleep)
+    assert await pacer.acquire() == 0.0
+    real_sleep = time.sleep
+
+    async def sleep_through_a_429(seconds: float) -> None:
+        await real_sleep(seconds)
+        if len(time.sleeps) == 1:
+            pacer.throttle(2.0)  # another request's 429 while this one sleeps
+
+    pacer._sleep = sleep_through_a_429
+    # Slot at +0.1 s; during the sleep a 429 pauses everyone for 2 s: a new slot at +2.0 s.
+    assert await pacer.acquire() == pytest.approx(0.1 + 2.0)
+    assert time.sleeps == pytest.approx([0.1, 2.0])
+
+
+async def test_only_a_quarter_seconds_worth_of_callers_hold_slots_so_a_new_rate_applies_soon() -> (
+    None
+):
+    time = FakeTime()
+    gate = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        time.sleeps.append(seconds)
+        await gate.wait()
+
+    probe = Probe(start=20.0, ceiling=60.0, step=40.0, every=1)
+    pacer = Pacer(probe, burst_seconds=0.0, clock=time.clock, sleep=sleep)
+    callers = [asyncio.create_task(pacer.acquire()) for _ in range(40)]
+    await asyncio.sleep(0)
+    # The first goes at once; 5 (20/s x 0.25 s) hold the next slots; the other 34 wait in line.
+    assert time.sleeps == pytest.approx([0.05, 0.10, 0.15, 0.20, 0.25])
+    pacer.observe(limit=None, remaining=None)  # accepted: the probe steps up to 60/s
+    await asyncio.sleep(0)
+    # 15 may hold a slot now; the 10 let in take theirs at the new spacing, not behind 34 more.
+    assert time.sleeps[5:] == pytest.approx([0.30 + n / 60 for n in range(10)])
+    callers[-1].cancel()  # one gives up while in line: its place is not lost
+    gate.set()
+    done = await asyncio.gather(*callers, return_exceptions=True)
+    assert sum(isinstance(result, asyncio.CancelledError) for result in done) == 1
+    assert await asyncio.wait_for(pacer.acquire(), 1.0) >= 0.0

@@ -116,8 +116,8 @@ async def run(repo: Path, env: dict[str, str], rate: float) -> tuple[list[Row], 
         journal.clear()
         audit_log = repo / "audit.log"
         # Forced: this measures throughput; the safety limits have their own tests.
-        settings = ApplySettings(audit_log, state.options.safety, False, force=True)
-        report, wall, cpu = await timed(run_apply(plan, session, settings))
+        settings = ApplySettings(audit_log, "benchmark", saved_plan=False, force=True)
+        report, wall, cpu = await timed(run_apply(plan, state, session, settings))
     apply_row = row("apply", targets, 2, rate, journal, wall, cpu)
     total = Row(
         "plan + apply",

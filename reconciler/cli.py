@@ -7,12 +7,14 @@ Nothing else prints. Each command runs on one event loop and, when it talks to Z
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import os
 import sys
 from collections.abc import Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
@@ -20,22 +22,38 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from reconciler import __version__
+from reconciler.apply.audit_log import audit_log_path, check_audit_log
 from reconciler.apply.report import ApplyReport
-from reconciler.apply.run import DEFAULT_AUDIT_LOG, ApplySettings, check_safety, run_apply
-from reconciler.cli_options import format_option, path_argument, sandbox_option
+from reconciler.apply.run import ApplySettings, check_plan, run_apply
+from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
+from reconciler.cli_options import (
+    changed_since_option,
+    format_option,
+    path_argument,
+    quiet_option,
+    sandbox_option,
+    strict_option,
+    targets_option,
+)
 from reconciler.connect import Connector, Session
 from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
-from reconciler.diagnostic import from_problem
+from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
 from reconciler.exitcodes import ExitCode, for_apply, for_explain, for_plan, for_validate
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.render import PLAN_FORMATS, render
-from reconciler.render.apply_report import render_dry_run, render_report
-from reconciler.render.diagnostics import emit_text, github_emitter
+from reconciler.render.apply_report import (
+    APPLY_FORMATS,
+    render_dry_run,
+    render_report,
+    render_report_json,
+)
+from reconciler.render.diagnostics import DiagnosticEmitter, emit_text, github_emitter
 from reconciler.render.explain import render as render_explanation
+from reconciler.render.progress import ProgressLines
 from reconciler.sandbox.cli import sandbox
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
 
@@ -62,12 +80,28 @@ def _summary(state: DesiredState) -> str:
 def _report(failed: ValidationFailed, path: str) -> None:
     """Every problem on stdout (and as a GitHub annotation under Actions), the count on stderr."""
     diagnostics = [from_problem(problem) for problem in failed.problems]
-    prefix = "" if os.path.normpath(path) == "." else os.path.normpath(path) + "/"
-    emit = github_emitter(prefix) if os.environ.get("GITHUB_ACTIONS") == "true" else emit_text
     out = io.StringIO()
-    emit(diagnostics, out)
+    _emitter(path)(diagnostics, out)
     click.echo(out.getvalue(), nl=False)
     click.echo(_count(failed), err=True)
+
+
+def _emitter(path: str) -> DiagnosticEmitter:
+    prefix = "" if os.path.normpath(path) == "." else os.path.normpath(path) + "/"
+    return github_emitter(prefix) if os.environ.get("GITHUB_ACTIONS") == "true" else emit_text
+
+
+def _warn(warnings: list[Diagnostic], path: str) -> None:
+    """Warnings on stderr, after the plan (and as GitHub annotations under Actions)."""
+    if not warnings:
+        return
+    out = io.StringIO()
+    _emitter(path)([_as_warning(w) for w in warnings], out)
+    click.echo(out.getvalue(), nl=False, err=True)
+
+
+def _as_warning(diagnostic: Diagnostic) -> Diagnostic:
+    return dataclasses.replace(diagnostic, message=f"warning: {diagnostic.message}")
 
 
 def _count(failed: ValidationFailed) -> str:
@@ -162,11 +196,26 @@ def schema(out: Path) -> None:
 # -- plan ---------------------------------------------------------------------------------------
 
 
+# Off a terminal, progress lines start once a run has taken this long (quick runs stay quiet).
+PROGRESS_AFTER_SECONDS = 2.0
+
+
 @contextmanager
-def _progress(label: str) -> Iterator[ProgressHook]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
+def _progress(label: str, session: Session, quiet: bool) -> Iterator[ProgressHook]:
+    """A progress bar on stderr when it is a terminal; plain lines for CI logs otherwise (and a
+    line for each long wait of the client); nothing with --quiet."""
+    if quiet:
         yield no_progress
+        return
+    if not sys.stderr.isatty():
+        lines = ProgressLines(
+            sys.stderr, session.zoom.counters, label, quiet_for=PROGRESS_AFTER_SECONDS
+        )
+        session.zoom.observer = lines.wait
+        try:
+            yield lines
+        finally:
+            session.zoom.observer = None
         return
     from rich.console import Console  # noqa: PLC0415 - only on a terminal
     from rich.progress import Progress  # noqa: PLC0415
@@ -191,9 +240,11 @@ def _write_plan(plan: Plan, out: Path) -> None:
     click.echo(f"Saved the plan to {out}", err=True)
 
 
-def _plan_now(loop: _Loop, state: DesiredState, session: Session, *scoping: Any) -> Plan:
+def _plan_now(
+    loop: _Loop, state: DesiredState, session: Session, quiet: bool, *scoping: Any
+) -> Plan:
     scope = scope_for(state, *scoping)
-    with _progress("Reading Zoom settings") as progress:
+    with _progress("plan", session, quiet) as progress:
         return loop.run(make_plan(state, session, scope, progress))
 
 
@@ -204,17 +255,10 @@ def _plan_now(loop: _Loop, state: DesiredState, session: Session, *scoping: Any)
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan (JSON)."
 )
 @format_option(PLAN_FORMATS)
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    help="Only this target: account, group:NAME, user:EMAIL (repeatable).",
-)
-@click.option(
-    "--changed-since",
-    metavar="GIT_REV",
-    help="Only targets whose desired settings changed since this git revision.",
-)
+@targets_option
+@changed_since_option
+@strict_option
+@quiet_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -227,24 +271,27 @@ def plan(
     fmt: str,
     targets: tuple[str, ...],
     changed_since: str | None,
+    strict: bool,
+    quiet: bool,
     detailed_exitcode: bool,
 ) -> None:
     """Show what would change in Zoom to match the settings repo at PATH."""
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         session = loop.session(state, sandbox)
-        made = _plan_now(loop, state, session, targets, changed_since)
+        made = _plan_now(loop, state, session, quiet, targets, changed_since)
     render(made, sys.stdout, fmt, color=_color(), changed_since=changed_since)
     sys.stdout.flush()  # the plan first, then any note on stderr
     if out is not None:
         _write_plan(made, out)
+    _warn(made.skipped, path)
     if made.unknown:
         click.echo(
             f"error: {len(made.unknown)} read(s) failed; those targets are UNKNOWN, "
             "neither in sync nor drift",
             err=True,
         )
-    _exit(for_plan(made, detailed=detailed_exitcode))
+    _exit(for_plan(made, detailed=detailed_exitcode, strict=strict))
 
 
 # -- explain ------------------------------------------------------------------------------------
@@ -292,12 +339,32 @@ def _confirm(plan: Plan, yes: bool) -> None:
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Apply this saved plan (checksum and compare-and-set checked).",
+    help="Apply this saved plan (checked against the account and the repo first).",
 )
+@targets_option
+@changed_since_option
+@format_option(APPLY_FORMATS)
 @click.option("--dry-run", is_flag=True, help="Print the exact requests; send nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Go past the safety limits of reconciler.yaml.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed target.")
+@click.option("--fail-on-blocked", is_flag=True, help="Exit 3 when the plan has BLOCKED changes.")
+@strict_option
+@quiet_option
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for another apply of this repo and account to finish.",
+)
+@click.option(
+    "--max-plan-age",
+    type=click.FloatRange(min=0, min_open=True),
+    default=24,
+    show_default=True,
+    help="Refuse a saved plan older than this many hours.",
+)
 @click.option(
     "--audit-log",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -307,36 +374,78 @@ def apply(
     path: str,
     sandbox: bool,
     plan_file: Path | None,
+    targets: tuple[str, ...],
+    changed_since: str | None,
+    fmt: str,
     dry_run: bool,
     yes: bool,
     force: bool,
     fail_fast: bool,
+    fail_on_blocked: bool,
+    strict: bool,
+    quiet: bool,
+    lock_timeout: float,
+    max_plan_age: float,
     audit_log: Path | None,
 ) -> None:
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
+    out = sys.stderr if fmt == "json" else sys.stdout  # JSON alone on stdout
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
+        log = None if dry_run else audit_log_path(state.root, audit_log)
+        if log is not None:
+            check_audit_log(log)  # before anything is read, so nothing is read in vain
         session = loop.session(state, sandbox)
-        made = load_plan(plan_file) if plan_file else _plan_now(loop, state, session)
-        render(made, sys.stdout, "text", color=_color())
-        if dry_run:
-            render_dry_run(made, sys.stdout)
-            _exit(for_plan(made, detailed=False))
-        if not made.requests:
-            _exit(for_apply(made, ApplyReport()))
-        settings = ApplySettings(
-            audit_log=audit_log or Path(path) / DEFAULT_AUDIT_LOG,
-            safety=state.options.safety,
-            compare_and_set=plan_file is not None,
-            force=force,
-            fail_fast=fail_fast,
-        )
-        check_safety(made, settings.safety, force=force)  # before asking; run_apply checks too
-        _confirm(made, yes)
-        with _progress("Applying") as progress:
-            report = loop.run(run_apply(made, session, settings, progress))
-    render_report(made, report, sys.stdout)
-    _exit(for_apply(made, report))
+        run_id = new_run_id()
+        with contextlib.ExitStack() as held:
+            if log is not None:
+                lock = run_lock_path(state.root, session.account_id)
+                held.enter_context(RunLock(lock, run_id, timeout=lock_timeout))
+            if plan_file:
+                made = load_plan(plan_file)
+            else:
+                made = _plan_now(loop, state, session, quiet, targets, changed_since)
+            settings = ApplySettings(
+                audit_log=log or Path(),
+                run_id=run_id,
+                saved_plan=plan_file is not None,
+                force=force or dry_run,  # a dry run shows what the limits would refuse
+                fail_fast=fail_fast,
+                max_plan_age=timedelta(hours=max_plan_age),
+            )
+            if plan_file:  # nothing of a saved plan is shown before it is found genuine
+                loop.run(
+                    check_plan(made, state, session, dataclasses.replace(settings, force=True))
+                )
+            render(made, out, "text", color=_color() and out is sys.stdout)
+            _warn(made.skipped, path)
+            if dry_run:
+                render_dry_run(made, out)
+                _exit(for_plan(made, detailed=False, strict=strict))
+            if not made.requests:
+                _finish(
+                    made,
+                    ApplyReport.nothing_sent(made.blocked),
+                    fmt,
+                    run_id,
+                    fail_on_blocked,
+                    strict,
+                )
+            loop.run(check_plan(made, state, session, settings))  # before asking
+            _confirm(made, yes)
+            with _progress("apply", session, quiet) as progress:
+                report = loop.run(run_apply(made, state, session, settings, progress))
+    _finish(made, report, fmt, run_id, fail_on_blocked, strict)
+
+
+def _finish(
+    plan: Plan, report: ApplyReport, fmt: str, run_id: str, fail_on_blocked: bool, strict: bool
+) -> NoReturn:
+    if fmt == "json":
+        render_report_json(plan, report, sys.stdout, run_id=run_id)
+    else:
+        render_report(plan, report, sys.stdout)
+    _exit(for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict))
 
 
 def main() -> None:

@@ -28,3 +28,24 @@ def format_option(formats: Sequence[str], default: str = "text") -> Callable[[Co
         default=default,
         show_default=True,
     )
+
+
+targets_option = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="Only this target: account, group:NAME, user:EMAIL (repeatable).",
+)
+changed_since_option = click.option(
+    "--changed-since",
+    metavar="GIT_REV",
+    help="Only targets whose desired settings changed since this git revision.",
+)
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 on warnings too (a user file for a user who is not active in Zoom).",
+)
+quiet_option = click.option(
+    "--quiet", is_flag=True, help="No progress on stderr (errors and warnings still show)."
+)

@@ -24,6 +24,7 @@ from reconciler.zoom.client import default_in_flight
 from reconciler.zoom.config import (
     Credentials,
     Endpoints,
+    Pace,
     Secret,
     credentials_from_env,
     endpoints_from_env,
@@ -45,6 +46,7 @@ class Session:
     zoom: ZoomClient
     reader: LiveReader
     workers: int  # requests in flight: enough to keep the rate with a second of latency
+    account_id: str  # the Zoom account the credentials are for
 
 
 def _same(app: Any) -> Any:
@@ -61,18 +63,22 @@ class Connector:
 
     @asynccontextmanager
     async def open(
-        self, repo_root: Path, *, tier: Tier, rate: float | None = None, paced: bool = True
+        self, repo_root: Path, *, tier: Tier | None, rate: float | None = None, paced: bool = True
     ) -> AsyncIterator[Session]:
-        """`paced=False` leaves pacing to Zoom's headers alone (for a limit that is off)."""
+        """`paced=False` leaves pacing to Zoom's headers alone (for a limit that is off); no tier
+        and no rate: the client probes for the account's rate."""
         pace = rate_for(tier, rate) if paced else None
         if self.sandbox:
-            client = self._sandbox_client(repo_root, pace)
+            credentials, client = self._sandbox_client(repo_root, pace)
         else:
-            client = ZoomClient(credentials_from_env(), endpoints_from_env(), rate=pace)
+            credentials = credentials_from_env()
+            client = ZoomClient(credentials, endpoints_from_env(), rate=pace)
         async with client as zoom:
-            yield Session(zoom, LiveReader(zoom), default_in_flight(pace))
+            yield Session(zoom, LiveReader(zoom), default_in_flight(pace), credentials.account_id)
 
-    def _sandbox_client(self, repo_root: Path, rate: float | None) -> ZoomClient:
+    def _sandbox_client(
+        self, repo_root: Path, rate: Pace
+    ) -> tuple[Credentials, ZoomClient]:
         # Imported here: the sandbox (starlette, the tenant) is needed only with --sandbox.
         from reconciler.sandbox.acme import acme_tenant  # noqa: PLC0415
         from reconciler.sandbox.app import create_app  # noqa: PLC0415
@@ -88,4 +94,5 @@ class Connector:
         app = self.sandbox_app(create_app(config, tenant, state_path=state_path))
         credentials = Credentials(tenant.account.id, config.client_id, Secret(config.client_secret))
         endpoints = Endpoints(f"{SANDBOX_BASE}/v2", f"{SANDBOX_BASE}/oauth/token")
-        return ZoomClient(credentials, endpoints, rate=rate, transport=SandboxTransport(app))
+        transport = SandboxTransport(app)
+        return credentials, ZoomClient(credentials, endpoints, rate=rate, transport=transport)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from reconciler.errors import ConfigError
 
@@ -53,4 +54,38 @@ def from_problem(problem: ConfigError, code: str = INVALID_REPO) -> Diagnostic:
         problem.file,
         problem.line,
         problem.col,
+    )
+
+
+def diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
+    return {
+        "code": diagnostic.code,
+        "severity": diagnostic.severity.value,
+        "message": diagnostic.message,
+        "hint": diagnostic.hint,
+        "file": diagnostic.file,
+        "line": diagnostic.line,
+        "col": diagnostic.col,
+        "target": diagnostic.target,
+    }
+
+
+def diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        return value if isinstance(value, str) else None
+
+    def number(key: str) -> int | None:
+        value = data.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    return Diagnostic(
+        str(data["code"]),
+        Severity(data["severity"]),
+        str(data["message"]),
+        text("hint"),
+        text("file"),
+        number("line"),
+        number("col"),
+        text("target"),
     )

@@ -29,9 +29,10 @@ def for_validate(problems: int) -> ExitCode:
     return ExitCode.ERROR if problems else ExitCode.OK
 
 
-def for_plan(plan: Plan, *, detailed: bool) -> ExitCode:
-    """An unknown target is an error; with `--detailed-exitcode`, blocked 3, pending 2."""
-    if plan.unknown:
+def for_plan(plan: Plan, *, detailed: bool, strict: bool = False) -> ExitCode:
+    """An unknown target is an error (and with `--strict` a skipped file); with
+    `--detailed-exitcode`, blocked 3, pending 2."""
+    if plan.unknown or (strict and plan.skipped):
         return ExitCode.ERROR
     if not detailed:
         return ExitCode.OK
@@ -40,10 +41,20 @@ def for_plan(plan: Plan, *, detailed: bool) -> ExitCode:
     return ExitCode.CHANGES if plan.pending else ExitCode.OK
 
 
-def for_apply(plan: Plan, report: ApplyReport) -> ExitCode:
-    if report.failed or plan.unknown:
+def for_apply(
+    plan: Plan, report: ApplyReport, *, fail_on_blocked: bool = False, strict: bool = False
+) -> ExitCode:
+    """0 when every change that could be sent was applied, verified and nothing moved; BLOCKED
+    changes are the repo's to fix (the PR plan catches them), so they fail only when asked."""
+    counts = report.counts()
+    unfinished = counts["failed"] or counts["not_applied"] or counts["skipped"]
+    if plan.unknown or report.stopped or unfinished or (strict and plan.skipped):
         return ExitCode.ERROR
-    return ExitCode.REFUSED if report.stale or plan.blocked else ExitCode.OK
+    if report.still_pending or report.recheck_error:
+        return ExitCode.ERROR
+    if counts["stale"] or (fail_on_blocked and plan.blocked):
+        return ExitCode.REFUSED
+    return ExitCode.OK
 
 
 def for_explain(found: Explanation) -> ExitCode:

@@ -21,13 +21,27 @@ import dataclasses
 from typing import Any
 
 from reconciler.apply.audit_log import AuditLog
-from reconciler.apply.bodies import action_option, body_without, inseparable, option_fields
+from reconciler.apply.bodies import action_option, option_fields
 from reconciler.apply.diagnose import LockFinder
-from reconciler.apply.report import ApplyReport, RequestOutcome, Traffic
-from reconciler.diff import MISSING, lookup, strictly_equal
-from reconciler.errors import DailyLimitReached, PlanFileError, ReconcilerError
+from reconciler.apply.report import (
+    ApplyReport,
+    ChangeOutcome,
+    RequestOutcome,
+    Traffic,
+    field_result,
+)
+from reconciler.desired.state import nest
+from reconciler.diff import MISSING, LeafChange, lookup, strictly_equal
+from reconciler.errors import (
+    AuditLogError,
+    DailyLimitReached,
+    PlanFileError,
+    PlanRefused,
+    ReconcilerError,
+)
 from reconciler.live import LiveDoc, LiveReader, Unreadable
-from reconciler.plan.model import Change, Plan, Request, TargetRef, Writes
+from reconciler.plan.model import Change, Plan, Request, Status, TargetRef, Writes
+from reconciler.shapes import lock_zoom_shape, patch_bodies, unsendable
 from reconciler.vocab import Family, LeafPath, ProgressHook, lock_family_of
 from reconciler.zoom import map_concurrently
 
@@ -106,6 +120,9 @@ class Applier:
         outcome = RequestOutcome(request, "failed")
         try:
             await self._apply(outcome)
+        except AuditLogError as error:
+            # Nothing more may be sent without its line: every later request is skipped.
+            outcome.error = self.stopped = str(error)
         except DailyLimitReached as error:
             # The client raises the first such error again for every later request: its method
             # and path name another request, so only its message is this request's story.
@@ -119,9 +136,12 @@ class Applier:
     async def _apply(self, outcome: RequestOutcome) -> None:
         request = outcome.request
         if self.compare_and_set:
-            self._compare(outcome, await self._read(request))
+            live = await self._read(request)
+            self._compare(outcome, live)
+            outcome.body = self._rebuild(outcome, live.option_ids)
+        else:
+            outcome.body = request.body  # built from the changes by this run's planner
         left_out = {*outcome.stale, *outcome.already}
-        outcome.body = body_without(request, left_out)
         if outcome.body is None:
             outcome.result = "stale" if outcome.stale else "unchanged"
             self._log(outcome)
@@ -147,8 +167,38 @@ class Applier:
                 outcome.already.append(path)
             elif not self._holds(shaped, request, path, "before"):
                 outcome.stale.append(path)
-        unsendable = inseparable(request, {*outcome.stale, *outcome.already})
-        outcome.stale += [path for path in request.fields if path in unsendable]
+
+    def _rebuild(self, outcome: RequestOutcome, ids: dict[str, str]) -> dict[str, Any] | None:
+        """The body for the fields still to send, built from the plan's changes (never taken
+        from the plan file) with the option ids Zoom has now; None when nothing is left.
+
+        A field that cannot go without one left out (an option's `add` without its `type`, an
+        old default without the new one) is stale with it.
+        """
+        request = outcome.request
+        left_out = {*outcome.stale, *outcome.already}
+        remaining = [self._leaf(request, path) for path in request.fields if path not in left_out]
+        if not remaining:
+            return None
+        if request.locks:
+            lock_family = lock_family_of(request.family)
+            return lock_zoom_shape(lock_family, nest({c.path: c.after for c in remaining}))
+        refused = unsendable(request.level, request.family, remaining, ids)
+        outcome.stale += [change.path for change in remaining if change.path in refused]
+        remaining = [change for change in remaining if change.path not in refused]
+        bodies = patch_bodies(request.level, request.family, remaining, ids)
+        if not bodies:
+            return None
+        if len(bodies) > 1 or set(bodies[0].fields) != {c.path for c in remaining}:
+            raise PlanRefused(
+                f"the plan's request for {request.target.label} [{request.family}] groups "
+                "fields that no single PATCH carries: plan again"
+            )
+        return bodies[0].body
+
+    def _leaf(self, request: Request, path: LeafPath) -> LeafChange:
+        change = self._change(request, path)
+        return LeafChange(path, change.before, change.after)
 
     def _verify(
         self, outcome: RequestOutcome, live: dict[str, Any], left_out: set[LeafPath]
@@ -218,6 +268,7 @@ class Applier:
                 self.progress(done, total)
         report.outcomes.sort(key=lambda o: o.request.target.sort_key())
         report.stopped = self.stopped
+        report.changes = self._change_outcomes(report.outcomes)
         now = self.zoom.counters
         report.traffic = Traffic(
             now.requests - before.requests,
@@ -225,6 +276,23 @@ class Applier:
             now.throttled - before.throttled,
         )
         return report
+
+    def _change_outcomes(self, outcomes: list[RequestOutcome]) -> list[ChangeOutcome]:
+        """One outcome per change of the plan, in plan order."""
+        found: dict[ChangeKey, ChangeOutcome] = {}
+        for outcome in outcomes:
+            for path in outcome.request.fields:
+                result, detail = field_result(outcome, path)
+                change = self._change(outcome.request, path)
+                found[change_key(change)] = ChangeOutcome(change, result, detail)
+        listed = []
+        for change in self.plan.changes:
+            if change.status is Status.BLOCKED:
+                listed.append(ChangeOutcome(change, "blocked", change.reason))
+            else:
+                missing = ChangeOutcome(change, "skipped", "no request of the plan carries it")
+                listed.append(found.get(change_key(change), missing))
+        return listed
 
 
 def _replaced_option(request: Request, ids: dict[str, str]) -> set[LeafPath]:

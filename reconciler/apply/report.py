@@ -47,6 +47,39 @@ class RequestOutcome:
     cause: str | None = None  # why the not-applied fields did not take, as far as Zoom tells
 
 
+# What became of one change: each change has exactly one.
+ChangeResult = Literal["applied", "in_sync", "stale", "blocked", "not_applied", "failed", "skipped"]
+CHANGE_RESULTS: tuple[ChangeResult, ...] = (
+    "applied",
+    "in_sync",
+    "stale",
+    "blocked",
+    "not_applied",
+    "failed",
+    "skipped",
+)
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    change: Change
+    result: ChangeResult
+    detail: str | None = None  # the error, the cause of NOT APPLIED, or why it was skipped
+
+
+def field_result(outcome: RequestOutcome, path: LeafPath) -> tuple[ChangeResult, str | None]:
+    """What became of one field of a request."""
+    if path in outcome.stale:
+        return "stale", "changed in Zoom since the plan; not sent"
+    if path in outcome.already:
+        return "in_sync", None
+    if path in outcome.not_applied:
+        return "not_applied", outcome.cause or NO_LOCK_FOUND
+    if outcome.result in ("failed", "skipped"):
+        return outcome.result, outcome.error
+    return "applied", None
+
+
 @dataclass(frozen=True)
 class Traffic:
     """What the client did during the run."""
@@ -62,6 +95,47 @@ class ApplyReport:
     blocked: list[Change] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped before the end (--fail-fast, daily limit)
     traffic: Traffic = Traffic()
+    # One outcome per change of the plan, in plan order.
+    changes: list[ChangeOutcome] = field(default_factory=list)
+    # The final check: targets read again that could have moved with a change above them,
+    # and what a plan of them still finds pending (empty when they converged).
+    rechecked: int = 0
+    still_pending: list[Change] = field(default_factory=list)
+    recheck_error: str | None = None
+
+    @classmethod
+    def nothing_sent(cls, blocked: list[Change]) -> ApplyReport:
+        """The report of a plan with nothing to send: only its blocked changes."""
+        return cls(
+            blocked=blocked,
+            changes=[ChangeOutcome(change, "blocked", change.reason) for change in blocked],
+        )
+
+    def counts(self) -> dict[ChangeResult, int]:
+        found = dict.fromkeys(CHANGE_RESULTS, 0)
+        for outcome in self.changes:
+            found[outcome.result] += 1
+        return found
+
+    def by_target(self) -> dict[TargetRef, dict[ChangeResult, int]]:
+        """Per target, how many of its changes had each result (only the results it had)."""
+        found: dict[TargetRef, dict[ChangeResult, int]] = {}
+        for outcome in self.changes:
+            counts = found.setdefault(outcome.change.target, {})
+            counts[outcome.result] = counts.get(outcome.result, 0) + 1
+        return found
+
+    @property
+    def converged(self) -> bool:
+        """Every change that could be sent was applied and verified, and nothing that could
+        have moved with it is pending: measured, from what was read back."""
+        counts = self.counts()
+        unfinished: tuple[ChangeResult, ...] = ("stale", "not_applied", "failed", "skipped")
+        return (
+            not any(counts[result] for result in unfinished)
+            and not self.still_pending
+            and self.recheck_error is None
+        )
 
     def verdicts(self) -> dict[TargetRef, Result]:
         """Each target's worst request result."""

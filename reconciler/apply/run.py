@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.apply.audit_log import AuditLog
 from reconciler.apply.engine import Applier
+from reconciler.apply.proposal import check_proposal
 from reconciler.apply.report import ApplyReport
 from reconciler.connect import Session
+from reconciler.desired import DesiredState
 from reconciler.desired.models import Safety
-from reconciler.errors import UnsafePlan
+from reconciler.errors import ReconcilerError, UnsafePlan
+from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Change, Plan
+from reconciler.plan.scope import Scope
 from reconciler.vocab import ProgressHook, no_progress
 
-DEFAULT_AUDIT_LOG = Path(".reconciler") / "audit.log"
+DEFAULT_MAX_PLAN_AGE = timedelta(hours=24)
 # Below this many managed targets a share limit says little (2 of 5 is 40 %): only the count holds.
 MIN_TARGETS_FOR_SHARE_LIMIT = 20
 OVERRIDE_HINT = (
@@ -64,29 +69,72 @@ def check_safety(
 @dataclass(frozen=True)
 class ApplySettings:
     audit_log: Path
-    safety: Safety
-    # Saved plans: re-read each family before its PATCH and leave out what moved since.
-    compare_and_set: bool
+    run_id: str
+    # A saved plan: check it against the account and the repo, re-read each family before its
+    # PATCH, leave out what moved since, and build the bodies from the changes.
+    saved_plan: bool
     force: bool = False  # go past the safety limits
     fail_fast: bool = False
+    max_plan_age: timedelta = DEFAULT_MAX_PLAN_AGE
+
+
+async def check_plan(
+    plan: Plan, state: DesiredState, session: Session, settings: ApplySettings
+) -> None:
+    """Everything that refuses a plan before the first request: the safety limits, and for a
+    saved plan its account, age, repo state and every change against the repo."""
+    check_safety(plan, state.options.safety, force=settings.force)
+    if settings.saved_plan:
+        now = datetime.now(UTC)
+        await check_proposal(plan, state, session, max_age=settings.max_plan_age, now=now)
 
 
 async def run_apply(
     plan: Plan,
+    state: DesiredState,
     session: Session,
     settings: ApplySettings,
     progress: ProgressHook = no_progress,
 ) -> ApplyReport:
-    """Apply a plan on the run's session; refuses (UnsafePlan) beyond the safety limits first,
-    so no caller can send a plan that the repo's limits forbid."""
-    check_safety(plan, settings.safety, force=settings.force)
-    with AuditLog(settings.audit_log, plan.repo_commit) as audit:
+    """Apply a plan on the run's session, after `check_plan` (so no caller can skip it), and
+    end by reading again what could have moved with the changes above it."""
+    await check_plan(plan, state, session, settings)
+    with AuditLog(settings.audit_log, plan.repo_commit, settings.run_id) as audit:
         applier = Applier(
             plan,
             session.reader,
             audit,
-            compare_and_set=settings.compare_and_set,
+            compare_and_set=settings.saved_plan,
             fail_fast=settings.fail_fast,
             progress=progress,
         )
-        return await applier.run(session.workers)
+        report = await applier.run(session.workers)
+    await recheck(plan, state, session, report)
+    return report
+
+
+async def recheck(plan: Plan, state: DesiredState, session: Session, report: ApplyReport) -> None:
+    """Plan again the managed targets below a changed account or group that got no request of
+    their own: "converged" is what this read finds, not what the plan assumed.
+
+    (Targets that got requests were read back after their PATCH, which came after every write
+    above them: account, then groups, then users.)
+    """
+    sent = {request.target for request in plan.requests}
+    below = [target for target in plan.below_changes if target not in sent]
+    if not below or report.stopped:
+        return
+    scope = Scope(
+        account=False,
+        groups=frozenset(t.name or t.id for t in below if t.kind == "group"),
+        users=frozenset((t.email or t.id).lower() for t in below if t.kind == "user"),
+    )
+    try:
+        again = await build_plan(state, session.reader.fresh(), scope, workers=session.workers)
+    except ReconcilerError as error:
+        report.recheck_error = str(error)
+        return
+    report.rechecked = len(below)
+    report.still_pending = again.pending
+    if again.unknown:
+        report.recheck_error = f"{len(again.unknown)} read(s) failed: {again.unknown[0].error}"

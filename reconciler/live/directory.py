@@ -8,14 +8,17 @@ is not active, is an error at that file.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from reconciler.desired.problems import Spot, problem, sorted_problems
 from reconciler.desired.state import DesiredState, Group
+from reconciler.diagnostic import Diagnostic, Severity, from_problem
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.zoom.endpoints import GroupSummary, UserSummary
 
+USER_NOT_ACTIVE = "user-not-active"
 # Up to this many named users, one GET each is cheaper than paging through the whole account.
 INDIVIDUAL_LOOKUP_LIMIT = 50
 
@@ -43,13 +46,21 @@ class Directory:
         return self.groups_by_name.get(group.name)
 
 
-def check_named_targets(state: DesiredState, directory: Directory, emails: Iterable[str]) -> None:
-    """Every named user must be active in Zoom, and every group file's group must exist."""
-    problems = [_user_problem(state, directory, email) for email in emails]
-    problems += [_group_problem(state, directory, name) for name in state.groups]
-    found = [p for p in problems if p is not None]
+def check_named_targets(
+    state: DesiredState, directory: Directory, emails: Iterable[str]
+) -> list[Diagnostic]:
+    """Every group file's group must exist (else ValidationFailed); a user file for a user who
+    is not active in Zoom, or no longer there, is a warning: offboarding is routine, and the
+    other targets still get planned. Returns the warnings, by file."""
+    groups = [_group_problem(state, directory, name) for name in state.groups]
+    found = [problem for problem in groups if problem is not None]
     if found:
         raise ValidationFailed(sorted_problems(found))
+    users = [_user_problem(state, directory, email) for email in emails]
+    return [
+        dataclasses.replace(from_problem(p, USER_NOT_ACTIVE), severity=Severity.WARNING)
+        for p in sorted_problems(p for p in users if p is not None)
+    ]
 
 
 def check_selected_users(directory: Directory, emails: Iterable[str]) -> None:
@@ -87,7 +98,7 @@ def _user_problem(state: DesiredState, directory: Directory, email: str) -> Conf
             Spot(1, 1),
             ("user",),
             f"Zoom has no user {email}",
-            "check the spelling, or remove the file if the user left",
+            "check the spelling, or remove the file if the user left; skipped",
         )
     status = found.get("status", "active")
     if status != "active":
@@ -96,7 +107,7 @@ def _user_problem(state: DesiredState, directory: Directory, email: str) -> Conf
             Spot(1, 1),
             ("user",),
             f"user {email} is {status} in Zoom",
-            "activate the user in Zoom, or remove the file",
+            "activate the user in Zoom, or remove the file; skipped",
         )
     return None
 

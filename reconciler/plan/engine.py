@@ -8,12 +8,14 @@ reader reads lock documents and the values of the levels that hold locks once ea
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.desired.layering import effective_user_settings
-from reconciler.desired.state import Account, DesiredState, Group, Settings, nest
+from reconciler.desired.state import Account, DesiredState, Group, Settings, dotted, nest
+from reconciler.diagnostic import Diagnostic
 from reconciler.diff import LeafChange, diff_managed, lookup, strictly_equal
 from reconciler.errors import DailyLimitReached, ZoomAPIError
 from reconciler.live import (
@@ -91,6 +93,30 @@ class TargetResult:
     requests: list[Request] = field(default_factory=list)
     unknown: list[Unknown] = field(default_factory=list)
     reads_skipped: int = 0
+    # A level above changes a field this target manages: its value could move with it.
+    below_a_change: bool = False
+    pin_reasons: dict[tuple[Family, LeafPath], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """A planned change at a level above that targets below it inherit unless they hold the
+    field themselves."""
+
+    holder: str  # "the account", "group Sales"
+    value: Any
+
+    def pin_reason(self, path: LeafPath) -> str:
+        return f"pinned: {self.holder} changes {dotted(path)} to {value_text(self.value)}"
+
+
+# Families whose fields a lower level can hold by itself with a plain PATCH. The authentication
+# families' options are chosen per level by actions, and their defaults move together.
+PINNABLE: frozenset[Family] = frozenset({"general", "meeting_security"})
+
+
+def value_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -102,6 +128,9 @@ class PlanTarget:
     ref: TargetRef
     desired: Settings
     views: tuple[LockView, ...]
+    # Ids of the levels whose settings this target inherits, nearest first: its primary group
+    # and the account for a user, the account for a group.
+    above: tuple[str, ...] = ()
 
 
 def _blocked(target: PlanTarget, family: Family, leaf: LeafChange, reason: str) -> Change:
@@ -134,6 +163,9 @@ class Planner:
         self.views: LockViews = reader.lock_views(self.overlay)
         self._desired_cache: dict[tuple[str, ...], Settings] = {}
         self.planned_emails: set[str] = set()
+        self.skipped: list[Diagnostic] = []  # user files left out, each with why
+        # Pending settings changes of the account and groups, by holder id, then leaf.
+        self._inherited: dict[str, dict[tuple[Family, LeafPath], Inherited]] = {}
 
     # -- resolve ---------------------------------------------------------------------------
 
@@ -148,7 +180,7 @@ class Planner:
         if self._needs_all_users() or len(wanted) > INDIVIDUAL_LOOKUP_LIMIT:
             await reader.list_active_users()
         await reader.look_up_users(wanted)
-        check_named_targets(self.state, reader.directory, named)
+        self.skipped = check_named_targets(self.state, reader.directory, named)
         if not self.scope.since_revision:
             check_selected_users(reader.directory, selected)
             check_selected_groups(self.state, self.scope.groups or ())
@@ -221,7 +253,54 @@ class Planner:
                 leaf = LeafChange(path, lookup(live.values, path), wanted[path])
                 result.changes.append(_blocked(target, family, leaf, lock.reason))
         changes = diff_managed(nest(free), live.values)
-        self._record(target, family, changes, live.option_ids, result)
+        pins = self._pins(target, family, free, {change.path for change in changes}, result)
+        self._record(target, family, [*changes, *pins], live.option_ids, result)
+
+    def _pins(
+        self,
+        target: PlanTarget,
+        family: Family,
+        free: dict[LeafPath, Any],
+        changed: set[LeafPath],
+        result: TargetResult,
+    ) -> list[LeafChange]:
+        """Fields in sync now that a change above would move: write them explicitly.
+
+        Zoom's GET shows effective values, so whether the target holds a field itself or only
+        inherits it cannot be seen; writing it is the only way to be sure it stays. `before` is
+        the value the target would inherit, which is what apply finds once the level above is
+        written.
+        """
+        pins: list[LeafChange] = []
+        for path, value in free.items():
+            above = None if path in changed else self._inherited_change(target, family, path)
+            if above is None:
+                continue
+            result.below_a_change = True
+            if family in PINNABLE and not strictly_equal(above.value, value):
+                pins.append(LeafChange(path, above.value, value))
+                result.pin_reasons[(family, path)] = above.pin_reason(path)
+        return pins
+
+    def _inherited_change(
+        self, target: PlanTarget, family: Family, path: LeafPath
+    ) -> Inherited | None:
+        for holder_id in target.above:
+            found = self._inherited.get(holder_id, {}).get((family, path))
+            if found is not None:
+                return found
+        return None
+
+    def inherit(self, holder: Holder, results: list[TargetResult]) -> None:
+        """Remember the holder's pending settings changes for the targets below it."""
+        found = {
+            (change.family, change.path): Inherited(holder.who, change.after)
+            for result in results
+            for change in result.changes
+            if change.status is Status.PENDING and not change.locks
+        }
+        if found:
+            self._inherited[holder.id] = found
 
     def _record(
         self,
@@ -235,6 +314,7 @@ class Planner:
         for change in changes:
             reason = refused.get(change.path)
             status = Status.BLOCKED if reason else Status.PENDING
+            reason = reason or result.pin_reasons.get((family, change.path))
             result.changes.append(_change(target, family, change, status, reason))
         sendable = [change for change in changes if change.path not in refused]
         result.requests += [
@@ -276,7 +356,9 @@ class Planner:
         ref = TargetRef("user", user["id"], email=user["email"].lower())
         views = await self.views.above(user)
         wanted = self.desired_for(user) if desired is None else desired
-        return PlanTarget("user", user["id"], ref, wanted, views)
+        group_ids = user.get("group_ids") or []
+        above = (*group_ids[:1], ACCOUNT.id)  # Zoom applies the primary group's settings
+        return PlanTarget("user", user["id"], ref, wanted, views, above)
 
     def desired_for(self, user: UserSummary) -> Settings:
         email = user["email"].lower()
@@ -336,7 +418,11 @@ async def build_plan(
 
 
 async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
-    """The account, then every group at once: each is a handful of reads, so overlap them."""
+    """The account, then every group at once (each is a handful of reads, so overlap them).
+
+    The account goes first: its changes reach the groups and users below, which may have to
+    hold their own values explicitly from then on (pins).
+    """
     state = planner.state
     results: list[TargetResult] = []
     if state.account and planner.scope.account:
@@ -346,6 +432,7 @@ async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
             planner.plan_locks(ACCOUNT, state.account.locks),
             planner.plan_target(target),
         )
+        planner.inherit(ACCOUNT, results)
     account_view = await planner.views.account()
     per_group = await asyncio.gather(
         *(_plan_group(planner, name, group, account_view) for name, group in state.groups.items())
@@ -359,10 +446,14 @@ async def _plan_group(
     holder = planner.group_holder(group)
     if holder is None or not planner.scope.wants_group(name):
         return []
-    target = PlanTarget("group", holder.id, _holder_ref(holder), group.settings, (account_view,))
-    return list(
+    target = PlanTarget(
+        "group", holder.id, _holder_ref(holder), group.settings, (account_view,), (ACCOUNT.id,)
+    )
+    results = list(
         await asyncio.gather(planner.plan_locks(holder, group.locks), planner.plan_target(target))
     )
+    planner.inherit(holder, results)
+    return results
 
 
 async def _plan_users(planner: Planner, users: list[UserSummary]) -> AsyncIterator[TargetResult]:
@@ -392,6 +483,10 @@ def _assemble(results: list[TargetResult], planner: Planner) -> Plan:
         plan.changes += result.changes
         plan.requests += result.requests
         plan.unknown += result.unknown
+    plan.skipped = planner.skipped
+    plan.summary.files_skipped = len(planner.skipped)
+    below = {result.ref for result in results if result.below_a_change}
+    plan.below_changes = sorted(below, key=TargetRef.sort_key)
     _summarise(plan, results, planner)
     return plan
 

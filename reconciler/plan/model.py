@@ -15,12 +15,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from reconciler.diagnostic import Diagnostic, diagnostic_from_json, diagnostic_json
 from reconciler.diff import MISSING
-from reconciler.errors import PlanFileError
+from reconciler.errors import PlanFileError, PlanRefused
 from reconciler.vocab import LOCK_FAMILIES, Family, LeafPath, Level, family_of_option, family_option
 from reconciler.zoom.endpoints import lock_settings_path, settings_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TargetKind = Level
 KIND_ORDER: dict[str, int] = {"account": 0, "group": 1, "user": 2}
 
@@ -175,6 +176,7 @@ class Summary:
     reads_skipped_locked: int = 0
     targets_skipped_unchanged: int = 0
     requests_sent: int = 0
+    files_skipped: int = 0  # user files for users not active in Zoom (warnings)
 
 
 @dataclass(repr=False)
@@ -186,6 +188,16 @@ class Plan:
     repo_commit: str | None = None
     repo_path: str = ""
     format_version: int = FORMAT_VERSION
+    # What the plan is bound to: the Zoom account it read, when, and the repo files it was
+    # made from (path -> sha256), so apply can refuse it for another account or repo state.
+    account_id: str | None = None
+    created_at: str | None = None
+    repo_files: dict[str, str] = field(default_factory=dict)
+    # Managed targets below a planned account or group change: their values could move with
+    # it, so apply reads them again before it says "converged".
+    below_changes: list[TargetRef] = field(default_factory=list)
+    # Files the run left out, each with why: a user who is not active, or no longer in Zoom.
+    skipped: list[Diagnostic] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio reprs a finished task's result, and a full repr of a plan
@@ -206,12 +218,17 @@ class Plan:
     def body_json(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
+            "account_id": self.account_id,
+            "created_at": self.created_at,
             "repo_commit": self.repo_commit,
             "repo_path": self.repo_path,
+            "repo_files": dict(sorted(self.repo_files.items())),
             "summary": asdict(self.summary),
             "changes": [change.to_json() for change in self.changes],
             "requests": [request.to_json() for request in self.requests],
             "unknown": [unknown.to_json() for unknown in self.unknown],
+            "below_changes": [target.to_json() for target in self.below_changes],
+            "skipped": [diagnostic_json(item) for item in self.skipped],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -275,16 +292,18 @@ def _request(data: dict[str, Any]) -> Request:
     )
     written = (data["method"], data["path"], data["query"])
     if written != (request.method, request.path, request.query):
-        raise PlanFileError(
+        raise PlanRefused(
             f"the plan's request {data['method']} {data['path']} is not the PATCH of "
             f"{request.target.label}'s {request.family} settings: plan again"
         )
     return request
 
 
-def plan_from_json(data: dict[str, Any]) -> Plan:
+def plan_from_json(data: Any) -> Plan:
     """A Plan from its saved JSON, refusing another format version or a wrong checksum."""
-    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+    if not isinstance(data, dict):
+        raise PlanFileError("not a reconciler plan (the file holds no JSON object)")
+    if data.get("format_version") != FORMAT_VERSION:
         raise PlanFileError(
             f"plan format {data.get('format_version')!r} is not {FORMAT_VERSION}; plan again"
         )
@@ -296,17 +315,43 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         requests=[_request(item) for item in data["requests"]],
         unknown=[Unknown(_ref(u["target"]), u["option"], u["error"]) for u in data["unknown"]],
         summary=Summary(**data["summary"]),
-        repo_commit=data.get("repo_commit"),
-        repo_path=data.get("repo_path", ""),
+        repo_commit=_optional_text(data.get("repo_commit")),
+        repo_path=str(data.get("repo_path", "")),
+        account_id=_optional_text(data.get("account_id")),
+        created_at=_optional_text(data.get("created_at")),
+        repo_files={str(k): str(v) for k, v in dict(data.get("repo_files") or {}).items()},
+        below_changes=[_ref(item) for item in data.get("below_changes") or []],
+        skipped=[diagnostic_from_json(item) for item in data.get("skipped") or []],
     )
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise PlanFileError(f"expected a string, got {type(value).__name__}")
+
+
+# Plans are JSON of at most this many bytes (a 50,000-user plan is a few tens of MB).
+MAX_PLAN_BYTES = 512 * 1024 * 1024
 
 
 def load_plan(path: Path) -> Plan:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PlanFileError(f"cannot read the saved plan: {exc}", file=str(path)) from exc
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise PlanFileError(f"cannot read the saved plan: {reason}", file=str(path)) from exc
+    if len(raw) > MAX_PLAN_BYTES:
+        raise PlanFileError("the saved plan is larger than any plan could be", file=str(path))
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise PlanFileError("the saved plan is not JSON", file=str(path)) from exc
     try:
         return plan_from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanFileError(f"not a reconciler plan (missing {exc})", file=str(path)) from exc
+    except (PlanFileError, PlanRefused):
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else "a field has the wrong type"
+        raise PlanFileError(f"not a reconciler plan ({detail})", file=str(path)) from exc

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
+from reconciler.desired.fingerprint import fingerprint
 from reconciler.plan.changed import changed_scope, load_repo_at, repo_commit
 from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan
@@ -35,4 +37,7 @@ async def make_plan(
     )
     plan.repo_commit = repo_commit(state.root)
     plan.repo_path = str(state.root)
+    plan.account_id = session.account_id
+    plan.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    plan.repo_files = fingerprint(state)
     return plan

@@ -6,11 +6,9 @@ import json
 from typing import TextIO
 from urllib.parse import urlencode
 
-from reconciler.apply.report import NO_LOCK_FOUND, ApplyReport, RequestOutcome
-from reconciler.plan.model import Plan, Request, TargetRef
-
-# At most this many target names per summary line; the rest are counted.
-MAX_NAMES = 20
+from reconciler.apply.report import CHANGE_RESULTS, NO_LOCK_FOUND, ApplyReport, ChangeResult
+from reconciler.diagnostic import diagnostic_json
+from reconciler.plan.model import Change, Plan, Request
 
 
 def request_line(request: Request) -> str:
@@ -25,60 +23,134 @@ def render_dry_run(plan: Plan, fh: TextIO) -> None:
         fh.write(f"  {request.target.label}: {request_line(request)}\n")
 
 
-def _names(targets: list[TargetRef]) -> str:
-    if not targets:
-        return ""
-    shown = ", ".join(target.label for target in targets[:MAX_NAMES])
-    more = len(targets) - MAX_NAMES
-    return f": {shown}" + (f" and {more} more" if more > 0 else "")
-
-
-def _line(label: str, targets: list[TargetRef], note: str = "") -> str:
-    return f"  {label:<12} {len(targets)} target(s){note}{_names(targets)}\n"
+APPLY_FORMATS = ("text", "json")
+# At most this many per-target lines and detail lines in the text summary; JSON has them all.
+MAX_LINES = 50
+LABELS: dict[ChangeResult, str] = {
+    "applied": "applied",
+    "in_sync": "in sync",
+    "stale": "stale",
+    "blocked": "blocked",
+    "not_applied": "not applied",
+    "failed": "failed",
+    "skipped": "skipped",
+}
+NOTES: dict[ChangeResult, str] = {
+    "applied": ", read back and verified",
+    "in_sync": ", already at the desired value",
+    "stale": ", changed in Zoom since the plan: not sent",
+    "blocked": ", never sent",
+    "not_applied": ", sent but Zoom kept the old value",
+    "failed": "",
+    "skipped": ", not sent",
+}
 
 
 def render_report(plan: Plan, report: ApplyReport, fh: TextIO) -> None:
+    """The summary: changes per outcome (each counted once), targets with anything but applied
+    (one line each), the details, and whether the run converged, as measured."""
     fh.write("Apply summary\n")
-    fh.write(f"  {'applied:':<12} {len(report.targets('applied'))} target(s)\n")
-    unchanged = plan.summary.targets_in_sync + len(report.targets("unchanged"))
-    fh.write(f"  {'unchanged:':<12} {unchanged} target(s) already in sync\n")
-    fh.write(_line("blocked:", report.blocked_targets(), ", never sent"))
-    fh.write(_line("stale:", report.targets("stale")))
-    fh.write(_line("failed:", report.targets("failed")))
-    fh.write(_line("not applied:", report.targets("not_applied")))
-    if report.stopped:
-        fh.write(_line("skipped:", report.targets_with("skipped"), f" ({report.stopped})"))
+    targets = report.by_target()
+    for result, count in report.counts().items():
+        on = len({o.change.target for o in report.changes if o.result == result})
+        note = NOTES[result] if count else ""
+        fh.write(f"  {LABELS[result] + ':':<12} {count} change(s) on {on} target(s){note}\n")
+    in_sync = plan.summary.targets_in_sync
+    fh.write(f"  {'unchanged:':<12} {in_sync} target(s) had nothing to change\n")
     traffic = report.traffic
     fh.write(
         f"  {traffic.requests} request(s), {traffic.retries} retried, "
         f"{traffic.throttled} rate limited (429)\n"
     )
-    for outcome in report.outcomes:
-        _details(outcome, fh)
+    mixed = [(t, c) for t, c in targets.items() if set(c) - {"applied", "in_sync"}]
+    for target, counts in mixed[:MAX_LINES]:
+        fh.write(f"  {target.label}: {_counts(counts)}\n")
+    if len(mixed) > MAX_LINES:
+        fh.write(f"  ... and {len(mixed) - MAX_LINES} more target(s) (--format json lists all)\n")
+    _details(report, fh)
     _verdict(report, fh)
 
 
-def _details(outcome: RequestOutcome, fh: TextIO) -> None:
-    request = outcome.request
-    where = f"{request.target.label} [{request.option or 'general'}]"
-    if outcome.result == "failed":
-        fh.write(f"  FAILED {where}: {outcome.error}\n")
-    for path in outcome.stale:
-        fh.write(f"  STALE {where} {'.'.join(path)}: changed in Zoom since the plan; not sent\n")
-    for path in outcome.not_applied:
-        fh.write(f"  NOT APPLIED {where} {'.'.join(path)}: {outcome.cause or NO_LOCK_FOUND}\n")
+def _counts(counts: dict[ChangeResult, int]) -> str:
+    return ", ".join(f"{counts[r]} {LABELS[r]}" for r in CHANGE_RESULTS if r in counts)
+
+
+def _where(change: Change) -> str:
+    tag = f"locks {change.family}" if change.locks else change.family
+    return f"{change.target.label} [{tag}] {'.'.join(change.path)}"
+
+
+def _details(report: ApplyReport, fh: TextIO) -> None:
+    shown = [o for o in report.changes if o.result not in ("applied", "in_sync")]
+    for outcome in shown[:MAX_LINES]:
+        kind = LABELS[outcome.result].upper()
+        fh.write(f"  {kind} {_where(outcome.change)}: {outcome.detail or NO_LOCK_FOUND}\n")
+    if report.stopped:
+        fh.write(f"  Stopped early: {report.stopped}\n")
 
 
 def _verdict(report: ApplyReport, fh: TextIO) -> None:
-    if not report.accepted:
+    if all(outcome.result == "blocked" for outcome in report.changes):
+        return  # nothing could be sent: the blocked lines say why
+    below = (
+        f", and {report.rechecked} target(s) below a changed account or group were read again"
+        if report.rechecked
+        else ""
+    )
+    if report.converged:
+        fh.write(
+            "Converged: every change sent was read back from Zoom and matches the repo"
+            f"{below}; nothing is pending.\n"
+        )
         return
-    if report.failed or report.stale:
-        fh.write(
-            "Not converged: a fresh plan would still show the stale, failed, not applied "
-            "and skipped changes above.\n"
-        )
+    fh.write("Not converged:")
+    if report.recheck_error:
+        fh.write(f" the final read failed ({report.recheck_error});")
+    if report.still_pending:
+        moved = len(report.still_pending)
+        fh.write(f" {moved} change(s) moved with a change above and are pending:")
+        for change in report.still_pending[:MAX_LINES]:
+            fh.write(f"\n  PENDING {_where(change)}")
+        fh.write("\n")
     else:
-        fh.write(
-            "Verified: every field sent was read back from Zoom and matches the repo; "
-            "a fresh plan of these targets has nothing pending.\n"
-        )
+        fh.write(" a fresh plan would still show the changes above that did not apply.\n")
+
+
+def render_report_json(plan: Plan, report: ApplyReport, fh: TextIO, *, run_id: str) -> None:
+    data = {
+        "format_version": 1,
+        "run_id": run_id,
+        "plan_checksum": plan.to_json()["checksum"],
+        "converged": report.converged,
+        "summary": report.counts(),
+        "targets_in_sync": plan.summary.targets_in_sync,
+        "targets": [
+            {"target": target.to_json(), "counts": counts}
+            for target, counts in report.by_target().items()
+        ],
+        "changes": [
+            {
+                **_change_json(outcome.change),
+                "result": outcome.result,
+                "detail": outcome.detail,
+            }
+            for outcome in report.changes
+        ],
+        "rechecked_targets": report.rechecked,
+        "still_pending": [_change_json(change) for change in report.still_pending],
+        "recheck_error": report.recheck_error,
+        "stopped": report.stopped,
+        "traffic": {
+            "requests": report.traffic.requests,
+            "retried": report.traffic.retries,
+            "rate_limited": report.traffic.throttled,
+        },
+        "skipped_files": [diagnostic_json(item) for item in plan.skipped],
+    }
+    json.dump(data, fh, indent=2, ensure_ascii=False)
+    fh.write("\n")
+
+
+def _change_json(change: Change) -> dict[str, object]:
+    found = change.to_json()
+    return {key: found[key] for key in ("target", "option", "path", "locks", "before", "after")}

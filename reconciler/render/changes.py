@@ -65,6 +65,11 @@ def skipped_notes(summary: Summary, changed_since: str | None) -> list[str]:
         notes.append(
             f"Reads skipped (locked above at the desired value): {summary.reads_skipped_locked}"
         )
+    if summary.files_skipped:
+        notes.append(
+            f"Files skipped (their user is not active in Zoom; see the warnings): "
+            f"{summary.files_skipped}"
+        )
     if summary.targets_skipped_unchanged:
         since = changed_since or "the base revision"
         notes.append(
@@ -74,7 +79,12 @@ def skipped_notes(summary: Summary, changed_since: str | None) -> list[str]:
 
 
 def nothing_to_do(summary: Summary) -> bool:
-    return not (summary.changes_pending or summary.changes_blocked or summary.unknown_targets)
+    return not (
+        summary.changes_pending
+        or summary.changes_blocked
+        or summary.unknown_targets
+        or summary.files_skipped
+    )
 
 
 NO_CHANGES = "No changes. Zoom matches the settings repo."

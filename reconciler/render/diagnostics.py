@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Protocol, TextIO
 
 from reconciler.diagnostic import Diagnostic, Severity
+from reconciler.escape import printable, workflow_data, workflow_property
 
 _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
 
@@ -15,29 +16,21 @@ class DiagnosticEmitter(Protocol):
 
 
 def emit_text(diagnostics: Iterable[Diagnostic], fh: TextIO) -> None:
-    """`file:line:col: message (hint: ...)`, one a line."""
+    """`file:line:col: message (hint: ...)`, one a line, whatever the message holds."""
     for diagnostic in diagnostics:
-        fh.write(f"{diagnostic}\n")
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+        fh.write(f"{printable(str(diagnostic))}\n")
 
 
 def github_annotation(diagnostic: Diagnostic, prefix: str = "") -> str:
     """A GitHub Actions `::error` command; `prefix` leads from the workspace to the repo."""
-    where = [f"file={_escape_property(prefix + (diagnostic.file or ''))}"]
+    where = [f"file={workflow_property(prefix + (diagnostic.file or ''))}"]
     if diagnostic.line is not None:
         where.append(f"line={diagnostic.line}")
     if diagnostic.col is not None:
         where.append(f"col={diagnostic.col}")
     message = diagnostic.message + (f" (hint: {diagnostic.hint})" if diagnostic.hint else "")
     command = _COMMANDS[diagnostic.severity]
-    return f"::{command} {','.join(where)}::{_escape_data(message)}"
+    return f"::{command} {','.join(where)}::{workflow_data(message)}"
 
 
 def github_emitter(prefix: str) -> DiagnosticEmitter:
@@ -45,6 +38,6 @@ def github_emitter(prefix: str) -> DiagnosticEmitter:
 
     def emit(diagnostics: Iterable[Diagnostic], fh: TextIO) -> None:
         for diagnostic in diagnostics:
-            fh.write(f"{diagnostic}\n{github_annotation(diagnostic, prefix)}\n")
+            fh.write(f"{printable(str(diagnostic))}\n{github_annotation(diagnostic, prefix)}\n")
 
     return emit

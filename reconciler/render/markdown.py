@@ -136,6 +136,9 @@ def _section(target: TargetRef, changes: list[Change]) -> str:
     reasons = [_reason(change) for change in changes if change.status == "blocked"]
     if reasons:
         lines += ["", "**Blocked:**", *reasons]
+    pinned = [_reason(c) for c in changes if c.status == "pending" and c.reason]
+    if pinned:
+        lines += ["", "**Pinned** (a level above changes them; written so they stay):", *pinned]
     return "\n".join([*lines, "", "</details>", ""])
 
 

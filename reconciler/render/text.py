@@ -70,7 +70,7 @@ def _target_block(target: TargetRef, changes: list[Change], paint: _Painter) -> 
 def _tail(change: Change, paint: _Painter) -> str:
     """Where the change comes from; for a blocked change first why, since that is what to fix."""
     if change.status != "blocked":
-        return change.source
+        return f"{change.source} ({change.reason})" if change.reason else change.source
     blocked = f"BLOCKED: {change.reason}" if change.reason else "BLOCKED"
     return f"{paint(blocked, RED)}{GAP}({change.source})"
 

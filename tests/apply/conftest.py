@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +109,16 @@ class Served:
 
 @contextmanager
 def serving(
-    monkeypatch: pytest.MonkeyPatch, tenant: Tenant, config: SandboxConfig | None = None
+    monkeypatch: pytest.MonkeyPatch,
+    tenant: Tenant,
+    config: SandboxConfig | None = None,
+    wrap: Callable[[SandboxApp], Any] | None = None,
 ) -> Iterator[Served]:
-    """Serve `tenant` on 127.0.0.1 and point the ZOOM_* variables at it."""
+    """Serve `tenant` on 127.0.0.1 and point the ZOOM_* variables at it; `wrap` stands an ASGI
+    app in front of the sandbox (another admin acting mid-run, say)."""
     app = create_app(config or SandboxConfig(), tenant)
-    with running_sandbox(app) as url, closing(admin_client(url)) as admin:
+    served = wrap(app) if wrap else app
+    with running_sandbox(served) as url, closing(admin_client(url)) as admin:
         for name, value in zoom_env(url).items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("NO_COLOR", "1")

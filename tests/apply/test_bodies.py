@@ -1,105 +1,80 @@
-"""Leaving fields out of a PATCH body: per family, and for authentication option actions."""
+"""Bodies rebuilt from what is left of a request's changes (apply with a saved plan leaves out
+stale fields and those already in place): per family, and for authentication option actions.
+
+Apply never edits a body; it builds the body again from the remaining changes with
+`shapes.patch_bodies`, and a field that cannot go without one left out is refused with it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from reconciler.apply.bodies import body_without, inseparable
-from reconciler.plan.model import Request, TargetRef, Writes
-from reconciler.vocab import family_of_option
+from reconciler.diff import LeafChange
+from reconciler.shapes import patch_bodies, unsendable
 
-USER = TargetRef("user", "u1", email="u1@example.test")
 DOMAINS = ("authentication_options", "Domains")
+IDS = {"Domains": "o1"}
 
 
-def request(option: str | None, body: dict[str, Any], *fields: tuple[str, ...]) -> Request:
-    return Request(USER, family_of_option(option), Writes.SETTINGS, body, fields)
+def leaf(path: tuple[str, ...], after: Any, before: Any = None) -> LeafChange:
+    return LeafChange(path, before, after)
 
 
-GENERAL = request(
-    None,
-    {"in_meeting": {"chat": False, "polling": True}, "recording": {"local_recording": True}},
-    ("in_meeting", "chat"),
-    ("in_meeting", "polling"),
-    ("recording", "local_recording"),
-)
-SECURITY = request(
-    "meeting_security",
-    {"meeting_security": {"waiting_room": True, "meeting_password_requirement": {"length": 8}}},
-    ("waiting_room",),
-    ("meeting_password_requirement", "length"),
-)
-UPDATE = request(
-    "meeting_authentication",
-    {
-        "meeting_authentication": True,
-        "authentication_option": {
-            "action": "update",
-            "id": "o1",
-            "domains": "a.test",
-            "default_option": True,
-        },
-    },
-    ("meeting_authentication",),
-    (*DOMAINS, "domains"),
-    (*DOMAINS, "default_option"),
-)
-ADD = request(
-    "meeting_authentication",
-    {"authentication_option": {"action": "add", "name": "Domains", "type": "t", "domains": "a"}},
-    (*DOMAINS, "type"),
-    (*DOMAINS, "domains"),
-)
-HIDE = request(
-    "meeting_authentication",
-    {"meeting_authentication": True, "authentication_option": {"action": "hide", "id": "o1"}},
-    ("meeting_authentication",),
-    (*DOMAINS, "visible"),
+CHAT, POLLING = leaf(("in_meeting", "chat"), False), leaf(("in_meeting", "polling"), True)
+LOCAL = leaf(("recording", "local_recording"), True)
+WAITING, LENGTH = leaf(("waiting_room",), True), leaf(("meeting_password_requirement", "length"), 8)
+SWITCH = leaf(("meeting_authentication",), True)
+DOMAIN_LIST, DEFAULT = (
+    leaf((*DOMAINS, "domains"), "a.test"),
+    leaf((*DOMAINS, "default_option"), True),
 )
 
 
-def test_nothing_left_out_is_the_planned_body() -> None:
-    assert body_without(GENERAL, set()) is GENERAL.body
+def body(family: Any, *changes: LeafChange, ids: dict[str, str] = IDS) -> list[dict[str, Any]]:
+    return [found.body for found in patch_bodies("user", family, list(changes), ids)]
 
 
-def test_a_general_field_goes_with_the_objects_it_leaves_empty() -> None:
-    assert body_without(GENERAL, {("recording", "local_recording")}) == {
-        "in_meeting": {"chat": False, "polling": True}
-    }
-    assert body_without(GENERAL, {("in_meeting", "chat")}) == {
-        "in_meeting": {"polling": True},
-        "recording": {"local_recording": True},
-    }
-    assert body_without(GENERAL, set(GENERAL.fields)) is None
-    assert GENERAL.body["in_meeting"] == {"chat": False, "polling": True}  # not changed
+def test_a_general_field_left_out_takes_the_objects_it_leaves_empty() -> None:
+    assert body("general", CHAT, POLLING) == [{"in_meeting": {"chat": False, "polling": True}}]
+    assert body("general", POLLING, LOCAL) == [
+        {"in_meeting": {"polling": True}, "recording": {"local_recording": True}}
+    ]
+    assert body("general") == []
 
 
 def test_meeting_security_fields_sit_under_the_wrapper() -> None:
-    assert body_without(SECURITY, {("meeting_password_requirement", "length")}) == {
-        "meeting_security": {"waiting_room": True}
-    }
-    assert body_without(SECURITY, set(SECURITY.fields)) is None
+    assert body("meeting_security", WAITING) == [{"meeting_security": {"waiting_room": True}}]
+    assert body("meeting_security", WAITING, LENGTH) == [
+        {"meeting_security": {"waiting_room": True, "meeting_password_requirement": {"length": 8}}}
+    ]
 
 
-def test_an_update_action_loses_single_keys() -> None:
-    left = body_without(UPDATE, {(*DOMAINS, "domains")})
-    assert left == {
-        "meeting_authentication": True,
-        "authentication_option": {"action": "update", "id": "o1", "default_option": True},
-    }
-    both = body_without(UPDATE, {(*DOMAINS, "domains"), (*DOMAINS, "default_option")})
-    assert both == {"meeting_authentication": True}
-    assert body_without(UPDATE, {("meeting_authentication",)}) == {
-        "authentication_option": UPDATE.body["authentication_option"]
-    }
-    assert inseparable(UPDATE, {(*DOMAINS, "domains")}) == set()
+def test_an_update_action_carries_only_the_keys_left() -> None:
+    update = {"action": "update", "id": "o1", "default_option": True}
+    assert body("meeting_authentication", SWITCH, DEFAULT) == [
+        {"meeting_authentication": True, "authentication_option": update}
+    ]
+    assert body("meeting_authentication", SWITCH) == [{"meeting_authentication": True}]
+    assert body("meeting_authentication", DOMAIN_LIST) == [
+        {"authentication_option": {"action": "update", "id": "o1", "domains": "a.test"}}
+    ]
 
 
-def test_add_show_and_hide_go_whole_or_not_at_all() -> None:
-    assert inseparable(ADD, {(*DOMAINS, "type")}) == {(*DOMAINS, "domains")}
-    assert inseparable(ADD, set()) == set()
-    assert body_without(ADD, set(ADD.fields)) is None
-    assert body_without(HIDE, {(*DOMAINS, "visible")}) == {"meeting_authentication": True}
-    assert body_without(HIDE, {("meeting_authentication",)}) == {
-        "authentication_option": {"action": "hide", "id": "o1"}
+def test_an_add_without_its_type_cannot_be_sent() -> None:
+    kind = leaf((*DOMAINS, "type"), "t")
+    add = {"action": "add", "name": "Domains", "type": "t", "domains": "a.test"}
+    assert [
+        b.body for b in patch_bodies("account", "meeting_authentication", [kind, DOMAIN_LIST], {})
+    ] == [{"authentication_option": add}]
+    assert unsendable("account", "meeting_authentication", [DOMAIN_LIST], {}) == {
+        DOMAIN_LIST.path: (
+            "authentication option 'Domains' does not exist; give its type to create it"
+        )
     }
+
+
+def test_hide_uses_the_id_zoom_has_now() -> None:
+    hidden = leaf((*DOMAINS, "visible"), False)
+    assert body("meeting_authentication", hidden, ids={"Domains": "o2"}) == [
+        {"authentication_option": {"action": "hide", "id": "o2"}}
+    ]

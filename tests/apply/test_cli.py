@@ -8,11 +8,13 @@ import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler import __version__
-from reconciler.sandbox import generate_tenant
+from reconciler.sandbox import SandboxApp, acme_tenant, generate_tenant
+from reconciler.sandbox.patching import Target, patch_locks, patch_settings
 from tests.apply.conftest import Served, audit_lines, reconciler, serving
 from tests.apply.repos import BUSINESS, flip_repo, write_repo
 
@@ -98,18 +100,34 @@ SENT = [
 ]
 
 
-def summary(**counts: str) -> str:
-    """The summary block of a run, every line given or its default."""
-    lines = {
-        "applied": "3 target(s)",
-        "unchanged": "0 target(s) already in sync",
-        "blocked": "0 target(s), never sent",
-        "stale": "0 target(s)",
-        "failed": "0 target(s)",
-        "not applied": "0 target(s)",
-    }
-    lines.update({key.replace("_", " "): value for key, value in counts.items()})
-    return "Apply summary\n" + "".join(f"  {k + ':':<12} {v}\n" for k, v in lines.items())
+NOTES = {
+    "applied": ", read back and verified",
+    "in sync": ", already at the desired value",
+    "stale": ", changed in Zoom since the plan: not sent",
+    "blocked": ", never sent",
+    "not applied": ", sent but Zoom kept the old value",
+    "failed": "",
+    "skipped": ", not sent",
+}
+
+
+def summary(unchanged: int = 0, **counts: tuple[int, int]) -> str:
+    """The summary block of a run: (changes, targets) per outcome, 0 where not given."""
+    lines = ["Apply summary\n"]
+    for label, note in NOTES.items():
+        changes, targets = counts.get(label.replace(" ", "_"), (0, 0))
+        lines.append(
+            f"  {label + ':':<12} {changes} change(s) on {targets} target(s)"
+            f"{note if changes else ''}\n"
+        )
+    lines.append(f"  {'unchanged:':<12} {unchanged} target(s) had nothing to change\n")
+    return "".join(lines)
+
+
+CONVERGED = (
+    "Converged: every change sent was read back from Zoom and matches the repo; "
+    "nothing is pending.\n"
+)
 
 
 def family_calls(served: Served, path: str, option: str) -> list[str]:
@@ -147,11 +165,8 @@ def test_apply_sends_only_the_changed_fields_and_verifies_each(served: Served, r
     assert patches(served) == SENT
     for path, option, _ in SENT:  # the plan's read, the PATCH, the verifying read
         assert family_calls(served, path, option) == ["GET", "PATCH", "GET"]
-    assert summary() in done.stdout
-    assert done.stdout.endswith(
-        "Verified: every field sent was read back from Zoom and matches the repo; "
-        "a fresh plan of these targets has nothing pending.\n"
-    )
+    assert summary(applied=(7, 3)) in done.stdout
+    assert done.stdout.endswith(CONVERGED)
     assert plan_is_empty(repo)
 
 
@@ -188,7 +203,8 @@ def test_stale_field_is_not_sent_and_the_run_exits_3(served: Served, repo: Path)
     assert done.exit_code == 3, done.output
     only_webinar = {"meeting_security": {"webinar_password": True}}
     assert patches(served) == [SENT[0], (ALICE, "meeting_security", only_webinar), *SENT[2:]]
-    assert summary(applied="2 target(s)", stale="1 target(s): user alice@acme.test") in done.stdout
+    assert summary(applied=(6, 3), stale=(1, 1)) in done.stdout
+    assert "  user alice@acme.test: 3 applied, 1 stale\n" in done.stdout
     assert (
         "  STALE user alice@acme.test [meeting_security] meeting_password_requirement.length: "
         "changed in Zoom since the plan; not sent\n"
@@ -209,7 +225,7 @@ def test_field_already_at_its_desired_value_is_not_sent_again(served: Served, re
         *SENT[:2],
         (ERIN, "meeting_authentication", {"meeting_authentication": True}),
     ]
-    assert summary(applied="2 target(s)", unchanged="1 target(s) already in sync") in done.stdout
+    assert summary(applied=(5, 2), in_sync=(2, 2)) in done.stdout
     assert plan_is_empty(repo)
 
 
@@ -251,40 +267,81 @@ def test_edited_plan_is_refused_before_anything_is_sent(served: Served, repo: Pa
 # -- what Zoom does not keep, and failures ------------------------------------------------------
 
 
-def test_lock_added_after_the_plan_is_reported_not_applied(served: Served, repo: Path) -> None:
-    saved = save_plan(repo, served)
-    served.change("/accounts/me/settings", {"in_meeting": {"annotation": True}})
-    served.change("/accounts/me/lock_settings", {"in_meeting": {"annotation": True}})
-    assert served.app.sandbox.config.locked_patch == "ignore"  # Zoom's silent variant
-    done = reconciler("apply", repo, "--plan", saved, "--yes")
+class AdminLocksFirst:
+    """Another admin sets a setting and locks it just before the first PATCH of `path`
+    reaches Zoom: after the plan was read, before the write."""
+
+    def __init__(self, app: SandboxApp, path: str, group: str | None, body: dict[str, Any]):
+        self.app, self.path, self.group, self.body = app, f"/v2{path}", group, body
+        self.done = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        wanted = scope["type"] == "http" and scope["method"] == "PATCH"
+        if wanted and scope["path"] == self.path and not self.done:
+            self.done = True
+            sandbox = self.app.sandbox
+            holder = next(
+                (g for g in sandbox.tenant.groups.values() if g.name == self.group), None
+            )
+            target = Target("group", holder) if holder else Target("account")
+            patch_settings(sandbox.resolver, target, "general", self.body, "ignore")
+            patch_locks(sandbox.resolver, holder, "general", self.body)
+            sandbox.changed()
+        await self.app(scope, receive, send)
+
+
+ANNOTATION_ON = {"in_meeting": {"annotation": True}}
+
+
+def test_lock_added_during_the_run_is_reported_not_applied(
+    monkeypatch: pytest.MonkeyPatch, repo: Path
+) -> None:
+    def wrap(app: SandboxApp) -> AdminLocksFirst:
+        return AdminLocksFirst(app, ALICE, None, ANNOTATION_ON)
+
+    with serving(monkeypatch, acme_tenant(), wrap=wrap) as served:
+        assert served.app.sandbox.config.locked_patch == "ignore"  # Zoom's silent variant
+        done = reconciler("apply", repo, "--yes")
+        assert patches(served) == SENT  # annotation was still `before` at plan time: sent
     assert done.exit_code == 1, done.output
-    assert patches(served) == SENT  # annotation was still `before`, so it was sent
-    assert summary(applied="2 target(s)", not_applied="1 target(s): user alice@acme.test") in (
-        done.stdout
-    )
+    assert summary(applied=(6, 3), not_applied=(1, 1)) in done.stdout
     assert (
         "  NOT APPLIED user alice@acme.test [general] in_meeting.annotation: Zoom answered 204 "
         "but kept the old value: the account locks it in Zoom; lift that lock, or leave the "
         "setting to that level\n"
     ) in done.stdout
     assert done.stdout.endswith(
-        "Not converged: a fresh plan would still show the stale, failed, not applied "
-        "and skipped changes above.\n"
+        "Not converged: a fresh plan would still show the changes above that did not apply.\n"
     )
 
 
-def test_a_group_lock_added_after_the_plan_is_named(served: Served, repo: Path) -> None:
-    saved = save_plan(repo, served)
-    group = next(g.id for g in served.tenant.groups.values() if g.name == "Engineering")
-    served.change(f"/groups/{group}/settings", {"in_meeting": {"annotation": True}})
-    served.change(f"/groups/{group}/lock_settings", {"in_meeting": {"annotation": True}})
-    done = reconciler("apply", repo, "--plan", saved, "--yes")
+def test_a_group_lock_added_during_the_run_is_named(
+    monkeypatch: pytest.MonkeyPatch, repo: Path
+) -> None:
+    def wrap(app: SandboxApp) -> AdminLocksFirst:
+        return AdminLocksFirst(app, ALICE, "Engineering", ANNOTATION_ON)
+
+    with serving(monkeypatch, acme_tenant(), wrap=wrap):
+        done = reconciler("apply", repo, "--yes")
     assert done.exit_code == 1, done.output
     assert (
         "  NOT APPLIED user alice@acme.test [general] in_meeting.annotation: Zoom answered 204 "
         "but kept the old value: group Engineering locks it in Zoom; lift that lock, or leave "
         "the setting to that level\n"
     ) in done.stdout
+
+
+def test_a_saved_plan_that_a_lock_now_blocks_is_refused(served: Served, repo: Path) -> None:
+    saved = save_plan(repo, served)
+    served.change("/accounts/me/settings", ANNOTATION_ON)
+    served.change("/accounts/me/lock_settings", ANNOTATION_ON)
+    done = reconciler("apply", repo, "--plan", saved, "--yes")
+    assert done.exit_code == 3, done.output
+    assert done.stderr == (
+        "refused: the plan sends user alice@acme.test [general] in_meeting.annotation, which is "
+        "locked by the account in Zoom (no file in this repo manages that lock): plan again\n"
+    )
+    assert served.patches() == []
 
 
 BASIC_BOB = {
@@ -319,8 +376,10 @@ def test_failed_request_does_not_stop_the_others(served: Served, tmp_path: Path)
         security,
         SENT[3],
     ]
-    assert summary(applied="2 target(s)", failed="1 target(s): user bob@acme.test") in done.stdout
-    assert f"  FAILED user bob@acme.test [general]: {LICENCE_ERROR}\n" in done.stdout
+    assert summary(applied=(7, 3), failed=(1, 1)) in done.stdout
+    assert f"  FAILED user bob@acme.test [general] feature.webinar: {LICENCE_ERROR}\n" in (
+        done.stdout
+    )
 
 
 @pytest.mark.usefixtures("basic_bob")
@@ -329,14 +388,11 @@ def test_fail_fast_sends_nothing_after_a_failure(served: Served, tmp_path: Path)
     done = reconciler("apply", repo, "--yes", "--fail-fast")
     assert done.exit_code == 1, done.output
     assert patches(served) == [(BOB, "", {"feature": {"webinar": True}})]
+    assert summary(failed=(1, 1), skipped=(1, 1)) in done.stdout
     assert (
-        summary(applied="0 target(s)", failed="1 target(s): user bob@acme.test")
-        + (
-            "  skipped:     1 target(s) (stopped by --fail-fast after user bob@acme.test [general] "
-            "failed): user bob@acme.test\n"
-        )
-        in done.stdout
-    )
+        "  SKIPPED user bob@acme.test [meeting_security] webinar_password: stopped by "
+        "--fail-fast after user bob@acme.test [general] failed\n"
+    ) in done.stdout
 
 
 # -- refusals -------------------------------------------------------------------------------------
@@ -354,10 +410,17 @@ def test_blocked_change_is_never_sent(served: Served, tmp_path: Path) -> None:
     files = {**SMALL, "users/mallory@acme.test.yaml": mallory}
     repo = write_repo(tmp_path / "repo", files)
     done = reconciler("apply", repo, "--yes")
-    assert done.exit_code == 3, done.output
+    assert done.exit_code == 0, done.output  # BLOCKED is the repo's to fix: the PR plan says so
     assert patches(served) == SENT
-    blocked = "1 target(s), never sent: user mallory@acme.test"
-    assert summary(blocked=blocked) in done.stdout
+    assert summary(applied=(7, 3), blocked=(1, 1)) in done.stdout
+    assert (
+        "  BLOCKED user mallory@acme.test [general] schedule_meeting.join_before_host: "
+        "locked by the account in Zoom (no file in this repo manages that lock)\n"
+    ) in done.stdout
+    served.forget()
+    again = reconciler("apply", repo, "--yes", "--fail-on-blocked")
+    assert again.exit_code == 3, again.output
+    assert served.patches() == []
 
 
 LIMITED = "rate_tier: business\nsafety:\n  max_changed_targets: 2\n"
@@ -396,9 +459,7 @@ def test_larger_share_of_changed_targets_than_allowed_needs_force(
         assert served.patches() == []
         forced = reconciler("apply", repo, "--yes", "--force")
         assert forced.exit_code == 0, forced.output
-        assert summary(applied="10 target(s)", unchanged="14 target(s) already in sync") in (
-            forced.stdout
-        )
+        assert summary(unchanged=14, applied=(17, 10)) in forced.stdout
 
 
 # -- the audit log --------------------------------------------------------------------------------
@@ -423,6 +484,8 @@ def test_audit_log_says_what_was_sent_before_after_and_result(served: Served, re
     lines = audit_lines(repo)
     assert len(lines) == 8  # a line before each of the 4 PATCHes, and one with its result
     assert {line.pop("time")[:4] for line in lines} == {str(datetime.now(UTC).year)}
+    [run_id] = {line.pop("run_id") for line in lines}  # one run, one id on every line
+    assert re.fullmatch(r"[0-9a-f]{16}", run_id)
     alice = [line for line in lines if line["target"]["email"] == "alice@acme.test"]
     general = [line for line in alice if line["family"] == "general"]
     fields = [
@@ -465,15 +528,23 @@ def test_audit_log_holds_no_secret(served: Served, repo: Path) -> None:
 def test_spent_daily_limit_stops_the_run(served: Served, repo: Path) -> None:
     saved = save_plan(repo, served)
     served.admin.delete(f"{served.url}/_sandbox/rate_limits")
-    served.configure(daily_cap=2)  # two requests, then Zoom says: tomorrow
+    checked = reconciler("apply", repo, "--plan", saved, "--dry-run")  # the saved plan's checks
+    assert checked.exit_code == 0, checked.output
+    checks = len(served.entries())
+    served.forget()
+    served.configure(daily_cap=checks + 2)  # the checks, two requests, then Zoom says: tomorrow
     done = reconciler("apply", repo, "--plan", saved, "--yes")
     assert done.exit_code == 1, done.output
     assert [entry.status for entry in served.patches()].count(204) <= 1  # two requests only
-    failed = "3 target(s): user alice@acme.test, user bob@acme.test, user erin@acme.test"
-    assert summary(applied="0 target(s)", failed=failed) in done.stdout
+    assert summary(failed=(5, 3), skipped=(2, 1)) in done.stdout
     spent = (
         "Zoom's daily request limit for this account is spent; it resets at "
         f"{(datetime.now(UTC) + timedelta(days=1)):%Y-%m-%d}T00:00:00Z: run again after that"
     )
-    assert f"  skipped:     1 target(s) ({spent}): user alice@acme.test\n" in done.stdout
-    assert f"  FAILED user bob@acme.test [general]: {spent}\n" in done.stdout
+    assert "  user alice@acme.test: 2 failed, 2 skipped\n" in done.stdout
+    assert f"  SKIPPED user alice@acme.test [meeting_security] webinar_password: {spent}\n" in (
+        done.stdout
+    )
+    bob = f"  FAILED user bob@acme.test [general] schedule_meeting.participants_video: {spent}\n"
+    assert bob in done.stdout
+    assert f"  Stopped early: {spent}\n" in done.stdout

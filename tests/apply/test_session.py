@@ -38,7 +38,7 @@ def test_apply_without_a_plan_uses_one_token_and_one_pacer(
         done = reconciler("apply", repo, "--yes")
         served.settle()
         journal = served.app.sandbox.journal.entries()
-    assert done.exit_code == 3, done.output  # the example repo has BLOCKED changes
+    assert done.exit_code == 0, done.output  # its BLOCKED changes are listed, not failed
     tokens = [e for e in journal if (e.method, e.path) == ("POST", "/oauth/token")]
     assert len(tokens) == 1
     calls = [e for e in journal if e.path.startswith("/v2/")]
@@ -66,9 +66,9 @@ async def test_run_apply_refuses_a_plan_over_the_safety_limit(
     async with Connector().open(repo, tier=state.options.rate_tier) as session:
         plan = await make_plan(state, session)
         assert len({request.target for request in plan.requests}) == 2
-        settings = ApplySettings(audit_log, state.options.safety, compare_and_set=False)
+        settings = ApplySettings(audit_log, "run-1", saved_plan=False)
         with pytest.raises(UnsafePlan) as refused:
-            await run_apply(plan, session, settings)
+            await run_apply(plan, state, session, settings)
         assert str(refused.value) == (
             "refusing an unsafe plan: 2 targets change, more than max_changed_targets (1). "
             "Check the plan, then apply with --force, or raise the `safety:` limits in "
@@ -76,7 +76,7 @@ async def test_run_apply_refuses_a_plan_over_the_safety_limit(
         )
         assert served.patches() == []
         assert not audit_log.exists()
-        forced = ApplySettings(audit_log, state.options.safety, compare_and_set=False, force=True)
-        report = await run_apply(plan, session, forced)
+        forced = ApplySettings(audit_log, "run-2", saved_plan=False, force=True)
+        report = await run_apply(plan, state, session, forced)
     assert len(report.targets("applied")) == 2
     assert len(served.patches()) == 2

@@ -258,9 +258,9 @@ async def apply_plan(
 ) -> ApplyReport:
     """Apply `plan` to `repo`'s Zoom as the CLI does, on a session of its own."""
     state = load_repo(repo)
-    settings = ApplySettings(audit_log, state.options.safety, compare_and_set)
+    settings = ApplySettings(audit_log, "test-run", saved_plan=compare_and_set)
     async with connector.open(repo, tier=state.options.rate_tier, rate=rate) as session:
-        return await run_apply(plan, session, settings)
+        return await run_apply(plan, state, session, settings)
 
 
 def api_calls(entries: list[Entry]) -> list[Entry]:

@@ -59,11 +59,13 @@ def _lay_out(case: Path, work: Path) -> Path:
 
 
 def normalised(plan: dict[str, Any]) -> dict[str, Any]:
-    """The saved plan without what depends on the run: the git commit and so the checksum."""
+    """The saved plan without what depends on the run: the git commit, the time it was made,
+    and so the checksum."""
     commit = plan["repo_commit"]
     return {
         **plan,
         "repo_commit": "<commit>" if commit else commit,
+        "created_at": "<time>",
         "checksum": "<checksum>",
     }
 

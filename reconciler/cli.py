@@ -12,6 +12,7 @@ import dataclasses
 import io
 import os
 import sys
+import traceback
 from collections.abc import Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from datetime import timedelta
@@ -40,6 +41,7 @@ from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
 from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
+from reconciler.escape import printable
 from reconciler.exitcodes import ExitCode, for_apply, for_explain, for_plan, for_validate
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
@@ -62,8 +64,10 @@ ResultT = TypeVar("ResultT")
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the Python traceback of an unexpected error.")
+def cli(debug: bool) -> None:
     """Declarative GitOps reconciler for Zoom settings."""
+    del debug  # read by main() before click runs, so it works wherever it is written
 
 
 cli.add_command(sandbox)
@@ -115,7 +119,7 @@ def _exit(code: ExitCode) -> NoReturn:
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {printable(message)}", err=True)
     _exit(ExitCode.ERROR)
 
 
@@ -128,7 +132,7 @@ def _failures(path: str) -> Iterator[None]:
         _report(failed, path)
         _exit(ExitCode.ERROR)
     except Refused as refused:
-        click.echo(f"refused: {refused}", err=True)
+        click.echo(f"refused: {printable(str(refused))}", err=True)
         _exit(ExitCode.REFUSED)
     except ReconcilerError as error:
         _fail(str(error))
@@ -176,7 +180,7 @@ def validate(path: str) -> None:
     except ValidationFailed as failed:
         _report(failed, path)
         _exit(for_validate(len(failed.problems)))
-    click.echo(f"{path}: valid: {_summary(state)}")
+    click.echo(f"{printable(path)}: valid: {_summary(state)}")
 
 
 @cli.command()
@@ -189,8 +193,12 @@ def validate(path: str) -> None:
 )
 def schema(out: Path) -> None:
     """Write the JSON Schemas of the settings repo's files (for editors and check-jsonschema)."""
-    for written in write_schemas(out):
-        click.echo(str(written))
+    try:
+        written = write_schemas(out)
+    except OSError as error:
+        _fail(f"cannot write the schemas to {printable(str(out))}: {error.strerror or error}")
+    for path in written:
+        click.echo(printable(str(path)))
 
 
 # -- plan ---------------------------------------------------------------------------------------
@@ -234,10 +242,13 @@ def _color() -> bool:
 
 
 def _write_plan(plan: Plan, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        render(plan, fh, "json")
-    click.echo(f"Saved the plan to {out}", err=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as fh:
+            render(plan, fh, "json")
+    except OSError as error:
+        _fail(f"cannot save the plan to {printable(str(out))}: {error.strerror or error}")
+    click.echo(f"Saved the plan to {printable(str(out))}", err=True)
 
 
 def _plan_now(
@@ -449,4 +460,33 @@ def _finish(
 
 
 def main() -> None:
-    cli()
+    """The entry point: no Python traceback reaches a user unless they ask with --debug."""
+    debug = "--debug" in sys.argv[1:]
+    args = [arg for arg in sys.argv[1:] if arg != "--debug"]
+    try:
+        cli.main(args, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.Abort:
+        click.echo("Aborted; nothing more was sent.", err=True)
+        sys.exit(int(ExitCode.ERROR))
+    except click.ClickException as bad:  # a bad value on the command line: bad input, exit 1
+        bad.show()
+        sys.exit(int(ExitCode.ERROR))
+    except ReconcilerError as error:  # a command that did not catch its own
+        click.echo(f"error: {printable(str(error))}", err=True)
+        sys.exit(int(ExitCode.ERROR))
+    except OSError as error:
+        where = f" ({printable(str(error.filename))})" if error.filename else ""
+        click.echo(f"error: {error.strerror or type(error).__name__}{where}", err=True)
+        sys.exit(int(ExitCode.ERROR))
+    except Exception as bug:
+        if debug:
+            traceback.print_exc()
+        else:
+            what = printable(f"{type(bug).__name__}: {bug}", 200)
+            click.echo(
+                f"error: unexpected {what} (a bug; run again with --debug for the traceback)",
+                err=True,
+            )
+        sys.exit(int(ExitCode.ERROR))

@@ -179,7 +179,7 @@ class Planner:
         wanted = list(dict.fromkeys([*named, *selected, *members]))
         if self._needs_all_users() or len(wanted) > INDIVIDUAL_LOOKUP_LIMIT:
             await reader.list_active_users()
-        await reader.look_up_users(wanted)
+        await reader.look_up_users(wanted, workers=self.workers)
         self.skipped = check_named_targets(self.state, reader.directory, named)
         if not self.scope.since_revision:
             check_selected_users(reader.directory, selected)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from reconciler.apply.report import CHANGE_RESULTS, NO_LOCK_FOUND, ApplyReport, ChangeResult
 from reconciler.diagnostic import diagnostic_json
+from reconciler.escape import printable
 from reconciler.plan.model import Change, Plan, Request
 
 
@@ -20,7 +21,7 @@ def request_line(request: Request) -> str:
 def render_dry_run(plan: Plan, fh: TextIO) -> None:
     fh.write(f"Dry run: {len(plan.requests)} request(s) would be sent; nothing was sent.\n")
     for request in plan.requests:
-        fh.write(f"  {request.target.label}: {request_line(request)}\n")
+        fh.write(f"  {printable(request.target.label)}: {printable(request_line(request))}\n")
 
 
 APPLY_FORMATS = ("text", "json")
@@ -64,7 +65,7 @@ def render_report(plan: Plan, report: ApplyReport, fh: TextIO) -> None:
     )
     mixed = [(t, c) for t, c in targets.items() if set(c) - {"applied", "in_sync"}]
     for target, counts in mixed[:MAX_LINES]:
-        fh.write(f"  {target.label}: {_counts(counts)}\n")
+        fh.write(f"  {printable(target.label)}: {_counts(counts)}\n")
     if len(mixed) > MAX_LINES:
         fh.write(f"  ... and {len(mixed) - MAX_LINES} more target(s) (--format json lists all)\n")
     _details(report, fh)
@@ -77,16 +78,17 @@ def _counts(counts: dict[ChangeResult, int]) -> str:
 
 def _where(change: Change) -> str:
     tag = f"locks {change.family}" if change.locks else change.family
-    return f"{change.target.label} [{tag}] {'.'.join(change.path)}"
+    return printable(f"{change.target.label} [{tag}] {'.'.join(change.path)}")
 
 
 def _details(report: ApplyReport, fh: TextIO) -> None:
     shown = [o for o in report.changes if o.result not in ("applied", "in_sync")]
     for outcome in shown[:MAX_LINES]:
         kind = LABELS[outcome.result].upper()
-        fh.write(f"  {kind} {_where(outcome.change)}: {outcome.detail or NO_LOCK_FOUND}\n")
+        detail = printable(outcome.detail or NO_LOCK_FOUND)
+        fh.write(f"  {kind} {_where(outcome.change)}: {detail}\n")
     if report.stopped:
-        fh.write(f"  Stopped early: {report.stopped}\n")
+        fh.write(f"  Stopped early: {printable(report.stopped)}\n")
 
 
 def _verdict(report: ApplyReport, fh: TextIO) -> None:
@@ -105,7 +107,7 @@ def _verdict(report: ApplyReport, fh: TextIO) -> None:
         return
     fh.write("Not converged:")
     if report.recheck_error:
-        fh.write(f" the final read failed ({report.recheck_error});")
+        fh.write(f" the final read failed ({printable(report.recheck_error)});")
     if report.still_pending:
         moved = len(report.still_pending)
         fh.write(f" {moved} change(s) moved with a change above and are pending:")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from reconciler.diff import MISSING
+from reconciler.escape import printable
 from reconciler.plan.model import Change, Summary, TargetRef
 
 NOT_SET = "(not set)"
@@ -34,7 +35,7 @@ def field_tags(change: Change) -> str:
 
 def field_name(change: Change) -> str:
     """The dotted path, after its tags."""
-    path = ".".join(change.path)
+    path = printable(".".join(change.path))
     tags = field_tags(change)
     return f"{tags} {path}" if tags else path
 
@@ -43,7 +44,7 @@ def value_text(value: Any) -> str:
     """A value as JSON, which is how the settings repo and Zoom both spell it."""
     if value is MISSING:
         return NOT_SET
-    return json.dumps(value, ensure_ascii=False)
+    return printable(json.dumps(value, ensure_ascii=False))
 
 
 def plural(count: int, noun: str) -> str:

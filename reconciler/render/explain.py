@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from reconciler.diff import MISSING
+from reconciler.escape import printable
 from reconciler.plan.explain import Explanation, LockFinding
 from reconciler.render.changes import value_text
 
@@ -15,7 +16,7 @@ def render(found: Explanation, fh: TextIO) -> None:
     lines.append(f"Groups in Zoom: {_groups(found.groups)}")
     lines += ["", *_layers(found), *_values(found), *_locks(found.locks)]
     lines.append(f"Plan:    {_verdict(found)}")
-    fh.write("\n".join(lines) + "\n")
+    fh.write("\n".join(printable(line) for line in lines) + "\n")
 
 
 def _groups(names: list[str]) -> str:

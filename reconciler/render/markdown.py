@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TextIO
 
+from reconciler.escape import printable
 from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
 from reconciler.render.changes import (
     NO_CHANGES,
@@ -160,6 +161,7 @@ def code(text: str) -> str:
     The fence is one backtick longer than any run of backticks inside, as CommonMark allows.
     GitHub splits table cells on `|` before it reads code spans, so a pipe is escaped even there.
     """
+    text = printable(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -169,4 +171,4 @@ def code(text: str) -> str:
 
 def escape(text: str) -> str:
     """Free text shown as written, not as Markdown or HTML; newlines kept inside one list item."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text.replace("\n", " ")))

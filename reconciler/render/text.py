@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TextIO
 
+from reconciler.escape import printable
 from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
 from reconciler.render.changes import (
     NO_CHANGES,
@@ -58,7 +59,7 @@ def render(
 def _target_block(target: TargetRef, changes: list[Change], paint: _Painter) -> str:
     bodies = [f"{field_name(c)}: {value_text(c.before)} -> {value_text(c.after)}" for c in changes]
     width = max((len(body) for body in bodies if len(body) <= SOURCE_COLUMN_LIMIT), default=0)
-    lines = [paint(target.label, BOLD)]
+    lines = [paint(printable(target.label), BOLD)]
     for change, body in zip(changes, bodies, strict=True):
         mark = marker(change)
         lines.append(
@@ -69,10 +70,12 @@ def _target_block(target: TargetRef, changes: list[Change], paint: _Painter) -> 
 
 def _tail(change: Change, paint: _Painter) -> str:
     """Where the change comes from; for a blocked change first why, since that is what to fix."""
+    source = printable(change.source)
+    reason = printable(change.reason) if change.reason else None
     if change.status != "blocked":
-        return f"{change.source} ({change.reason})" if change.reason else change.source
-    blocked = f"BLOCKED: {change.reason}" if change.reason else "BLOCKED"
-    return f"{paint(blocked, RED)}{GAP}({change.source})"
+        return f"{source} ({reason})" if reason else source
+    blocked = f"BLOCKED: {reason}" if reason else "BLOCKED"
+    return f"{paint(blocked, RED)}{GAP}({source})"
 
 
 def _unknown_block(unknown: list[Unknown], paint: _Painter) -> str:
@@ -80,7 +83,8 @@ def _unknown_block(unknown: list[Unknown], paint: _Painter) -> str:
     for item in unknown:
         family = f" [{item.option}]" if item.option else ""
         lines.append(
-            f"  {paint('?', MARKER_COLORS['?'])} {item.target.label}{family}: {item.error}"
+            f"  {paint('?', MARKER_COLORS['?'])} {printable(item.target.label)}{family}: "
+            f"{printable(item.error)}"
         )
     return "\n".join(lines) + "\n\n"
 

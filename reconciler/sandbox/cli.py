@@ -64,6 +64,24 @@ def _config_changes(options: dict[str, Any], given: set[str]) -> dict[str, Any]:
     return {**changes, "faults": faults} if faults else changes
 
 
+def _check_tenant_options(options: dict[str, Any], given: set[str]) -> None:
+    """--users and --groups shape a generated tenant; a --state file that exists is the tenant."""
+    sizes = {"users", "groups"} & given
+    if sizes and options["tenant"] == "acme":
+        raise click.UsageError(f"--{sorted(sizes)[0]} shapes a generated tenant, not --tenant acme")
+    if sizes:
+        options["tenant"] = "generated"
+    options["tenant"] = options["tenant"] or "acme"
+    options["users"] = 1000 if options["users"] is None else options["users"]
+    options["groups"] = 10 if options["groups"] is None else options["groups"]
+    state: Path | None = options["state"]
+    if state is not None and state.exists() and ({"tenant"} | sizes) & given:
+        raise click.UsageError(
+            f"--state {state} exists and holds its own tenant: drop --tenant/--users/--groups, "
+            "or remove the file to start a new one"
+        )
+
+
 def _tenant(options: dict[str, Any]) -> Any:
     if options["tenant"] == "acme":
         from reconciler.sandbox.acme import acme_tenant  # noqa: PLC0415 - loads schemas
@@ -101,17 +119,31 @@ def _exports(url: str, account_id: str, config: SandboxConfig) -> str:
 
 @sandbox.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address only.")
-@click.option("--port", default=0, show_default=True, help="0 picks a free port.")
 @click.option(
-    "--tenant", type=click.Choice(["acme", "generated"]), default="acme", show_default=True
+    "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0: a free port."
 )
-@click.option("--users", default=1000, show_default=True, help="Users of a generated tenant.")
-@click.option("--groups", default=10, show_default=True, help="Groups of a generated tenant.")
-@click.option("--seed", default=0, show_default=True, help="Seeds the tenant and the faults.")
-@click.option("--latency-ms", type=float, default=0.0, show_default=True)
-@click.option("--jitter-ms", type=float, default=0.0, show_default=True)
+@click.option(
+    "--tenant",
+    type=click.Choice(["acme", "generated"]),
+    default=None,
+    help="The example Acme tenant (default), or a generated one (implied by --users/--groups).",
+)
+@click.option(
+    "--users", type=click.IntRange(0, 1_000_000), default=None, help="Users of a generated tenant."
+)
+@click.option(
+    "--groups", type=click.IntRange(0, 10_000), default=None, help="Groups of a generated tenant."
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seeds it all.")
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True)
+@click.option("--jitter-ms", type=click.FloatRange(0), default=0.0, show_default=True)
 @click.option("--rate-limit", default="60", show_default=True, help="MEDIUM req/s, or 'off'.")
-@click.option("--daily-cap", type=int, default=None, help="Requests per UTC day (default: none).")
+@click.option(
+    "--daily-cap",
+    type=click.IntRange(0),
+    default=None,
+    help="Requests per UTC day (default: none).",
+)
 @click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--slow-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--token-lifetime", type=click.IntRange(1), default=3600, show_default=True)
@@ -136,13 +168,17 @@ def serve(ctx: click.Context, /, **options: Any) -> None:
     given = {
         n for n in options if ctx.get_parameter_source(n) != click.core.ParameterSource.DEFAULT
     }
+    _check_tenant_options(options, given)
     try:
         require_loopback(options["host"])
         tenant, config = _load(options, given)
+        if options["state"] is not None:
+            save_state(options["state"], tenant, config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    if options["state"] is not None:
-        save_state(options["state"], tenant, config)
+    except OSError as exc:
+        state = options["state"]
+        raise click.ClickException(f"cannot write --state {state}: {exc.strerror}") from None
     app = create_app(config, tenant, state_path=options["state"])
 
     def ready(url: str) -> None:
@@ -151,4 +187,8 @@ def serve(ctx: click.Context, /, **options: Any) -> None:
         click.echo(f"# Zoom sandbox ({summary}) at {url}; Ctrl-C stops it.", err=True)
         sys.stdout.flush()
 
-    run(app, options["host"], options["port"], on_ready=ready)
+    try:
+        run(app, options["host"], options["port"], on_ready=ready)
+    except OSError as exc:  # the port is taken, or the address cannot be bound
+        where = f"{options['host']}:{options['port']}"
+        raise click.ClickException(f"cannot listen on {where}: {exc.strerror or exc}") from None

@@ -23,6 +23,7 @@ from reconciler.desired.scalars import BOOLEAN_LOOKALIKES, Timestamp
 from reconciler.desired.yamlfile import Document
 from reconciler.desired.zoomfields import ZoomPath, family_shape, lookup, secrets_in
 from reconciler.errors import ConfigError
+from reconciler.escape import quoted
 
 Message = tuple[str, str | None]
 _NULL_HINT = "a key with nothing after it is null: give it a value, or remove the key"
@@ -39,7 +40,7 @@ def describe(value: Any) -> str:
     if isinstance(value, Timestamp):
         return f"the date {value}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {quoted(value)}"
     return "a list" if isinstance(value, list) else "a mapping"
 
 

@@ -42,6 +42,10 @@ FAMILY_KEYS: dict[str, Family] = {
 }
 KEY_OF_FAMILY: dict[Family, str] = {family: key for key, family in FAMILY_KEYS.items()}
 DEFAULT_MAX_FILE_BYTES = 256 * 1024
+# The policy packs the tool ships (or will, with the policy checks): a name it does not know is a
+# typo or a pack of a newer version, and either way nothing would be checked.
+PolicyPack = Literal["cis-zoom-1.0", "zoom-security-baseline"]
+POLICY_PACKS: tuple[PolicyPack, ...] = ("cis-zoom-1.0", "zoom-security-baseline")
 _DESCRIPTIONS: dict[Family, str] = {
     "general": "General settings by Zoom's sections: in_meeting, recording, schedule_meeting...",
     "meeting_authentication": "Meeting authentication: the switch and the options to offer.",
@@ -77,8 +81,8 @@ class RepoOptions(BaseModel):
     ] = None
     safety: Safety = Safety()
     policies: Annotated[
-        list[Annotated[str, Field(min_length=1)]],
-        Field(description="Policy packs to check, by name or path."),
+        list[PolicyPack],
+        Field(description="Policy packs to check, by name: " + ", ".join(POLICY_PACKS) + "."),
     ] = []
     defaults_file: Annotated[
         str, Field(min_length=1, description="The all-users defaults file, relative to the repo.")

@@ -2,16 +2,44 @@
 
 Every problem in every file is collected; `load_repo` raises `ValidationFailed` with all of them,
 sorted by file, line and column, or returns the `DesiredState`.
+
+What is read, and what is refused:
+
+- Only regular files are read. A symbolic link is refused wherever it points, inside the repo
+  too (one rule is easier to trust than a judgement of where each link leads), and so is a named
+  pipe, a device, a socket or a folder where a settings file belongs. `groups/` and `users/`, and
+  every folder on the way to the defaults file, must be real folders. Nothing behind a refused
+  entry is opened: each name is looked at without following it (lstat), then opened with
+  O_NOFOLLOW and O_NONBLOCK relative to its folder, and the open file is looked at again (fstat),
+  so what was swapped in between is refused too. (The root itself is the caller's choice, and
+  may be reached through a link.)
+- A file is read up to `max_file_bytes` (one byte more tells that it is over), whatever its size
+  said: some files report none, others grow while being read.
+- A problem with a whole file (empty, too big, not a regular file, misplaced) is reported at line
+  1, column 1, as an empty file always was: every editor and GitHub annotation can show it.
+- Dotfiles (`.gitkeep`) and README files (`README`, `README.md`, `.markdown`, `.txt`, `.rst`,
+  `.adoc`, in any case) are ignored at the root and in `groups/` and `users/`. Anything else in
+  the two folders that is not a `.yaml` file is a problem, and so is a root file or folder whose
+  name is close to one the repo reads (`Defaults.yaml`, `account.yml`, `user/`), or a user file
+  outside `users/`. Other root files (CI configuration, docs) are not the loader's business.
+
+The loader reads through a `Tree`: `FileTree` is the repo on disk; `--changed-since` reads a git
+revision with a tree of its own (`reconciler.plan.changed`), under the same rules.
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
+import hashlib
+import os
 import re
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -39,12 +67,203 @@ from reconciler.desired.state import (
     nest,
 )
 from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.escape import printable, quoted
 from reconciler.vocab import Family
 
 OPTIONS_FILE = "reconciler.yaml"
 ACCOUNT_FILE = "account.yaml"
+DEFAULTS_FILE = RepoOptions().defaults_file
 FOLDERS = ("groups", "users")
 _EMAIL = re.compile(r"[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+")
+_README = re.compile(r"readme(\.(md|markdown|txt|rst|adoc))?", re.IGNORECASE)
+# How much of a file name a hint quotes back (a name can be as long as the file system allows).
+_NAME_LIMIT = 120
+_ANY_LINK = "links are refused wherever they point"
+_EMPTY_HINT = "add settings, or delete it"
+
+EntryKind = Literal["file", "folder", "link", "other"]
+
+
+# -- what the loader reads through ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in the repo as it is, not followed if a link: its kind, and how to name it."""
+
+    rel: str  # the path from the repo's root, `/`-separated
+    kind: EntryKind
+    what: str  # for messages: "a folder", "a named pipe (FIFO)", "a symbolic link (to ...)"
+
+    @property
+    def name(self) -> str:
+        return self.rel.rsplit("/", 1)[-1]
+
+
+class Refused(Exception):
+    """A file that is not read, and why."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class Tree(Protocol):
+    """The files of a settings repo, by their `/`-separated path from its root ("" is the root)."""
+
+    def entry(self, rel: str) -> Entry | None:
+        """What is at `rel`, without following links; None if nothing is. When a folder on the
+        way is a link, that link is the answer."""
+
+    def entries(self, folder: str) -> list[Entry]:
+        """What is directly in `folder` (one `entry` said is a folder), sorted by name."""
+
+    def read(self, rel: str, limit: int) -> bytes:
+        """The bytes of the regular file at `rel`; `Refused` if it is not one, or is over
+        `limit` bytes."""
+
+
+def not_a_file(entry: Entry) -> Refused:
+    """Why a settings file that is not a regular file is not read."""
+    if entry.kind == "link":
+        hint = f"replace the link with the file itself; {_ANY_LINK}"
+    elif entry.kind == "folder":
+        hint = "remove the folder, or replace it with the settings file"
+    else:
+        hint = "replace it with a regular file"
+    return Refused(f"is {entry.what}: settings files must be regular files in the repo", hint)
+
+
+def too_big(size: int | None, limit: int) -> Refused:
+    """A file over the limit; `size` is None when only reading it found that out."""
+    if size is None:
+        message = f"the file is over the limit of {limit} bytes"
+    else:
+        message = f"the file has {size} bytes, over the limit of {limit}"
+    return Refused(message, "split it, or raise max_file_bytes in reconciler.yaml")
+
+
+_ROOT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_FOLDER_FLAGS = _ROOT_FLAGS | os.O_NOFOLLOW
+# O_NOFOLLOW: a link put in place after the lstat is refused by the kernel, not followed.
+# O_NONBLOCK: opening a named pipe does not wait for a writer. O_NOCTTY: a terminal stays unowned.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_CHUNK = 64 * 1024
+
+
+@contextmanager
+def _descriptor(fd: int) -> Iterator[int]:
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> tuple[EntryKind, str]:
+    if stat.S_ISREG(mode):
+        return "file", "a file"
+    if stat.S_ISDIR(mode):
+        return "folder", "a folder"
+    if stat.S_ISLNK(mode):
+        return "link", "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "other", "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "other", "a device"
+    return "other", "a socket" if stat.S_ISSOCK(mode) else "neither a file nor a folder"
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while total <= limit:
+        chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+    raise too_big(None, limit)
+
+
+def _open_file(fd: int, rel: str, limit: int) -> bytes:
+    """The bytes of an opened file, once the descriptor shows a regular file of a fitting size."""
+    info = os.fstat(fd)
+    kind, what = _kind(info.st_mode)
+    if kind != "file":  # swapped in after the lstat: what was opened is what counts
+        raise not_a_file(Entry(rel, kind, what))
+    if info.st_size > limit:
+        raise too_big(info.st_size, limit)
+    return _read_at_most(fd, limit)
+
+
+class FileTree:
+    """The repo on disk. Nothing below the root is reached through a link: each folder on the way
+    is opened with O_NOFOLLOW, relative to the one before."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @contextmanager
+    def _folder(self, parts: Sequence[str]) -> Iterator[int]:
+        with ExitStack() as stack:
+            fd = stack.enter_context(_descriptor(os.open(self.root, _ROOT_FLAGS)))
+            for part in parts:
+                fd = stack.enter_context(_descriptor(os.open(part, _FOLDER_FLAGS, dir_fd=fd)))
+            yield fd
+
+    def _describe(self, folder: int, rel: str) -> Entry:
+        name = rel.rsplit("/", 1)[-1]
+        kind, what = _kind(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+        if kind == "link":
+            inside = self._inside(rel, os.readlink(name, dir_fd=folder))
+            what += " (to a path inside the repo)" if inside else " (to outside the repo)"
+        return Entry(rel, kind, what)
+
+    def _inside(self, rel: str, target: str) -> bool:
+        """Whether a link's target lies inside the root; worked out from names and lstat alone,
+        never by opening the target."""
+        base = os.path.realpath(self.root)
+        lands = os.path.realpath(os.path.join(base, os.path.dirname(rel), target))
+        return os.path.commonpath([base, lands]) == base
+
+    def _look(self, parts: Sequence[str]) -> Entry | None:
+        try:
+            with self._folder(parts[:-1]) as folder:
+                return self._describe(folder, "/".join(parts))
+        except FileNotFoundError:
+            return None
+
+    def entry(self, rel: str) -> Entry | None:
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            found = self._look(parts[:depth])
+            if found is None or found.kind == "link":
+                return found
+            if found.kind != "folder":
+                return None
+        return self._look(parts)
+
+    def entries(self, folder: str) -> list[Entry]:
+        prefix = f"{folder}/" if folder else ""
+        with self._folder(folder.split("/") if folder else []) as fd:
+            return [self._describe(fd, prefix + name) for name in sorted(os.listdir(fd))]
+
+    def read(self, rel: str, limit: int) -> bytes:
+        *folders, name = rel.split("/")
+        try:
+            with (
+                self._folder(folders) as parent,
+                _descriptor(os.open(name, _FILE_FLAGS, dir_fd=parent)) as fd,
+            ):
+                return _open_file(fd, rel, limit)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link swapped in after the lstat
+                raise not_a_file(Entry(rel, "link", "a symbolic link")) from None
+            raise
+
+
+# -- checking one document ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -62,15 +281,20 @@ class Checked:
 def _not_a_document(doc: yamlfile.Document) -> ConfigError | None:
     """An empty file, or one whose top is not a mapping."""
     if doc.data is None:
-        message, hint = (
-            "the file is empty, so it would manage nothing",
-            "add settings, or delete it",
-        )
-        return problem(doc.file, START, (), message, hint)
+        message = "the file is empty, so it would manage nothing"
+        return problem(doc.file, START, (), message, _EMPTY_HINT)
     if not isinstance(doc.data, dict):
         got = describe(doc.data)
         return problem(doc.file, doc.spot(()), (), f"expected a mapping of keys, got {got}")
     return None
+
+
+def _manages_something(data: dict[str, Any]) -> bool:
+    """Whether a checked file sets a single setting or lock (empty mappings set nothing)."""
+    members = data.get("members") or {}
+    parts = [data.get(key) for key in (*FAMILY_KEYS, "locks")]
+    parts += [members.get(key) for key in FAMILY_KEYS]
+    return any(part and next(leaves(part), None) is not None for part in parts)
 
 
 def check_document(
@@ -86,7 +310,12 @@ def check_document(
         checked = file_model(kind).model_validate(doc.data)
     except ValidationError as exc:
         return {}, schema_problems(doc, kind, exc)
-    return checked.model_dump(by_alias=True, exclude_unset=True), []
+    data = checked.model_dump(by_alias=True, exclude_unset=True)
+    if kind != "reconciler" and not _manages_something(data):
+        # Like an empty file: almost always a mistake, and a plan would show nothing for it.
+        message = "the file sets no setting and no lock, so it would manage nothing"
+        return {}, [problem(doc.file, START, (), message, _EMPTY_HINT)]
+    return data, []
 
 
 def _sources(checked: Checked, prefix: KeyPath, nested: dict[str, Any]) -> dict[str, Source]:
@@ -129,76 +358,111 @@ def _is_email(text: str) -> bool:
     return _EMAIL.fullmatch(text) is not None
 
 
+def _ignored(name: str) -> bool:
+    """Dotfiles and READMEs: what a folder holds besides settings, on purpose."""
+    return name.startswith(".") or _README.fullmatch(name) is not None
+
+
+def _not_a_folder(entry: Entry) -> tuple[str, str]:
+    folder = entry.rel
+    if entry.kind == "link":
+        return (
+            f"is {entry.what}: {folder}/ must be a folder in the repo",
+            f"replace the link with the folder itself; {_ANY_LINK}",
+        )
+    files = f"{folder.removesuffix('s')} files"
+    return (
+        f"is {entry.what}, not a folder: {folder}/ holds the {files}",
+        f"rename it, and keep the {files} in a folder {folder}/",
+    )
+
+
+# -- the repo -------------------------------------------------------------------------------------
+
+
 class _Loader:
     """Walks one repo; keeps the problems of every file."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, tree: Tree, root: Path) -> None:
+        self.tree = tree
         self.root = root
         self.problems: list[ConfigError] = []
         self.limit = DEFAULT_MAX_FILE_BYTES
+        # sha256 of the bytes read, by file: what a saved plan is bound to (never read twice).
+        self.digests: dict[str, str] = {}
 
     def fail(
         self, file: str, spot: Spot, path: KeyPath, message: str, hint: str | None = None
     ) -> None:
         self.problems.append(problem(file, spot, path, message, hint))
 
-    def read(self, rel: str) -> bytes | None:
-        path = self.root / rel
+    def lookup(self, rel: str) -> Entry | None:
         try:
-            size = path.stat().st_size
-            if size <= self.limit:
-                return path.read_bytes()
+            return self.tree.entry(rel)
         except OSError as exc:
-            self.fail(rel, START, (), f"cannot read the file: {exc.strerror or exc}")
+            self.fail(rel, START, (), f"cannot read it: {exc.strerror or exc}")
             return None
-        self.fail(
-            rel,
-            START,
-            (),
-            f"the file has {size} bytes, over the limit of {self.limit}",
-            "split it, or raise max_file_bytes in reconciler.yaml",
-        )
+
+    def read(self, entry: Entry) -> bytes | None:
+        try:
+            if entry.kind != "file":
+                raise not_a_file(entry)
+            raw = self.tree.read(entry.rel, self.limit)
+            self.digests[entry.rel] = hashlib.sha256(raw).hexdigest()
+            return raw
+        except Refused as refused:
+            self.fail(entry.rel, START, (), refused.message, refused.hint)
+        except OSError as exc:
+            self.fail(entry.rel, START, (), f"cannot read the file: {exc.strerror or exc}")
         return None
 
-    def check(self, rel: str, kind: FileKind) -> Checked | None:
-        raw = self.read(rel)
+    def check(self, entry: Entry, kind: FileKind) -> Checked | None:
+        raw = self.read(entry)
         if raw is None:
             return None
-        doc, found = yamlfile.read(rel, raw)
+        doc, found = yamlfile.read(entry.rel, raw)
         data, found = ({}, found) if found else check_document(doc, kind)
         self.problems += found
         return None if found else Checked(doc, data)
 
-    def listing(self, folder: str) -> Iterator[str]:
-        base = self.root / folder
-        entries = sorted(base.iterdir()) if base.is_dir() else []
-        for entry in entries:
-            rel = f"{folder}/{entry.name}"
-            if entry.name.startswith("."):
-                continue
-            if entry.suffix == ".yaml" and entry.is_file():
-                yield rel
-            else:
-                self.stray(rel, entry, folder)
+    def folder(self, rel: str) -> list[Entry]:
+        """The entries of `rel` ("" for the root) if it is a real folder."""
+        base = self.lookup(rel) if rel else Entry("", "folder", "the repo")
+        if base is None:
+            return []
+        if base.kind != "folder":
+            self.fail(rel, START, (), *_not_a_folder(base))
+            return []
+        try:
+            return self.tree.entries(rel)
+        except OSError as exc:
+            self.fail(rel or ".", START, (), f"cannot read the folder: {exc.strerror or exc}")
+            return []
 
-    def stray(self, rel: str, entry: Path, folder: str) -> None:
-        if entry.is_dir():
+    def listing(self, folder: str) -> Iterator[Entry]:
+        for entry in self.folder(folder):
+            if _ignored(entry.name):
+                continue
+            if entry.name.endswith(".yaml"):
+                yield entry  # whatever its kind: reading refuses all but a regular file
+            else:
+                self.stray(entry, folder)
+
+    def stray(self, entry: Entry, folder: str) -> None:
+        if entry.kind == "folder":
             message = f"a folder inside {folder}/: only files directly in {folder}/ are read"
             hint = f"move its files up into {folder}/"
-        elif entry.suffix == ".yml":
-            message, hint = (
-                "not read: settings files end in .yaml",
-                f"rename it to {entry.stem}.yaml",
-            )
+        elif entry.name.endswith(".yml"):
+            message = "not read: settings files end in .yaml"
+            hint = f"rename it to {printable(entry.name[:-4], _NAME_LIMIT)}.yaml"
         else:
             message = f"not a .yaml file: only settings files belong in {folder}/"
             hint = "move it out of the folder"
-        self.fail(rel, START, (), message, hint)
+        self.fail(entry.rel, START, (), message, hint)
 
     def options(self) -> tuple[RepoOptions, Checked | None]:
-        if not (self.root / OPTIONS_FILE).exists():
-            return RepoOptions(), None
-        checked = self.check(OPTIONS_FILE, "reconciler")
+        entry = self.lookup(OPTIONS_FILE)
+        checked = self.check(entry, "reconciler") if entry else None
         if checked is None:
             return RepoOptions(), None
         options = RepoOptions.model_validate(checked.data)
@@ -206,26 +470,26 @@ class _Loader:
         return options, checked
 
     def account(self) -> Account | None:
-        if not (self.root / ACCOUNT_FILE).exists():
-            return None
-        checked = self.check(ACCOUNT_FILE, "account")
+        entry = self.lookup(ACCOUNT_FILE)
+        checked = self.check(entry, "account") if entry else None
         if checked is None:
             return None
         return Account(ACCOUNT_FILE, settings_of(checked), locks_of(checked))
 
     def defaults(self, options: RepoOptions, config: Checked | None) -> tuple[Settings, str | None]:
         rel = self.defaults_path(options, config)
-        if rel is None or not (self.root / rel).is_file():
+        entry = self.lookup(rel) if rel else None
+        if entry is None:
             if rel is not None and config is not None and "defaults_file" in config.data:
                 self.fail(
                     OPTIONS_FILE,
                     config.doc.spot(("defaults_file",)),
                     ("defaults_file",),
-                    f"no such file: {rel}",
+                    f"no such file: {printable(rel, _NAME_LIMIT)}",
                     "create it, or fix the path",
                 )
             return Settings(), None
-        checked = self.check(rel, "defaults")
+        checked = self.check(entry, "defaults")
         return (settings_of(checked), rel) if checked else (Settings(), None)
 
     def defaults_path(self, options: RepoOptions, config: Checked | None) -> str | None:
@@ -239,17 +503,17 @@ class _Loader:
             OPTIONS_FILE,
             spot,
             ("defaults_file",),
-            f"{options.defaults_file!r} is not a usable defaults file",
+            f"{quoted(options.defaults_file)} is not a usable defaults file",
             "a .yaml path inside the repo, outside groups/ and users/",
         )
         return None
 
     def groups(self) -> dict[str, Group]:
         groups: dict[str, Group] = {}
-        for rel in self.listing("groups"):
-            checked = self.check(rel, "group")
+        for entry in self.listing("groups"):
+            checked = self.check(entry, "group")
             if checked is not None:
-                self.add_group(groups, _group(rel, checked), checked)
+                self.add_group(groups, _group(entry.rel, checked), checked)
         return groups
 
     def add_group(self, groups: dict[str, Group], group: Group, checked: Checked) -> None:
@@ -267,37 +531,39 @@ class _Loader:
             group.file,
             spot,
             (),
-            f"{what} {value!r} is also in {other.file}",
+            f"{what} {quoted(value)} is also in {other.file}",
             "keep one file per group",
         )
 
     def users(self) -> dict[str, User]:
         users: dict[str, User] = {}
-        for rel in self.listing("users"):
-            email = rel.removeprefix("users/").removesuffix(".yaml")
-            if not _is_email(email):
+        for entry in self.listing("users"):
+            email = entry.name.removesuffix(".yaml")
+            if entry.kind == "file" and not _is_email(email):  # else: not read, and said so
                 self.fail(
-                    rel,
+                    entry.rel,
                     START,
                     (),
-                    f"the file name {email!r} is not an email address",
+                    f"the file name {quoted(email)} is not an email address",
                     "name user files users/<email>.yaml, e.g. users/alice@example.com.yaml",
                 )
-            checked = self.check(rel, "user")
-            if checked is not None and _is_email(email) and self.user_matches(rel, email, checked):
-                self.add_user(users, User(email.lower(), rel, settings_of(checked)))
+            checked = self.check(entry, "user")
+            if checked is not None and _is_email(email) and self.user_matches(entry, checked):
+                self.add_user(users, User(email.lower(), entry.rel, settings_of(checked)))
         return users
 
-    def user_matches(self, rel: str, email: str, checked: Checked) -> bool:
+    def user_matches(self, entry: Entry, checked: Checked) -> bool:
         named = checked.data.get("user")
+        email = entry.name.removesuffix(".yaml")
         if named is None or named.lower() == email.lower():
             return True
         self.fail(
-            rel,
+            entry.rel,
             checked.doc.spot(("user",)),
             ("user",),
-            f"{named!r} does not match the file name",
-            f"rename the file to users/{named}.yaml, or remove the user: key",
+            f"{quoted(named)} does not match the file name",
+            f"rename the file to users/{printable(named, _NAME_LIMIT)}.yaml,"
+            " or remove the user: key",
         )
         return False
 
@@ -314,32 +580,45 @@ class _Loader:
             "keep one file per user",
         )
 
-    def strays(self, defaults_file: str | None) -> None:
-        known = {OPTIONS_FILE, ACCOUNT_FILE, *([defaults_file] if defaults_file else [])}
-        for entry in sorted(self.root.iterdir()):
+    def strays(self, options: RepoOptions) -> None:
+        """Root entries that look meant for the repo but are not read."""
+        defaults = options.defaults_file
+        known = {OPTIONS_FILE, ACCOUNT_FILE, PurePosixPath(defaults).parts[0]}
+        for entry in self.folder(""):
             name = entry.name
-            if name.startswith(".") or name in known or name in FOLDERS:
+            if _ignored(name) or name in known or name in FOLDERS:
                 continue
-            close = _close_name(name, entry.is_dir(), known)
-            if close:
-                self.fail(
-                    name,
-                    START,
-                    (),
-                    "not part of the settings repo, so it is not read",
-                    f"did you mean {close}?",
-                )
+            found = _stray_problem(entry, known, defaults)
+            if found:
+                self.fail(name, START, (), *found)
 
 
-def _close_name(name: str, is_dir: bool, known: set[str]) -> str | None:
-    if is_dir:
+_NOT_READ = "not part of the settings repo, so it is not read"
+
+
+def _stray_problem(entry: Entry, known: set[str], defaults: str) -> tuple[str, str] | None:
+    """The message and hint for a root entry that is probably meant to be read, if it is."""
+    name = entry.name
+    if entry.kind == "folder":
         found = difflib.get_close_matches(name.lower(), list(FOLDERS), n=1, cutoff=0.7)
-        return f"{found[0]}/" if found else None
+        return (_NOT_READ, f"did you mean {found[0]}/?") if found else None
     if not name.endswith((".yaml", ".yml")):
         return None
-    stem = name.rsplit(".", 1)[0] + ".yaml"
-    found = difflib.get_close_matches(stem.lower(), sorted(known), n=1, cutoff=0.8)
-    return found[0] if found else None
+    stem = name.rsplit(".", 1)[0]
+    if _is_email(stem):
+        return _NOT_READ, f"did you mean users/{printable(stem, _NAME_LIMIT)}.yaml?"
+    candidates = sorted({*known, DEFAULTS_FILE})
+    close = difflib.get_close_matches(f"{stem}.yaml".lower(), candidates, n=1, cutoff=0.8)
+    if not close:
+        return None
+    if close[0] == DEFAULTS_FILE and DEFAULTS_FILE not in known:
+        # reconciler.yaml moved the defaults elsewhere; a file by the usual name is left behind.
+        shown = printable(defaults, _NAME_LIMIT)
+        return (
+            f"not read: the defaults file is {shown}, as defaults_file in reconciler.yaml says",
+            f"move its settings into {shown}, or delete it",
+        )
+    return _NOT_READ, f"did you mean {close[0]}?"
 
 
 def _group(rel: str, checked: Checked) -> Group:
@@ -362,9 +641,21 @@ def _load(loader: _Loader) -> DesiredState:
     defaults, defaults_file = loader.defaults(options, config)
     groups = loader.groups()
     users = loader.users()
-    loader.strays(defaults_file)
+    loader.strays(options)
     loader.problems += profile_conflicts(g.members for g in groups.values() if g.members)
-    return DesiredState(loader.root, options, account, defaults, defaults_file, groups, users)
+    return DesiredState(
+        loader.root, options, account, defaults, defaults_file, groups, users, loader.digests
+    )
+
+
+def load_tree(tree: Tree, root: Path) -> DesiredState:
+    """Load and check the settings repo in `tree` (`root` is where it lives, for the state);
+    raises `ValidationFailed` with every problem."""
+    loader = _Loader(tree, root)
+    state = _load(loader)
+    if loader.problems:
+        raise ValidationFailed(sorted_problems(loader.problems))
+    return state
 
 
 def load_repo(path: str | Path) -> DesiredState:
@@ -374,8 +665,4 @@ def load_repo(path: str | Path) -> DesiredState:
         raise ValidationFailed(
             [ConfigError(f"{path}: not a directory", hint="give the folder of the settings repo")]
         )
-    loader = _Loader(root)
-    state = _load(loader)
-    if loader.problems:
-        raise ValidationFailed(sorted_problems(loader.problems))
-    return state
+    return load_tree(FileTree(root), root)

@@ -121,6 +121,8 @@ class DesiredState:
     defaults_file: str | None = None
     groups: dict[str, Group] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
+    # sha256 of the bytes of every file read, by repo-relative path.
+    file_digests: dict[str, str] = field(default_factory=dict)
 
     def profiles(self) -> list[Profile]:
         return [group.members for group in self.groups.values() if group.members]

@@ -1,24 +1,32 @@
 """`--changed-since REV`: the targets whose desired settings differ between REV and the work tree.
 
-The settings repo as it was at REV is taken from git (`git archive`) into a temporary folder and
-loaded like the current one; targets are compared by value, so moving or re-commenting a key
+The settings repo as it was at REV is read from git's objects (`git ls-tree`, then `git cat-file
+--batch` for the files' bytes; nothing is written to disk) and loaded like the current one, under
+the same rules: a symbolic link or a submodule there is a problem of that revision and is never
+followed, and no file is read past `max_file_bytes`. A revision whose repo does not load is no
+base, so everything is planned. Targets are compared by value, so moving or re-commenting a key
 changes nothing. A changed `members:` profile reaches its members; changed defaults reach everyone.
 """
 
 from __future__ import annotations
 
-import io
 import json
+import os
 import subprocess
-import tarfile
-import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from reconciler.desired import load_repo
+from reconciler.desired.repo import Entry, Refused, load_tree, not_a_file, too_big
 from reconciler.desired.state import DesiredState, Settings
 from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.escape import quoted
 from reconciler.plan.scope import Scope
+
+# `git cat-file --batch` answers `<oid> blob <size>`; anything longer is not that answer.
+_HEADER_LIMIT = 200
 
 
 def _git(root: Path, *args: str) -> bytes:
@@ -48,19 +56,148 @@ def repo_commit(root: Path) -> str | None:
     return f"{head}+dirty" if dirty else head
 
 
+@dataclass(frozen=True)
+class _Blob:
+    entry: Entry
+    oid: str
+    size: int | None
+
+
+def _entry(rel: str, mode: str) -> Entry:
+    """What a git tree entry is, by its mode; only a blob of a file mode is read."""
+    if mode.startswith("100"):
+        return Entry(rel, "file", "a file")
+    if mode == "120000":
+        return Entry(rel, "link", "a symbolic link")
+    if mode == "160000":
+        return Entry(rel, "other", "a git submodule")
+    return Entry(rel, "other", f"a git entry of mode {mode}")
+
+
+def _records(listing: bytes) -> Iterator[tuple[str, str, str, int | None]]:
+    """`git ls-tree -r -z -l` records: path, mode, object id, size (None when not a blob)."""
+    for record in listing.split(b"\0"):
+        if record:
+            meta, _, path = record.partition(b"\t")
+            mode, _type, oid, size = meta.decode("ascii").split()
+            yield os.fsdecode(path), mode, oid, int(size) if size.isdigit() else None
+
+
+class _GitTree:
+    """The settings repo in one git tree object (a `desired.repo.Tree`). The listing is read once;
+    file contents come from one `git cat-file --batch` process for the whole load."""
+
+    def __init__(self, root: Path, tree: str) -> None:
+        self.root = root
+        self.blobs: dict[str, _Blob] = {}
+        self.children: dict[str, list[str]] = {"": []}
+        self.batch: subprocess.Popen[bytes] | None = None
+        listing = _git(root, "ls-tree", "--full-tree", "-r", "-z", "-l", tree)
+        for rel, mode, oid, size in _records(listing):
+            self.blobs[rel] = _Blob(_entry(rel, mode), oid, size)
+            self._add(rel)
+
+    def _add(self, rel: str) -> None:
+        """`rel` in its folder's children, and each folder on the way in its own folder's."""
+        parent = rel.rpartition("/")[0]
+        known = parent in self.children
+        self.children.setdefault(parent, []).append(rel)
+        if not known:
+            self._add(parent)
+
+    def _at(self, rel: str) -> Entry:
+        blob = self.blobs.get(rel)
+        return blob.entry if blob else Entry(rel, "folder", "a folder")
+
+    def entry(self, rel: str) -> Entry | None:
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            here = "/".join(parts[:depth])
+            blob = self.blobs.get(here)
+            if blob is not None:  # a link or submodule on the way answers; a file means nothing
+                return None if blob.entry.kind == "file" else blob.entry
+            if here not in self.children:
+                return None
+        return self._at(rel) if rel in self.blobs or rel in self.children else None
+
+    def entries(self, folder: str) -> list[Entry]:
+        return [self._at(rel) for rel in sorted(self.children.get(folder, []))]
+
+    def read(self, rel: str, limit: int) -> bytes:
+        blob = self.blobs.get(rel)
+        if blob is None or blob.entry.kind != "file":
+            raise not_a_file(blob.entry if blob else self._at(rel))
+        if blob.size is not None and blob.size > limit:
+            raise too_big(blob.size, limit)
+        return self._contents(blob.oid, limit)
+
+    def _contents(self, oid: str, limit: int) -> bytes:
+        batch = self._batch()
+        assert batch.stdin is not None and batch.stdout is not None
+        batch.stdin.write(f"{oid}\n".encode("ascii"))
+        batch.stdin.flush()
+        header = batch.stdout.readline(_HEADER_LIMIT).split()
+        size = int(header[2]) if len(header) == 3 and header[2].isdigit() else None
+        if size is None or header[1] != b"blob":
+            self.close()  # out of step with the answers: the next read starts a fresh process
+            raise Refused("git did not give the file's bytes")
+        if size > limit:  # ls-tree said it fits; the limit holds whatever was said
+            self.close()
+            raise too_big(size, limit)
+        data = batch.stdout.read(size + 1)  # the bytes, then the newline that ends the answer
+        if len(data) != size + 1:
+            self.close()
+            raise Refused("git did not give the file's bytes")
+        return data[:size]
+
+    def _batch(self) -> subprocess.Popen[bytes]:
+        if self.batch is None:
+            self.batch = subprocess.Popen(  # noqa: S603
+                ["git", "-C", str(self.root), "cat-file", "--batch"],  # noqa: S607
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        return self.batch
+
+    def close(self) -> None:
+        batch, self.batch = self.batch, None
+        if batch is None:
+            return
+        for pipe in (batch.stdin, batch.stdout):
+            if pipe is not None:
+                pipe.close()
+        try:
+            batch.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            batch.kill()
+            batch.wait()
+
+    def __enter__(self) -> _GitTree:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def load_repo_at(root: Path, revision: str) -> DesiredState | None:
     """The settings repo as of `revision`; None if it did not exist or did not validate."""
-    prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
-    _git(root, "rev-parse", "--verify", f"{revision}^{{commit}}")
+    if revision.startswith("-"):  # never let a revision be read as one of git's options
+        raise ConfigError(f"--changed-since {quoted(revision)}: not a git revision")
+    prefix = os.fsdecode(_git(root, "rev-parse", "--show-prefix").removesuffix(b"\n"))
+    commit = _git(root, "rev-parse", "--verify", f"{revision}^{{commit}}").decode().strip()
     try:
-        archive = _git(root, "archive", "--format=tar", revision, "--", prefix or ".")
+        tree = _GitTree(root, f"{commit}:{prefix}")
     except ConfigError:
-        return None
-    with tempfile.TemporaryDirectory(prefix="reconciler-rev-") as scratch:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(scratch, filter="data")
+        return None  # the repo's folder was not there, or not a folder, at that revision
+    with tree:
         try:
-            return load_repo(Path(scratch) / prefix)
+            return load_tree(tree, root)
         except ValidationFailed:
             return None
 

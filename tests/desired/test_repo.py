@@ -76,16 +76,37 @@ def test_an_empty_repo_and_an_empty_reconciler_yaml_are_fine(tmp_path: Path) -> 
     assert state.options.max_file_bytes == 256 * 1024
 
 
-def test_empty_mappings_manage_nothing(tmp_path: Path) -> None:
-    write(
-        tmp_path, {"users/a@acme.test.yaml": "settings:\n  in_meeting: {}\nmeeting_security: {}\n"}
+def test_a_file_of_empty_mappings_manages_nothing_and_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "users/a@acme.test.yaml": "settings:\n  in_meeting: {}\nmeeting_security: {}\n",
+        "users/b@acme.test.yaml": "user: b@acme.test\n",
+        "groups/G.yaml": "group: G\nlocks: {}\nmembers:\n  priority: 5\n  settings: {}\n",
+    })  # fmt: skip
+    nothing = (
+        ":1:1: the file sets no setting and no lock, so it would manage nothing"
+        " (hint: add settings, or delete it)"
     )
-    assert not load_repo(tmp_path).users["a@acme.test"].settings
+    assert problems(tmp_path) == [
+        f"groups/G.yaml{nothing}",
+        f"users/a@acme.test.yaml{nothing}",
+        f"users/b@acme.test.yaml{nothing}",
+    ]
+
+
+def test_one_lock_or_one_profile_setting_is_enough(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "groups/A.yaml": "locks:\n  in_meeting:\n    chat: false\n",
+        "groups/B.yaml": "members:\n  priority: 5\n  meeting_security:\n    waiting_room: true\n",
+    })  # fmt: skip
+    assert sorted(load_repo(tmp_path).groups) == ["A", "B"]
 
 
 def test_group_name_and_id_come_from_the_file(tmp_path: Path) -> None:
     write(tmp_path, {
-        "groups/customer-success.yaml": "group: Customer Success\nid: AbC123\nsettings: {}\n",
+        "groups/customer-success.yaml": (
+            "group: Customer Success\nid: AbC123\nsettings:\n  recording:\n"
+            "    cloud_recording: true\n"
+        ),
         "groups/Ops.yaml": "settings:\n  in_meeting:\n    chat: true\n",
     })  # fmt: skip
     groups = load_repo(tmp_path).groups

@@ -68,7 +68,7 @@ def user_file(values: dict[tuple[str, tuple[str, ...]], Any]) -> str:
         for key in path[:-1]:
             node = node.setdefault(key, {})
         node[path[-1]] = value
-    return "".join(_lines(tree, 0)) or "settings: {}\n"
+    return "".join(_lines(tree, 0))
 
 
 def _lines(tree: dict[str, Any], depth: int) -> list[str]:
@@ -118,7 +118,8 @@ def test_sending_the_plan_leaves_nothing_pending(
         repo = Path(scratch) / "repo"
         (repo / "users").mkdir(parents=True)
         (repo / "reconciler.yaml").write_text("rate_tier: business\n")
-        (repo / "users" / "mallory@acme.test.yaml").write_text(user_file(desired))
+        if desired:  # a file that manages nothing is refused: no file manages nothing
+            (repo / "users" / "mallory@acme.test.yaml").write_text(user_file(desired))
         first, second = asyncio.run(_round_trip(repo, live))
     assert second.pending == [] and second.requests == []
     assert [(c.option, c.path) for c in second.blocked] == [

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.errors import ConfigError
+from reconciler.escape import printable
 
 KeyPath = tuple[str | int, ...]
+KEY_PATH_LIMIT = 120
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -33,7 +35,8 @@ def problem(
     file: str, spot: Spot, path: KeyPath, message: str, hint: str | None = None
 ) -> ConfigError:
     """A ConfigError rendered as `file:line:col: key.path: message (hint: ...)`."""
-    text = f"{dotted(path)}: {message}" if path else message
+    # A key path is user-written: shown escaped and cut, like any value quoted back.
+    text = f"{printable(dotted(path), KEY_PATH_LIMIT)}: {message}" if path else message
     return ConfigError(text, file=file, line=spot.line, col=spot.col, hint=hint)
 
 

@@ -18,7 +18,10 @@ The tree::
         ├── AuthError               401 / code 124 that one token refresh did not cure
         ├── RateLimited             429 that retries could not get past
         │   └── DailyLimitReached   429 for a daily quota: stop, it resets at `resets_at`
-        └── Unavailable             5xx, dropped connection or timeout after every retry
+        ├── Unavailable             5xx, dropped connection or timeout after every retry
+        └── BadAnswer               a 2xx or 3xx that is not the answer asked for: not JSON, the
+            │                       wrong shape, too large, a redirect, endless pages
+            └── WrongRecord         the record of another user than the one asked for
 """
 
 from __future__ import annotations
@@ -132,6 +135,20 @@ class DailyLimitReached(RateLimited):
 
 class Unavailable(ZoomAPIError):
     """5xx, a dropped connection or a timeout persisted through every retry."""
+
+
+class BadAnswer(ZoomAPIError):
+    """Zoom (or something in its place) answered, but not with what the request reads: a body
+    that is not JSON or not of the shape asked for, one too large, a redirect, pages that do not
+    end. The message says the status itself, in its place: `GET /p: Zoom's answer is not ...`."""
+
+    def __str__(self) -> str:
+        head = f"{self.method} {self.path}".strip()
+        return f"{head}: {self.message}" if head else self.message
+
+
+class WrongRecord(BadAnswer):
+    """A user asked for by id or email, answered with another user's record."""
 
 
 class PlanFileError(ConfigError):

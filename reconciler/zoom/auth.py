@@ -1,4 +1,10 @@
-"""Server-to-Server OAuth: one access token per process, shared by every concurrent request."""
+"""Server-to-Server OAuth: one access token per process, shared by every concurrent request.
+
+The token endpoint's answer is read like any other (capped, within a deadline) and parsed as a
+`TokenAnswer`: an HTML page, an empty body, a missing or non-ASCII token or a lifetime beyond a
+day is a one-line `AuthError`. Whatever the server wrote is quoted only through the `Redactor`,
+which knows the client id, the secret, their Basic encoding and every token issued.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,31 @@ from dataclasses import dataclass
 import httpx2
 
 from reconciler.errors import AuthError, Unavailable
+from reconciler.zoom.answers import (
+    DEADLINE,
+    MAX_BODY,
+    Redactor,
+    TokenAnswer,
+    TooLarge,
+    TooSlow,
+    Unfit,
+    json_body,
+    read_answer,
+    redirect_target,
+    size_text,
+    unfit_message,
+    validated,
+)
 from reconciler.zoom.config import Credentials
-from reconciler.zoom.pacer import Clock
+from reconciler.zoom.pacer import Clock, Sleep
 
 # Renew this long before expiry so that no request starts with a token about to lapse.
 MAX_RENEW_MARGIN = 300.0
 RENEW_MARGIN_SHARE = 0.1
 TOKEN_ATTEMPTS = 4
+# How much of a refusal's reason a message quotes.
+REASON_CHARS = 120
+_CHECK = "check ZOOM_OAUTH_URL"
 
 
 @dataclass(frozen=True)
@@ -38,14 +62,22 @@ class TokenProvider:
         credentials: Credentials,
         *,
         clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        max_body: int = MAX_BODY,
+        deadline: float = DEADLINE,
     ) -> None:
         self._http = http
         self._oauth_url = oauth_url
         self._credentials = credentials
-        self._clock = clock
+        self._clock, self._sleep = clock, sleep
+        self._max_body, self._deadline = max_body, deadline
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
         self.requests = 0
+        secret = credentials.client_secret.reveal()
+        self.redactor = Redactor(
+            [credentials.client_id, secret, _basic(credentials.client_id, secret)]
+        )
 
     async def token(self) -> str:
         current = self._token
@@ -64,15 +96,18 @@ class TokenProvider:
             self._token = None
 
     async def _fetch_with_retries(self) -> _Token:
+        why = ""
         for attempt in range(1, TOKEN_ATTEMPTS + 1):
             try:
                 return await self._fetch()
-            except (httpx2.TransportError, _TokenServerError):
+            except (httpx2.TransportError, _TokenServerError, TooSlow) as exc:
+                why = _failure(exc)
                 if attempt == TOKEN_ATTEMPTS:
                     break
-                await asyncio.sleep(0.2 * 2**attempt)
+                await self._sleep(0.2 * 2**attempt)
         raise Unavailable(
-            f"could not get an access token after {TOKEN_ATTEMPTS} attempts",
+            f"could not get an access token after {TOKEN_ATTEMPTS} attempts ({why}); "
+            "check the network and ZOOM_OAUTH_URL, then run again",
             method="POST",
             path=self._oauth_url,
         )
@@ -80,48 +115,88 @@ class TokenProvider:
     async def _fetch(self) -> _Token:
         self.requests += 1
         started = self._clock()
-        response = await self._http.post(
+        response = await self._exchange()
+        status = response.status_code
+        if status >= 500:
+            raise _TokenServerError(status)
+        if 300 <= status < 400:
+            raise self._error(_redirected(response, self.redactor), status)
+        if not 200 <= status < 300:
+            raise self._error(_oauth_refusal(response, self.redactor), status)
+        return self._parse(response, started)
+
+    async def _exchange(self) -> httpx2.Response:
+        request = self._http.build_request(
+            "POST",
             self._oauth_url,
             params={
                 "grant_type": "account_credentials",
                 "account_id": self._credentials.account_id,
             },
-            headers={"Authorization": self._basic_authorization()},
+            headers={"Authorization": "Basic " + self._basic()},
         )
-        if response.status_code >= 500:
-            raise _TokenServerError
-        if response.status_code != 200:
-            raise AuthError(
-                _oauth_refusal(response),
-                status=response.status_code,
-                method="POST",
-                path=self._oauth_url,
+        try:
+            return await read_answer(
+                self._http, request, max_body=self._max_body, deadline=self._deadline
             )
-        return _parse_token(response, started)
+        except TooLarge as exc:
+            message = f"Zoom's token endpoint answered more than {size_text(exc.limit)}; {_CHECK}"
+            raise self._error(message, exc.response.status_code) from None
 
-    def _basic_authorization(self) -> str:
-        pair = f"{self._credentials.client_id}:{self._credentials.client_secret.reveal()}"
-        return "Basic " + base64.b64encode(pair.encode()).decode()
+    def _parse(self, response: httpx2.Response, started: float) -> _Token:
+        redact = self.redactor
+        try:
+            body = json_body(response, redact)
+            if isinstance(body, dict) and isinstance(body.get("access_token"), str):
+                redact = redact.with_secret(body["access_token"])  # even a token refused below
+            answer = validated(body, TokenAnswer, redact)
+        except Unfit as unfit:
+            message = unfit_message(response, TokenAnswer.what, unfit.detail, redact, status=False)
+            raise self._error(f"{message}; {_CHECK}", response.status_code) from None
+        self.redactor.add(answer.access_token)
+        lifetime = float(answer.expires_in)
+        margin = min(MAX_RENEW_MARGIN, lifetime * RENEW_MARGIN_SHARE)
+        return _Token(value=answer.access_token, renew_at=started + lifetime - margin)
+
+    def _error(self, message: str, status: int) -> AuthError:
+        return AuthError(message, status=status, method="POST", path=self._oauth_url)
+
+    def _basic(self) -> str:
+        return _basic(self._credentials.client_id, self._credentials.client_secret.reveal())
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 class _TokenServerError(Exception):
-    pass
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"HTTP {status}")
 
 
-def _oauth_refusal(response: httpx2.Response) -> str:
+def _failure(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, _TokenServerError | TooSlow) else type(exc).__name__
+
+
+def _oauth_refusal(response: httpx2.Response, redact: Redactor) -> str:
+    reason = "refused"
     try:
-        body = response.json()
-        reason = body.get("reason") or body.get("error") or "refused"
-    except ValueError:
-        reason = "refused"
+        body = json_body(response, redact)
+    except Unfit:
+        body = None
+    if isinstance(body, dict):
+        found = body.get("reason") or body.get("error")
+        if isinstance(found, str) and found.strip():
+            reason = redact.shown(found, REASON_CHARS)
     return (
         f"Zoom refused the Server-to-Server OAuth credentials ({reason}); "
         "check ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET"
     )
 
 
-def _parse_token(response: httpx2.Response, started: float) -> _Token:
-    body = response.json()
-    lifetime = float(body.get("expires_in", 3600))
-    margin = min(MAX_RENEW_MARGIN, lifetime * RENEW_MARGIN_SHARE)
-    return _Token(value=str(body["access_token"]), renew_at=started + lifetime - margin)
+def _redirected(response: httpx2.Response, redact: Redactor) -> str:
+    return (
+        f"Zoom's token endpoint answered with a redirect to {redirect_target(response, redact)}, "
+        f"which this client never follows; {_CHECK}"
+    )

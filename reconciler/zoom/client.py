@@ -9,6 +9,14 @@ A request goes through three layers, innermost first:
    exponential backoff, bounded in attempts and total time by stamina; what still fails is raised
    as a `ZoomAPIError` subclass naming the method and path, never the token.
 
+Every answer is read capped (`max_body`) and within a deadline per attempt (`deadline`, connect
+to last byte; a missed deadline is retried like a timeout). A redirect is never followed nor taken
+as the answer; a write counts as accepted only on a 2xx with no body or a JSON one. `get_answer`
+parses a GET's body into its shape (`answers.py`): anything else is a `BadAnswer`. A 429 asking
+for a wait beyond `max_retry_after`, or with a Retry-After that is neither seconds nor a date,
+stops the request (`RateLimited`) instead of sleeping on it. Text from the server reaches a
+message only through the token provider's `Redactor`.
+
 An optional observer hears of every wait longer than `report_waits_over` seconds (5 by default)
 as a `WaitEvent`: a pause after a 429 and a backoff before a retry (both as they begin), and a
 request still unanswered (once, as it passes the threshold, from a timer on the event loop).
@@ -17,12 +25,15 @@ request still unanswered (once, as it passes the threshold, from a timer on the 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,11 +42,31 @@ import stamina
 
 from reconciler.errors import (
     AuthError,
+    BadAnswer,
     DailyLimitReached,
     NotFound,
     RateLimited,
     Unavailable,
     ZoomAPIError,
+)
+from reconciler.zoom.answers import (
+    DEADLINE,
+    MAX_BODY,
+    Redactor,
+    Shape,
+    ShapeT,
+    TooLarge,
+    TooSlow,
+    Unfit,
+    check_accepted,
+    content_type,
+    json_body,
+    parse,
+    plain,
+    read_answer,
+    redirect_target,
+    size_text,
+    unfit_message,
 )
 from reconciler.zoom.auth import TokenProvider
 from reconciler.zoom.config import Credentials, Endpoints
@@ -50,6 +81,12 @@ Observer = Callable[[WaitEvent], None]
 
 # Waits longer than this are worth a line in a CI log.
 REPORT_WAITS_OVER = 5.0
+# The longest per-second 429 pause the client sits out; beyond it the request stops.
+MAX_RETRY_AFTER = 300.0
+# How much of Zoom's error message an error quotes.
+MESSAGE_CHARS = 200
+# What to check when the answer is not Zoom's.
+CHECK_API = "check ZOOM_API_URL and any proxy in between"
 
 
 @dataclass(frozen=True)
@@ -82,8 +119,12 @@ class _Transient(Exception):
         super().__init__(f"HTTP {response.status_code}")
 
 
+# Worth another attempt: a 5xx, a network failure, a missed deadline.
+_TRANSIENT = (_Transient, httpx2.TransportError, TooSlow)
+
+
 def _is_transient(exc: Exception) -> bool:
-    return isinstance(exc, _Transient | httpx2.TransportError)
+    return isinstance(exc, _TRANSIENT)
 
 
 def default_in_flight(rate: float | Probe | None) -> int:
@@ -96,14 +137,17 @@ def default_in_flight(rate: float | Probe | None) -> int:
 
 
 def _failure(exc: Exception) -> str:
-    return f"HTTP {exc.response.status_code}" if isinstance(exc, _Transient) else type(exc).__name__
+    if isinstance(exc, _Transient):
+        return f"HTTP {exc.response.status_code}"
+    return "deadline" if isinstance(exc, TooSlow) else type(exc).__name__
 
 
 class ZoomClient:
     """An async Zoom API client for one account. Use as `async with ZoomClient(...) as zoom:`.
 
     `rate`: requests per second to pace at, a `Probe` to find the account's rate, or None to
-    follow Zoom's headers alone.
+    follow Zoom's headers alone. `max_body`: bytes a 2xx body may have; `deadline`: seconds one
+    attempt may take, connect to last byte; `max_retry_after`: the longest 429 pause sat out.
     """
 
     def __init__(
@@ -120,6 +164,9 @@ class ZoomClient:
         sleep: Sleep = asyncio.sleep,
         observer: Observer | None = None,
         report_waits_over: float = REPORT_WAITS_OVER,
+        max_body: int = MAX_BODY,
+        deadline: float = DEADLINE,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         self.endpoints = endpoints or Endpoints()
         self.retry = retry or RetryPolicy()
@@ -134,7 +181,17 @@ class ZoomClient:
             limits=httpx2.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
             headers={"Accept": "application/json"},
         )
-        self._tokens = TokenProvider(self._http, self.endpoints.oauth_url, credentials, clock=clock)
+        self._max_body, self._deadline = max_body, deadline
+        self._max_retry_after = max_retry_after
+        self._tokens = TokenProvider(
+            self._http,
+            self.endpoints.oauth_url,
+            credentials,
+            clock=clock,
+            sleep=sleep,
+            max_body=max_body,
+            deadline=deadline,
+        )
         self._pacer = Pacer(rate, clock=clock, sleep=sleep)
         self._in_flight = asyncio.Semaphore(in_flight)
         self._stopped: DailyLimitReached | None = None
@@ -170,30 +227,60 @@ class ZoomClient:
         """The probe finding the account's rate; None when a tier or rate pins it."""
         return self._pacer.probe
 
+    @property
+    def redactor(self) -> Redactor:
+        """What takes secrets and tokens out of server text before a message quotes it."""
+        return self._tokens.redactor
+
     async def get_json(self, path: str, params: Params | None = None) -> JSON:
+        """A GET whose answer must be a JSON object."""
+        return plain(await self.get_answer(path, params, Shape))
+
+    async def get_answer(self, path: str, params: Params | None, shape: type[ShapeT]) -> ShapeT:
+        """A GET's answer parsed into `shape`; a `BadAnswer` when it is not of that shape."""
         response = await self.request("GET", path, params=params)
-        body: JSON = response.json()
-        return body
+        try:
+            return parse(response, shape, self.redactor)
+        except Unfit as unfit:
+            self.counters.failures += 1
+            message = unfit_message(response, shape.what, unfit.detail, self.redactor)
+            raise _bad_answer(f"{message}; {CHECK_API}", response, "GET", path) from None
 
     async def request(
         self, method: str, path: str, *, params: Params | None = None, json: JSON | None = None
     ) -> httpx2.Response:
-        """Send one API request; retried until it succeeds or a `ZoomAPIError` explains why not."""
+        """Send one API request; retried until it succeeds or a `ZoomAPIError` explains why not.
+        A write succeeds only on a 2xx with no body or a JSON one."""
         try:
-            return await self._send_with_retries(method, path, params, json)
+            response = await self._send_with_retries(method, path, params, json)
+            if method != "GET":
+                self._check_accepted(response, method, path)
         except ZoomAPIError:
             self.counters.failures += 1
             raise
-        except (_Transient, httpx2.TransportError) as exc:
+        except _TRANSIENT as exc:
             self.counters.failures += 1
-            raise _unavailable(exc, method, path, self.retry.attempts) from None
+            raise _unavailable(exc, method, path, self.retry.attempts, self.redactor) from None
+        return response
+
+    def _check_accepted(self, response: httpx2.Response, method: str, path: str) -> None:
+        try:
+            check_accepted(response, self.redactor)
+        except Unfit as unfit:
+            message = unfit_message(response, "an acceptance", unfit.detail, self.redactor)
+            raise _bad_answer(
+                f"{message}; not counted as applied: {CHECK_API}, then plan again",
+                response,
+                method,
+                path,
+            ) from None
 
     async def _send_with_retries(
         self, method: str, path: str, params: Params | None, json: JSON | None
     ) -> httpx2.Response:
         try:
             return await self._send_until_accepted(method, path, params, json)
-        except (_Transient, httpx2.TransportError) as exc:
+        except _TRANSIENT as exc:
             if self.retry.attempts <= 1:
                 raise
             failures: list[Exception] = [exc]
@@ -252,7 +339,9 @@ class ZoomClient:
             elif status >= 500:
                 raise _Transient(response)
             elif status >= 400:
-                raise _api_error(response, method, path)
+                raise _api_error(response, method, path, self.redactor)
+            elif status >= 300 or status < 200:
+                raise self._not_an_answer(response, method, path)
             else:
                 self._pacer.observe(*_rate_headers(response))
                 return response
@@ -288,34 +377,97 @@ class ZoomClient:
     ) -> httpx2.Response:
         """Send, and tell the observer once if no answer has come after `report_waits_over`."""
         if self.observer is None:
-            return await self._http.send(request)
+            return await self._exchange(request, method, path)
         event = WaitEvent("slow_answer", self._report_over, method, path)
         timer = asyncio.get_running_loop().call_later(self._report_over, self.observer, event)
         try:
-            return await self._http.send(request)
+            return await self._exchange(request, method, path)
         finally:
             timer.cancel()
+
+    async def _exchange(self, request: httpx2.Request, method: str, path: str) -> httpx2.Response:
+        """One exchange, its body read capped and all of it within the deadline."""
+        try:
+            return await read_answer(
+                self._http, request, max_body=self._max_body, deadline=self._deadline
+            )
+        except TooLarge as exc:
+            kind = content_type(exc.response, self.redactor)
+            message = (
+                f"Zoom's answer is larger than the {size_text(exc.limit)} this client reads "
+                f"(HTTP {exc.response.status_code}, {kind}) and was not read to its end; "
+                f"{CHECK_API}, or raise the client's max_body"
+            )
+            raise _bad_answer(message, exc.response, method, path) from None
+
+    def _not_an_answer(self, response: httpx2.Response, method: str, path: str) -> BadAnswer:
+        """A 3xx (or 1xx): never followed, never taken as the answer."""
+        status = response.status_code
+        if 300 <= status < 400:
+            what = f"a redirect (HTTP {status} to {redirect_target(response, self.redactor)})"
+        else:
+            what = f"HTTP {status}"
+        message = f"Zoom answered with {what}, which this client never takes as an answer"
+        if method != "GET":
+            message += "; not counted as applied"
+        return _bad_answer(f"{message}; {CHECK_API}", response, method, path)
 
     def _on_throttled(
         self, response: httpx2.Response, method: str, path: str, sent_at: float
     ) -> None:
         self.counters.throttled += 1
-        retry_after = response.headers.get("Retry-After")
-        limit_type = response.headers.get("X-RateLimit-Type", "")
-        seconds = _retry_after_seconds(retry_after)
-        if "daily" in limit_type.lower() or (retry_after is not None and seconds is None):
-            self._stopped = DailyLimitReached(
-                "Zoom's daily request limit for this account is spent; "
-                f"it resets at {retry_after or 'midnight UTC'}: run again after that",
-                resets_at=retry_after,
-                status=429,
-                code=_zoom_code(response),
-                method=method,
-                path=path,
-            )
+        raw = response.headers.get("Retry-After")
+        wait = _retry_after(raw)
+        if "daily" in response.headers.get("X-RateLimit-Type", "").lower() or isinstance(
+            wait, datetime
+        ):
+            self._stopped = self._daily_limit(response, method, path, raw, wait)
             raise self._stopped
-        pause = self._pacer.throttle(seconds, sent_at=sent_at)
+        if isinstance(wait, str) or (wait is not None and wait > self._max_retry_after):
+            raise self._long_wait(response, method, path, wait)
+        pause = self._pacer.throttle(wait, sent_at=sent_at)
         self._report("throttled", pause, method, path, "HTTP 429")
+
+    def _daily_limit(
+        self,
+        response: httpx2.Response,
+        method: str,
+        path: str,
+        raw: str | None,
+        wait: float | datetime | str | None,
+    ) -> DailyLimitReached:
+        if isinstance(wait, datetime) and raw is not None:
+            resets_at: str | None = self.redactor.shown(raw.strip())
+        elif isinstance(wait, float):
+            resets_at = _utc_after(wait)
+        else:
+            resets_at = None  # none given, or junk: Zoom's daily limits reset at midnight UTC
+        return DailyLimitReached(
+            "Zoom's daily request limit for this account is spent; "
+            f"it resets at {resets_at or 'midnight UTC'}: run again after that",
+            resets_at=resets_at,
+            status=429,
+            code=_zoom_code(response),
+            method=method,
+            path=path,
+        )
+
+    def _long_wait(
+        self, response: httpx2.Response, method: str, path: str, wait: float | str
+    ) -> RateLimited:
+        if isinstance(wait, str):
+            message = (
+                f"Zoom answered 429 with a Retry-After of {_quote(self.redactor, wait)}, which is "
+                "neither seconds nor a date, so when the limit resets is unknown; "
+                "wait a few minutes, then run again"
+            )
+        else:
+            message = (
+                f"Zoom asked for a wait of {wait:g} s before the next request, more than the "
+                f"{self._max_retry_after:g} s this client waits; the limit resets at "
+                f"{_utc_after(wait) or 'an unknown time'}: run again after that"
+            )
+        return RateLimited(message, status=429, code=_zoom_code(response), method=method, path=path)
 
 
 def _rate_headers(response: httpx2.Response) -> tuple[int | None, int | None]:
@@ -333,52 +485,97 @@ def _int_header(response: httpx2.Response, name: str) -> int | None:
         return None
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Seconds for a numeric Retry-After; None for a date (Zoom's daily-limit reset time)."""
+# delay-seconds as RFC 9110 has them (a fraction tolerated); "inf", "-1", "1e9" are not.
+_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+# Past this a reset time is not worth computing (nor representable).
+_MAX_RESET_SECONDS = 366 * 86400.0
+
+
+def _retry_after(value: str | None) -> float | datetime | str | None:
+    """Retry-After as seconds, as a date (Zoom's daily-limit reset time), or (a str) as junk."""
     if value is None:
         return None
+    text = value.strip()
+    if _SECONDS.fullmatch(text):
+        return float(text)
+    return _date(text) or text
+
+
+def _date(text: str) -> datetime | None:
+    """An ISO 8601 date (what Zoom sends) or an HTTP-date, in UTC when no zone is given."""
     try:
-        return max(0.0, float(value))
+        found = datetime.fromisoformat(text)
     except ValueError:
+        try:
+            found = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def _utc_after(seconds: float) -> str | None:
+    if seconds > _MAX_RESET_SECONDS:
+        return None
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _quote(redact: Redactor, text: str) -> str:
+    return "'" + redact.shown(text) + "'"
+
+
+def _error_body(response: httpx2.Response) -> Any:
+    try:
+        return json_body(response, Redactor())
+    except Unfit:
         return None
 
 
 def _zoom_code(response: httpx2.Response) -> int | None:
-    try:
-        code = response.json().get("code")
-    except (ValueError, AttributeError):
-        return None
-    return code if isinstance(code, int) else None
+    body = _error_body(response)
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
-def _zoom_message(response: httpx2.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message) if message else response.reason_phrase or "error"
+def _zoom_message(response: httpx2.Response, redact: Redactor) -> str:
+    body = _error_body(response)
+    message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, str) and message.strip():
+        return redact.shown(message, MESSAGE_CHARS)
+    return redact.shown(response.reason_phrase or "error", MESSAGE_CHARS)
 
 
-def _api_error(response: httpx2.Response, method: str, path: str) -> ZoomAPIError:
+def _api_error(response: httpx2.Response, method: str, path: str, redact: Redactor) -> ZoomAPIError:
     status = response.status_code
     kind: type[ZoomAPIError] = ZoomAPIError
     if status == 404:
         kind = NotFound
     elif status == 401:
         kind = AuthError
-    return kind(
-        _zoom_message(response), status=status, code=_zoom_code(response), method=method, path=path
-    )
+    message = _zoom_message(response, redact)
+    return kind(message, status=status, code=_zoom_code(response), method=method, path=path)
 
 
-def _unavailable(exc: Exception, method: str, path: str, attempts: int) -> Unavailable:
+def _bad_answer(message: str, response: httpx2.Response, method: str, path: str) -> BadAnswer:
+    return BadAnswer(message, status=response.status_code, method=method, path=path)
+
+
+def _unavailable(
+    exc: Exception, method: str, path: str, attempts: int, redact: Redactor
+) -> Unavailable:
     if isinstance(exc, _Transient):
         response = exc.response
         return Unavailable(
             f"Zoom still answered {response.status_code} after {attempts} attempts: "
-            f"{_zoom_message(response)}",
+            f"{_zoom_message(response, redact)}",
             status=response.status_code,
             code=_zoom_code(response),
+            method=method,
+            path=path,
+        )
+    if isinstance(exc, TooSlow):
+        return Unavailable(
+            f"no complete answer within the {exc.deadline:g} s deadline, {attempts} attempts; "
+            "check the network, or raise the client's deadline",
             method=method,
             path=path,
         )

@@ -6,9 +6,10 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from reconciler.errors import ConfigError, CredentialsMissing
+from reconciler.escape import printable
 from reconciler.vocab import Tier
 from reconciler.zoom.pacer import Probe
 
@@ -23,6 +24,8 @@ DISCOVER = Probe(start=MEDIUM_RATE_BY_TIER["pro"], ceiling=MEDIUM_RATE_BY_TIER["
 Pace = float | Probe | None
 
 _CREDENTIAL_VARIABLES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+# How much of a URL a message shows.
+URL_CHARS = 120
 
 
 class Secret:
@@ -77,16 +80,57 @@ def is_loopback_host(host: str) -> bool:
 
 
 def require_safe_url(name: str, url: str) -> None:
-    """Tokens and secrets travel only over https, or plain http to this machine."""
-    parts = urlsplit(url)
+    """Tokens and secrets travel only over https, or plain http to this machine; a URL carries
+    no user name or password, no query and no fragment, and its port is a number."""
+    parts = _split(name, url)
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
         return
     raise ConfigError(
-        f"{name}={url!r} is not an https:// URL",
+        f"{name}={_shown(parts)} is not an https:// URL",
         hint="use https://, or plain http:// only for a loopback address such as 127.0.0.1",
     )
+
+
+def _split(name: str, url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed "[" of an IPv6 address
+        # Not quoted back: the unparsed text may hold a password.
+        raise ConfigError(
+            f"{name} does not parse as a URL", hint="write it as https://host/path"
+        ) from None
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{name}={_shown(parts)} carries a user name or password before its host",
+            hint="drop the part before '@': credentials go in ZOOM_CLIENT_ID and "
+            "ZOOM_CLIENT_SECRET, never in a URL",
+        )
+    try:
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={_shown(parts)} has a port that is not a number from 0 to 65535",
+            hint="write the port as digits after the host, as in https://host:8443/path",
+        ) from None
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name}={_shown(parts)} has a query or fragment, which requests would lose",
+            hint="drop everything from '?' or '#'",
+        )
+    return parts
+
+
+def _shown(parts: SplitResult) -> str:
+    """The URL as a message may show it: without any user name or password, query or
+    fragment (where secrets could be)."""
+    host = parts.netloc.rpartition("@")[2]
+    return _quoted(f"{parts.scheme}://{host}{parts.path}" if host else parts.path)
+
+
+def _quoted(text: str) -> str:
+    return "'" + printable(text, URL_CHARS) + "'"
 
 
 def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:

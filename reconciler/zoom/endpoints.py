@@ -1,17 +1,40 @@
-"""Typed access to Zoom's settings endpoints by level and option family, and paged listings."""
+"""Typed access to Zoom's settings endpoints by level and option family, and paged listings.
+
+Each answer is parsed into its shape (`answers.py`) and handed back as plain data. A user asked
+for by email or id must come back as that user (`WrongRecord`), and a listing must end: a
+`next_page_token` seen before, or more pages than `total_records` allows, stops it (`BadAnswer`).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from urllib.parse import quote
 
+from reconciler.errors import BadAnswer, WrongRecord
 from reconciler.vocab import Family, Level, LockFamily, LockLevel, family_option
+from reconciler.zoom.answers import (
+    GroupPage,
+    LockDocument,
+    MemberPage,
+    Page,
+    PendingUserPage,
+    SettingsDocument,
+    UserPage,
+    UserRecord,
+    plain,
+)
 from reconciler.zoom.client import JSON, Params, ZoomClient
 
 # The 2023 spec's ceiling for users and group members; newer specs allow more, Zoom accepts 300.
 MAX_PAGE_SIZE = 300
 OWN_ACCOUNT = "me"
+# Pages a listing may run past what `total_records` allows (records added while it runs).
+PAGE_SLACK = 2
+# With no `total_records` at all, a listing still ends: 6 million users at 300 a page.
+MAX_PAGES = 20_000
+_STOPPED = "stopped so that the listing cannot loop; run again, and report it to Zoom if it stays"
 
 
 class UserSummary(TypedDict, total=False):
@@ -63,29 +86,98 @@ async def get_settings(
     fields: list[str] | None = None,
 ) -> JSON:
     """One family of a user's, group's or account's effective settings."""
-    return await zoom.get_json(settings_path(level, target_id), _option_params(family, fields))
+    path, params = settings_path(level, target_id), _option_params(family, fields)
+    return plain(await zoom.get_answer(path, params, SettingsDocument))
 
 
 async def get_lock_settings(
     zoom: ZoomClient, level: LockLevel, target_id: str, family: LockFamily = "general"
 ) -> JSON:
-    return await zoom.get_json(lock_settings_path(level, target_id), _option_params(family))
+    path, params = lock_settings_path(level, target_id), _option_params(family)
+    return plain(await zoom.get_answer(path, params, LockDocument))
 
 
 async def get_user(zoom: ZoomClient, user_id_or_email: str) -> UserSummary:
-    body: Any = await zoom.get_json(f"/users/{_segment(user_id_or_email)}")
-    user: UserSummary = body
-    return user
+    """The user asked for, by id or email; `WrongRecord` when Zoom answers with another."""
+    path = f"/users/{_segment(user_id_or_email)}"
+    user = await zoom.get_answer(path, None, UserRecord)
+    if not _is_the_one_asked(user, user_id_or_email):
+        redact = zoom.redactor
+        raise WrongRecord(
+            f"Zoom answered with another user's record (id '{redact.shown(user.id)}', "
+            f"email '{redact.shown(user.email)}') than the one asked for; not used: "
+            "check the user in Zoom, then run again",
+            status=200,
+            method="GET",
+            path=path,
+        )
+    return cast(UserSummary, plain(user))
 
 
-async def _paged(zoom: ZoomClient, path: str, key: str, params: Params) -> AsyncIterator[Any]:
+def _is_the_one_asked(user: UserRecord, asked: str) -> bool:
+    if asked == OWN_ACCOUNT:
+        return True
+    if "@" in asked:
+        return user.email.lower() == asked.lower()  # Zoom's emails are case-insensitive
+    return user.id == asked
+
+
+class _Listing:
+    """Where a listing stands, to stop one that does not end."""
+
+    def __init__(self, path: str, page_size: int | None) -> None:
+        self.path = path
+        self.page_size = page_size
+        self.pages = 0
+        self.tokens: set[str] = set()
+        self.total = 0
+        self.counted = False
+
+    def next_token(self, page: Page, items: int) -> str:
+        """The token for the next page ("" at the end), once the page is checked."""
+        self.pages += 1
+        if page.total_records is not None:
+            self.total, self.counted = max(self.total, page.total_records), True
+        if self.page_size is None:
+            self.page_size = max(1, items)  # unasked, Zoom sends what it sends per page
+        token = page.next_page_token or ""
+        if token and token in self.tokens:
+            self._stop(f"next_page_token came back again after {self.pages} pages")
+        if token and self.pages >= self._most_pages():
+            self._stop(self._too_many())
+        self.tokens.add(token)
+        return token
+
+    def _most_pages(self) -> int:
+        if not self.counted or self.page_size is None:
+            return MAX_PAGES
+        return min(MAX_PAGES, math.ceil(self.total / self.page_size) + PAGE_SLACK)
+
+    def _too_many(self) -> str:
+        if not self.counted:
+            return f"{self.pages} pages and Zoom still says there are more"
+        return (
+            f"{self.pages} pages of {self.page_size} for {self.total} records (total_records) "
+            "and Zoom still says there are more"
+        )
+
+    def _stop(self, why: str) -> None:
+        raise BadAnswer(f"Zoom's pages do not end: {why}; {_STOPPED}", method="GET", path=self.path)
+
+
+async def _paged(
+    zoom: ZoomClient, path: str, key: str, params: Params, shape: type[Page]
+) -> AsyncIterator[dict[str, Any]]:
+    size = params.get("page_size")
+    listing = _Listing(path, size if isinstance(size, int) else None)
     token = ""
     while True:
         page_params = dict(params, next_page_token=token) if token else params
-        page = await zoom.get_json(path, page_params)
-        for item in page.get(key) or []:
-            yield item
-        token = page.get("next_page_token") or ""
+        page = await zoom.get_answer(path, page_params, shape)
+        items: list[Any] = getattr(page, key) or []
+        token = listing.next_token(page, len(items))
+        for item in items:
+            yield plain(item)
         if not token:
             return
 
@@ -95,13 +187,15 @@ async def iter_users(
 ) -> AsyncIterator[UserSummary]:
     """Every user with this status, one page request per `page_size` users."""
     params: Params = {"status": status, "page_size": min(page_size, MAX_PAGE_SIZE)}
-    async for user in _paged(zoom, "/users", "users", params):
-        yield user
+    # Zoom lists pending users without an id; every other user must have one.
+    shape = PendingUserPage if status == "pending" else UserPage
+    async for user in _paged(zoom, "/users", "users", params, shape):
+        yield cast(UserSummary, user)
 
 
 async def iter_groups(zoom: ZoomClient) -> AsyncIterator[GroupSummary]:
-    async for group in _paged(zoom, "/groups", "groups", {}):
-        yield group
+    async for group in _paged(zoom, "/groups", "groups", {}, GroupPage):
+        yield cast(GroupSummary, group)
 
 
 async def iter_group_members(
@@ -109,5 +203,5 @@ async def iter_group_members(
 ) -> AsyncIterator[UserSummary]:
     path = f"/groups/{_segment(group_id)}/members"
     params: Params = {"page_size": min(page_size, MAX_PAGE_SIZE)}
-    async for member in _paged(zoom, path, "members", params):
-        yield member
+    async for member in _paged(zoom, path, "members", params, MemberPage):
+        yield cast(UserSummary, member)

@@ -45,7 +45,9 @@ from reconciler.escape import printable
 from reconciler.exitcodes import ExitCode, for_apply, for_explain, for_plan, for_validate
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
+from reconciler.plan.policies import desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
+from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
     APPLY_FORMATS,
@@ -71,6 +73,7 @@ def cli(debug: bool) -> None:
 
 
 cli.add_command(sandbox)
+cli.add_command(policy)
 
 
 def _summary(state: DesiredState) -> str:
@@ -177,9 +180,21 @@ def validate(path: str) -> None:
     """Check the settings repo at PATH offline: every problem with file:line:col."""
     try:
         state = load_repo(path)
+        engine = engine_for(state)
     except ValidationFailed as failed:
         _report(failed, path)
         _exit(for_validate(len(failed.problems)))
+    violations = desired_violations(state, engine) if engine else []
+    if violations:
+        out = io.StringIO()
+        _emitter(path)(violations, out)
+        click.echo(out.getvalue(), nl=False)
+        count = len(violations)
+        click.echo(
+            f"{count} policy violation{'' if count == 1 else 's'} in what the repo asks for",
+            err=True,
+        )
+        _exit(for_validate(0, count))
     click.echo(f"{printable(path)}: valid: {_summary(state)}")
 
 

@@ -25,18 +25,22 @@ def for_error(error: ReconcilerError) -> ExitCode:
     return ExitCode.REFUSED if isinstance(error, Refused) else ExitCode.ERROR
 
 
-def for_validate(problems: int) -> ExitCode:
-    return ExitCode.ERROR if problems else ExitCode.OK
+def for_validate(problems: int, violations: int = 0) -> ExitCode:
+    """Problems in the files are errors; a policy violation the repo asks for is refused."""
+    if problems:
+        return ExitCode.ERROR
+    return ExitCode.REFUSED if violations else ExitCode.OK
 
 
 def for_plan(plan: Plan, *, detailed: bool, strict: bool = False) -> ExitCode:
     """An unknown target is an error (and with `--strict` a skipped file); with
-    `--detailed-exitcode`, blocked 3, pending 2."""
+    `--detailed-exitcode`: blocked changes or a policy violation the plan introduces 3, pending 2.
+    """
     if plan.unknown or (strict and plan.skipped):
         return ExitCode.ERROR
     if not detailed:
         return ExitCode.OK
-    if plan.blocked:
+    if plan.blocked or plan.introduced:
         return ExitCode.REFUSED
     return ExitCode.CHANGES if plan.pending else ExitCode.OK
 

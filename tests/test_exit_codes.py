@@ -24,6 +24,8 @@ ROW = re.compile(r"^\| `(?P<command>[^`]+)` \| (?P<when>[^|]+?) \| (?P<exit>\d) 
 ALICE = "/v2/users/{user:alice}/settings"
 CHAT_OFF = "settings:\n  in_meeting:\n    chat: false\n"
 CHAT_ON = "settings:\n  in_meeting:\n    chat: true\n"
+FILE_TRANSFER_ON = "settings:\n  in_meeting:\n    file_transfer: true\n"  # erin: off today
+POLICY = {"reconciler.yaml": "policies: [zoom-security-baseline]\n"}
 
 Scenario = Callable[[Path], int]
 
@@ -60,6 +62,10 @@ def repo_of(tmp: Path, files: dict[str, str] | None = None) -> Path:
 
 def alice(tmp: Path, text: str = CHAT_OFF, **more: str) -> Path:
     return repo_of(tmp, {"users/alice@acme.test.yaml": text, **more})
+
+
+def erin(tmp: Path, text: str, **more: str) -> Path:
+    return repo_of(tmp, {"users/erin@acme.test.yaml": text, **more})
 
 
 def unreadable_alice(repo: Path) -> Connector:
@@ -105,7 +111,10 @@ def not_kept(tmp: Path) -> int:
 
 
 SCENARIOS: dict[tuple[str, str], Scenario] = {
-    ("validate", "the repo is valid"): lambda t: run(t, "validate", str(EXAMPLE)),
+    ("validate", "the repo is valid"): lambda t: run(t, "validate", str(alice(t))),
+    ("validate", "what the repo asks for breaks an enabled policy rule"): lambda t: run(
+        t, "validate", str(EXAMPLE)
+    ),
     ("validate", "the repo has problems"): lambda t: run(
         t, "validate", str(alice(t, "settings:\n  in_meeting:\n    chat: yes\n"))
     ),
@@ -131,6 +140,9 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("plan --detailed-exitcode", "some changes are BLOCKED"): lambda t: run(
         t, "plan", str(repo_of(t)), "--sandbox", "--detailed-exitcode"
     ),
+    ("plan --detailed-exitcode", "the plan introduces a policy violation"): lambda t: run(
+        t, "plan", str(erin(t, FILE_TRANSFER_ON, **POLICY)), "--sandbox", "--detailed-exitcode"
+    ),
     (
         "apply",
         "every change that could be sent was applied and verified, BLOCKED ones listed",
@@ -146,6 +158,10 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         "--yes",
     ),
     ("apply", "a saved plan for another account, another repo state, or edited"): edited_plan,
+    (
+        "apply",
+        "a change weakens security by an enabled policy rule (without `--force`)",
+    ): lambda t: run(t, "apply", str(erin(t, FILE_TRANSFER_ON, **POLICY)), "--sandbox", "--yes"),
     ("apply --fail-on-blocked", "some changes are BLOCKED"): lambda t: run(
         t, "apply", str(repo_of(t)), "--sandbox", "--yes", "--fail-on-blocked"
     ),

@@ -16,7 +16,8 @@ from reconciler.desired import DesiredState
 from reconciler.desired.models import Safety
 from reconciler.errors import ReconcilerError, UnsafePlan
 from reconciler.plan.engine import build_plan
-from reconciler.plan.model import Change, Plan
+from reconciler.plan.model import Plan, Weakening
+from reconciler.plan.policies import engine_for, weakening_changes
 from reconciler.plan.scope import Scope
 from reconciler.vocab import ProgressHook, no_progress
 
@@ -50,7 +51,7 @@ def _limit_reasons(plan: Plan, safety: Safety) -> list[str]:
 
 
 def check_safety(
-    plan: Plan, safety: Safety, *, force: bool, weakening: Sequence[Change] = ()
+    plan: Plan, safety: Safety, *, force: bool, weakening: Sequence[Weakening] = ()
 ) -> None:
     """Refuse (UnsafePlan) a plan beyond the repo's safety limits, or one that weakens security.
 
@@ -61,7 +62,11 @@ def check_safety(
         return
     reasons = _limit_reasons(plan, safety)
     if weakening:
-        reasons.append(f"{len(weakening)} change(s) weaken security according to a policy")
+        shown = "; ".join(_weakening_text(item) for item in weakening[:3])
+        more = f"; and {len(weakening) - 3} more" if len(weakening) > 3 else ""
+        reasons.append(
+            f"{len(weakening)} change(s) weaken security by a policy rule: {shown}{more}"
+        )
     if reasons:
         raise UnsafePlan(f"refusing an unsafe plan: {'; '.join(reasons)}. {OVERRIDE_HINT}")
 
@@ -78,12 +83,20 @@ class ApplySettings:
     max_plan_age: timedelta = DEFAULT_MAX_PLAN_AGE
 
 
+def _weakening_text(item: Weakening) -> str:
+    change = item.change
+    where = f"{change.target.label} [{change.family}] {'.'.join(change.path)}"
+    return f"{where} ({', '.join(item.rules)})"
+
+
 async def check_plan(
     plan: Plan, state: DesiredState, session: Session, settings: ApplySettings
 ) -> None:
     """Everything that refuses a plan before the first request: the safety limits, and for a
     saved plan its account, age, repo state and every change against the repo."""
-    check_safety(plan, state.options.safety, force=settings.force)
+    engine = engine_for(state)
+    weakening = weakening_changes(plan, engine) if engine else []
+    check_safety(plan, state.options.safety, force=settings.force, weakening=weakening)
     if settings.saved_plan:
         now = datetime.now(UTC)
         await check_proposal(plan, state, session, max_age=settings.max_plan_age, now=now)

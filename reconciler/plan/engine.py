@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +38,20 @@ from reconciler.live.directory import (
     check_selected_groups,
     check_selected_users,
 )
-from reconciler.plan.model import Change, Plan, Request, Status, TargetRef, Unknown, Writes
+from reconciler.plan.model import (
+    Change,
+    Finding,
+    FindingState,
+    Plan,
+    Request,
+    Status,
+    TargetRef,
+    Unknown,
+    Writes,
+)
+from reconciler.plan.policies import judge_target, locked_flags, weakening_changes, with_changes
 from reconciler.plan.scope import Scope
+from reconciler.policy import Engine, TargetContext
 from reconciler.shapes import lock_zoom_shape, patch_bodies, unsendable
 from reconciler.vocab import (
     Family,
@@ -96,6 +109,7 @@ class TargetResult:
     # A level above changes a field this target manages: its value could move with it.
     below_a_change: bool = False
     pin_reasons: dict[tuple[Family, LeafPath], str] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,7 @@ class PlanTarget:
     # Ids of the levels whose settings this target inherits, nearest first: its primary group
     # and the account for a user, the account for a group.
     above: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # a user's group names, for policies
 
 
 def _blocked(target: PlanTarget, family: Family, leaf: LeafChange, reason: str) -> Change:
@@ -153,7 +168,9 @@ class Planner:
         *,
         workers: int,
         progress: ProgressHook = no_progress,
+        engine: Engine | None = None,
     ) -> None:
+        self.engine = engine
         self.state = state
         self.reader = reader
         self.scope = scope
@@ -213,16 +230,42 @@ class Planner:
 
     async def plan_target(self, target: PlanTarget) -> TargetResult:
         result = TargetResult(target.ref)
+        documents: dict[Family, dict[str, Any]] = {}
         for family in target.desired.families:
             try:
-                await self._plan_family(target, family, result)
+                await self._plan_family(target, family, result, documents)
             except DailyLimitReached:
                 raise
             except ZoomAPIError as error:
                 result.unknown.append(Unknown(target.ref, family_option(family), str(error)))
+        if self.engine is not None and documents and not result.unknown:
+            result.findings = self._judge(target, documents, result.changes)
         return result
 
-    async def _plan_family(self, target: PlanTarget, family: Family, result: TargetResult) -> None:
+    def _judge(
+        self, target: PlanTarget, documents: dict[Family, dict[str, Any]], changes: list[Change]
+    ) -> list[Finding]:
+        """The policy findings of one target read: Zoom now against Zoom after the plan."""
+        assert self.engine is not None
+        ref = target.ref
+        context = TargetContext(
+            target.level,
+            target.target_id,
+            ref.email or "",
+            ref.name or "",
+            target.groups,
+            documents=documents,
+            locked=locked_flags(target.views, documents),
+        )
+        return judge_target(self.engine, context, with_changes(documents, changes), ref)
+
+    async def _plan_family(
+        self,
+        target: PlanTarget,
+        family: Family,
+        result: TargetResult,
+        documents: dict[Family, dict[str, Any]],
+    ) -> None:
         wanted = target.desired.flat(family)
         free: dict[LeafPath, Any] = {}
         judged_live: dict[LeafPath, CoveringLock] = {}
@@ -248,6 +291,7 @@ class Planner:
         if isinstance(live, Unreadable):
             result.unknown.append(Unknown(target.ref, family_option(family), live.cause))
             return
+        documents[family] = live.values
         for path, lock in judged_live.items():
             if not strictly_equal(lookup(live.values, path), wanted[path]):
                 leaf = LeafChange(path, lookup(live.values, path), wanted[path])
@@ -358,7 +402,8 @@ class Planner:
         wanted = self.desired_for(user) if desired is None else desired
         group_ids = user.get("group_ids") or []
         above = (*group_ids[:1], ACCOUNT.id)  # Zoom applies the primary group's settings
-        return PlanTarget("user", user["id"], ref, wanted, views, above)
+        groups = tuple(self.reader.directory.group_names(user))
+        return PlanTarget("user", user["id"], ref, wanted, views, above, groups)
 
     def desired_for(self, user: UserSummary) -> Settings:
         email = user["email"].lower()
@@ -406,9 +451,10 @@ async def build_plan(
     *,
     workers: int,
     progress: ProgressHook = no_progress,
+    engine: Engine | None = None,
 ) -> Plan:
     requests_before = reader.zoom.counters.requests
-    planner = Planner(state, reader, scope, workers=workers, progress=progress)
+    planner = Planner(state, reader, scope, workers=workers, progress=progress, engine=engine)
     users = await planner.resolve()
     results = await _plan_account_and_groups(planner)
     results += [result async for result in _plan_users(planner, users)]
@@ -484,6 +530,13 @@ def _assemble(results: list[TargetResult], planner: Planner) -> Plan:
         plan.requests += result.requests
         plan.unknown += result.unknown
     plan.skipped = planner.skipped
+    found = [finding for result in results for finding in result.findings]
+    plan.findings = [f for f in found if f.state is not FindingState.LEFT]
+    plan.findings_left = dict(
+        sorted(Counter(f.rule for f in found if f.state is FindingState.LEFT).items())
+    )
+    if planner.engine is not None:
+        plan.weakening = weakening_changes(plan, planner.engine)
     plan.summary.files_skipped = len(planner.skipped)
     below = {result.ref for result in results if result.below_a_change}
     plan.below_changes = sorted(below, key=TargetRef.sort_key)

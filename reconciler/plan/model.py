@@ -165,6 +165,42 @@ class Unknown:
         return {"target": self.target.to_json(), "option": self.option, "error": self.error}
 
 
+class FindingState(StrEnum):
+    INTRODUCED = "introduced"  # the plan makes the target break the rule
+    FIXED = "fixed"  # the plan makes it comply
+    LEFT = "left"  # broken now, and still after the plan
+    UNKNOWN = "unknown"  # the rule could not be evaluated after the plan
+
+
+@dataclass(frozen=True)
+class Finding:
+    target: TargetRef
+    rule: str  # pack/id
+    title: str
+    severity: str
+    state: FindingState
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target.to_json(),
+            "rule": self.rule,
+            "title": self.title,
+            "severity": self.severity,
+            "state": self.state.value,
+        }
+
+
+@dataclass(frozen=True)
+class Weakening:
+    """A planned change that a rule marks as weakening security."""
+
+    change: Change
+    rules: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"change": self.change.to_json(), "rules": list(self.rules)}
+
+
 @dataclass
 class Summary:
     targets: int = 0
@@ -198,6 +234,15 @@ class Plan:
     below_changes: list[TargetRef] = field(default_factory=list)
     # Files the run left out, each with why: a user who is not active, or no longer in Zoom.
     skipped: list[Diagnostic] = field(default_factory=list)
+    # What the repo's policy packs make of the targets read, and the changes they mark as
+    # weakening security (apply refuses those without --force, judging them again itself).
+    findings: list[Finding] = field(default_factory=list)  # introduced, fixed, unknown
+    findings_left: dict[str, int] = field(default_factory=dict)  # rule -> targets still failing
+    weakening: list[Weakening] = field(default_factory=list)
+
+    @property
+    def introduced(self) -> list[Finding]:
+        return [f for f in self.findings if f.state is FindingState.INTRODUCED]
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio reprs a finished task's result, and a full repr of a plan
@@ -229,6 +274,11 @@ class Plan:
             "unknown": [unknown.to_json() for unknown in self.unknown],
             "below_changes": [target.to_json() for target in self.below_changes],
             "skipped": [diagnostic_json(item) for item in self.skipped],
+            "policy": {
+                "findings": [finding.to_json() for finding in self.findings],
+                "left": self.findings_left,
+                "weakening": [item.to_json() for item in self.weakening],
+            },
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -322,6 +372,17 @@ def plan_from_json(data: Any) -> Plan:
         repo_files={str(k): str(v) for k, v in dict(data.get("repo_files") or {}).items()},
         below_changes=[_ref(item) for item in data.get("below_changes") or []],
         skipped=[diagnostic_from_json(item) for item in data.get("skipped") or []],
+        findings=[_finding(item) for item in (data.get("policy") or {}).get("findings") or []],
+    )
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    return Finding(
+        _ref(data["target"]),
+        str(data["rule"]),
+        str(data["title"]),
+        str(data["severity"]),
+        FindingState(data["state"]),
     )
 
 

@@ -11,6 +11,7 @@ from reconciler.desired.fingerprint import fingerprint
 from reconciler.plan.changed import changed_scope, load_repo_at, repo_commit
 from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan
+from reconciler.plan.policies import engine_for
 from reconciler.plan.scope import EVERYTHING, Scope, parse_selectors
 from reconciler.vocab import ProgressHook, no_progress
 
@@ -33,7 +34,12 @@ async def make_plan(
     progress: ProgressHook = no_progress,
 ) -> Plan:
     plan = await build_plan(
-        state, session.reader, scope, workers=session.workers, progress=progress
+        state,
+        session.reader,
+        scope,
+        workers=session.workers,
+        progress=progress,
+        engine=engine_for(state),
     )
     plan.repo_commit = repo_commit(state.root)
     plan.repo_path = str(state.root)

@@ -25,6 +25,7 @@ from reconciler.render.changes import (
     skipped_notes,
     value_text,
 )
+from reconciler.render.policy import policy_lines
 
 COMMENT_LIMIT = 65_536
 TITLE = "### reconciler plan"
@@ -92,6 +93,9 @@ def _head(plan: Plan, changed_since: str | None) -> str:
     )
     if notes:
         lines += ["", "<br>\n".join(notes)]
+    policy = policy_lines(plan)
+    if policy:
+        lines += ["", escape(policy[0]), *(f"- {escape(line.strip())}" for line in policy[1:])]
     return "\n".join(lines) + "\n"
 
 

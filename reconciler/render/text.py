@@ -21,6 +21,7 @@ from reconciler.render.changes import (
     skipped_notes,
     value_text,
 )
+from reconciler.render.policy import policy_lines
 
 RESET = "\x1b[0m"
 BOLD = "\x1b[1m"
@@ -53,6 +54,9 @@ def render(
         fh.write(_target_block(target, changes, paint))
     if plan.unknown:
         fh.write(_unknown_block(plan.unknown, paint))
+    policy = policy_lines(plan)
+    if policy:
+        fh.write("\n".join(policy) + "\n\n")
     fh.write(_summary_block(plan.summary, changed_since, paint))
 
 

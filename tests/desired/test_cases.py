@@ -35,12 +35,18 @@ def test_invalid_case(name: str) -> None:
     assert code == 1
 
 
-def test_example_repo_is_valid() -> None:
+def test_example_repo_is_valid_and_breaks_five_policy_rules_on_purpose() -> None:
     code, output = validate(EXAMPLE.parent, "acme")
-    assert (code, output) == (
-        0,
-        "acme: valid: account, defaults (defaults.yaml), 3 groups, 12 users\n",
-    )
+    assert code == 3  # the files are valid; what they ask for breaks policy rules
+    where = [line.split(": ", 2)[:2] for line in output.splitlines()[:-1]]
+    assert where == [
+        ["account.yaml:28:3", "account"],
+        ["groups/Engineering.yaml:7:5", "group Engineering"],
+        ["groups/Engineering.yaml:17:7", "members of group Engineering"],
+        ["users/heidi@acme.test.yaml:5:5", "user heidi@acme.test"],
+        ["users/mallory@acme.test.yaml:6:5", "user mallory@acme.test"],
+    ]
+    assert output.splitlines()[-1] == "5 policy violations in what the repo asks for"
 
 
 def test_github_actions_annotations() -> None:

@@ -1,0 +1,192 @@
+"""The repo's policy packs in validate and plan: which rules the desired and the planned state of
+each target break, where the value that breaks them is set, and which changes weaken security.
+
+`validate` is offline: it judges what the repo asks for (the account, each group, each user
+file with the all-users defaults, each group's `members:` profile with the defaults), so only
+rules over fields the repo sets apply. `plan` judges the targets it reads, before (Zoom now) and
+after (Zoom with the plan's changes), so a finding is introduced, fixed or left by the plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.desired.layering import effective_user_settings
+from reconciler.desired.state import DesiredState, Settings, leaves, nest
+from reconciler.diagnostic import Diagnostic, Severity
+from reconciler.live.locks import LockView, covering_lock, locked_leaf
+from reconciler.plan.model import Change, Finding, FindingState, Plan, Status, TargetRef, Weakening
+from reconciler.policy import Engine, Outcome, Rule, TargetContext, load_named
+from reconciler.vocab import Family, LeafPath, Level, lock_family_of
+
+_SEVERITY = {
+    "critical": Severity.ERROR,
+    "high": Severity.ERROR,
+    "medium": Severity.WARNING,
+    "low": Severity.NOTE,
+}
+
+
+def engine_for(state: DesiredState) -> Engine | None:
+    """The engine of the packs `reconciler.yaml` enables; None when it enables none."""
+    names = list(state.options.policies)
+    return Engine(load_named(names, repo=state.root)) if names else None
+
+
+def rule_code(rule: Rule) -> str:
+    return f"{rule.pack}/{rule.id}"
+
+
+# -- validate: the desired state ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Desired:
+    label: str
+    level: Level
+    settings: Settings
+    locks: Settings | None
+    name: str = ""
+    email: str = ""
+
+
+def desired_violations(state: DesiredState, engine: Engine) -> list[Diagnostic]:
+    """Every rule the repo's desired settings break, at the file:line that sets the value (for a
+    user, the layer that wins)."""
+    found: list[Diagnostic] = []
+    for target in _desired_targets(state):
+        context = TargetContext(
+            target.level,
+            email=target.email,
+            name=target.name,
+            documents=target.settings.values,
+            locked=_locked_by(target.locks, state),
+        )
+        for result in engine.evaluate(context):
+            if result.outcome is Outcome.FAIL:
+                found.append(_violation(result.rule, target))
+    return sorted(found, key=lambda d: (d.file or "", d.line or 0, d.code))
+
+
+def _desired_targets(state: DesiredState) -> Iterable[_Desired]:
+    if state.account:
+        yield _Desired("account", "account", state.account.settings, state.account.locks)
+    for name, group in state.groups.items():
+        yield _Desired(f"group {name}", "group", group.settings, group.locks, name=name)
+        if group.members:
+            members = effective_user_settings(state, "", (name,))
+            yield _Desired(f"members of group {name}", "user", members, None, name=name)
+    for email in state.users:
+        settings = effective_user_settings(state, email, ())
+        yield _Desired(f"user {email}", "user", settings, None, email=email)
+
+
+def _locked_by(own: Settings | None, state: DesiredState) -> dict[Family, dict[str, Any]]:
+    """The leaves the repo's account locks (and a group's own locks) fix, by settings family."""
+    flat: dict[tuple[Family, LeafPath], bool] = {}
+    for locks in (state.account.locks if state.account else None, own):
+        for lock_family in locks.families if locks else ():
+            assert locks is not None
+            for path, value in locks.flat(lock_family).items():
+                if value is True:
+                    flat[locked_leaf(lock_family_of(lock_family), path)] = True
+    by_family: dict[Family, dict[LeafPath, bool]] = {}
+    for (family, path), value in flat.items():
+        by_family.setdefault(family, {})[path] = value
+    return {family: nest(paths) for family, paths in by_family.items()}
+
+
+def _violation(rule: Rule, target: _Desired) -> Diagnostic:
+    file, line, col = _where_set(rule, target.settings)
+    message = f"{target.label}: {rule.id} ({rule.title}) fails: {rule.rationale}"
+    hint = f"rule {rule_code(rule)} at {rule.file}:{rule.line}"
+    return Diagnostic(
+        rule_code(rule), _SEVERITY[rule.severity], message, hint, file, line, col, target.label
+    )
+
+
+def _where_set(rule: Rule, settings: Settings) -> tuple[str | None, int | None, int | None]:
+    """The source of the first field the rule reads that the settings set."""
+    for family, path in sorted(rule.reads.fields):
+        wanted = ".".join(path)
+        for dotted_path, source in settings.sources.get(family, {}).items():
+            if dotted_path == wanted or dotted_path.startswith(wanted + "."):
+                return source.file, source.line, source.col
+    return rule.file, rule.line, None
+
+
+# -- plan: before and after -----------------------------------------------------------------------
+
+
+def locked_flags(
+    views: tuple[LockView, ...], documents: Mapping[Family, Mapping[str, Any]]
+) -> dict[Family, dict[str, Any]]:
+    """True for every leaf of the documents that a lock above fixes."""
+    found: dict[Family, dict[LeafPath, bool]] = {}
+    for family, document in documents.items():
+        for path, _value in leaves(document):
+            if covering_lock(views, family, path) is not None:
+                found.setdefault(family, {})[path] = True
+    return {family: nest(paths) for family, paths in found.items()}
+
+
+def judge_target(
+    engine: Engine,
+    context: TargetContext,
+    after: Mapping[Family, Mapping[str, Any]],
+    ref: TargetRef,
+) -> list[Finding]:
+    """The findings of one target: its live documents (`context`) against the planned ones."""
+    before_results = {r.rule.key: r.outcome for r in engine.evaluate(context)}
+    planned = dataclasses.replace(context, documents={f: dict(d) for f, d in after.items()})
+    findings = []
+    for result in engine.evaluate(planned):
+        state = _state(before_results.get(result.rule.key), result.outcome)
+        if state is not None:
+            rule = result.rule
+            findings.append(Finding(ref, rule_code(rule), rule.title, rule.severity, state))
+    return findings
+
+
+def _state(before: Outcome | None, after: Outcome) -> FindingState | None:
+    if after is Outcome.UNKNOWN:
+        return FindingState.UNKNOWN
+    if after is Outcome.FAIL:
+        return FindingState.LEFT if before is Outcome.FAIL else FindingState.INTRODUCED
+    if before is Outcome.FAIL:
+        return FindingState.FIXED
+    return None
+
+
+def with_changes(
+    documents: Mapping[Family, Mapping[str, Any]], changes: Iterable[Change]
+) -> dict[Family, dict[str, Any]]:
+    """The documents as they will be once the pending settings changes are made."""
+    after = {family: dict(leaves(document)) for family, document in documents.items()}
+    for change in changes:
+        if change.status is Status.PENDING and not change.locks and change.family in after:
+            after[change.family][change.path] = change.after
+    return {family: nest(flat) for family, flat in after.items()}
+
+
+def weakening_changes(plan: Plan, engine: Engine) -> list[Weakening]:
+    """The plan's pending changes that a rule of the engine marks as weakening security."""
+    found = []
+    for change in plan.pending:
+        level = change.target.kind
+        context = TargetContext(
+            level,
+            change.target.id,
+            change.target.email or "",
+            change.target.name or "",
+        )
+        rules = engine.weakening(
+            level, change.family, change.path, change.before, change.after, context,
+            lock=change.locks,
+        )  # fmt: skip
+        if rules:
+            found.append(Weakening(change, tuple(rule_code(rule) for rule in rules)))
+    return found

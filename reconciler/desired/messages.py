@@ -26,7 +26,8 @@ from reconciler.errors import ConfigError
 from reconciler.escape import quoted
 
 Message = tuple[str, str | None]
-_NULL_HINT = "a key with nothing after it is null: give it a value, or remove the key"
+NULL_HINT = "a key with nothing after it is null: give it a value, or remove the key"
+_NULL_HINT = NULL_HINT
 
 
 def describe(value: Any) -> str:

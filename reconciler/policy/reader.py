@@ -10,28 +10,11 @@ import difflib
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from reconciler.desired.messages import NULL_HINT as _NULL_HINT
+from reconciler.desired.messages import describe
 from reconciler.desired.problems import KeyPath, problem
 from reconciler.desired.yamlfile import Document
 from reconciler.errors import ConfigError
-
-_NULL_HINT = "a key with nothing after it is null: give it a value, or remove the key"
-
-
-def describe(value: Any) -> str:
-    """A value as it was written, for "got ..." in a message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"an unquoted date ({value})"
 
 
 def closest(word: str, choices: Collection[str]) -> str | None:

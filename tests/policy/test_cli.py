@@ -53,7 +53,8 @@ def test_a_file_with_problems_exits_1(tmp_path: Path) -> None:
     code, output = run("test", str(path))
     assert code == 1
     assert output.splitlines() == [
-        f"{path}:6:15: rules[0].severity: must be one of low, medium, high, critical, got 'x'",
+        f"{path}:6:15: rules[0].severity: must be one of low, medium, high, critical, "
+        "got the string 'x'",
         "0 passed, 0 failed (1 file(s))",
     ]
 

@@ -45,9 +45,10 @@ def test_a_missing_key_names_the_rule() -> None:
 
 def test_bad_severity_and_levels() -> None:
     assert problems_of(HEAD + rule_text(severity="hgh", levels="[user, room]")) == [
-        "p.yaml:6:15: rules[0].severity: must be one of low, medium, high, critical, got 'hgh' "
-        "(hint: did you mean 'high'?)",
-        "p.yaml:8:20: rules[0].levels[1]: must be one of user, group, account, got 'room'",
+        "p.yaml:6:15: rules[0].severity: must be one of low, medium, high, critical, "
+        "got the string 'hgh' (hint: did you mean 'high'?)",
+        "p.yaml:8:20: rules[0].levels[1]: must be one of user, group, account, "
+        "got the string 'room'",
     ]
     assert problems_of(HEAD + rule_text(levels="[]")) == [
         "p.yaml:8:13: rules[0].levels: a rule applies at one level at least "
@@ -134,7 +135,8 @@ def test_examples_are_checked() -> None:
         "\n      later: []"
     )
     assert problems_of(HEAD + rule_text(levels="[user]", examples=examples)) == [
-        "p.yaml:12:28: rules[0].examples.pass[0].target.level: must be one of user, got 'room'",
+        "p.yaml:12:28: rules[0].examples.pass[0].target.level: must be one of user, "
+        "got the string 'room'",
         "p.yaml:14:12: rules[0].examples.fail[0].settngs: unknown key "
         "(hint: did you mean 'settings'?)",
         "p.yaml:15:7: rules[0].examples.later: unknown key "
@@ -146,7 +148,7 @@ def test_an_unquoted_date_in_an_example_is_a_problem() -> None:
     examples = "\n      pass:\n        - {settings: {in_meeting: {day: 2024-01-31}}}"
     assert problems_of(HEAD + rule_text(examples=examples)) == [
         "p.yaml:12:41: rules[0].examples.pass[0].settings.in_meeting.day: must be a plain value, "
-        "got an unquoted date (2024-01-31) (hint: quote it: '2024-01-31')"
+        "got the date 2024-01-31 (hint: quote it: '2024-01-31')"
     ]
 
 

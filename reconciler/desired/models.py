@@ -8,11 +8,13 @@ says otherwise). A settings document has one key per option family: `settings` (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from reconciler.desired.problems import KeyPath
 from reconciler.desired.zoomfields import (
@@ -46,6 +48,16 @@ DEFAULT_MAX_FILE_BYTES = 256 * 1024
 # typo or a pack of a newer version, and either way nothing would be checked.
 PolicyPack = Literal["cis-zoom-1.0", "zoom-security-baseline"]
 POLICY_PACKS: tuple[PolicyPack, ...] = ("cis-zoom-1.0", "zoom-security-baseline")
+# A repo's own pack: a .yaml file under policies/ (no `..`, no absolute path).
+_REPO_PACK = re.compile(r"policies/[A-Za-z0-9_][A-Za-z0-9_.-]*\.yaml")
+
+
+def _pack_name(value: str) -> str:
+    """A shipped pack name or a repo pack path; anything else is a typo (did you mean ...)."""
+    if value in POLICY_PACKS or (_REPO_PACK.fullmatch(value) and ".." not in value):
+        return value
+    expected = " or ".join(f"'{name}'" for name in POLICY_PACKS)
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
 _DESCRIPTIONS: dict[Family, str] = {
     "general": "General settings by Zoom's sections: in_meeting, recording, schedule_meeting...",
     "meeting_authentication": "Meeting authentication: the switch and the options to offer.",
@@ -81,8 +93,12 @@ class RepoOptions(BaseModel):
     ] = None
     safety: Safety = Safety()
     policies: Annotated[
-        list[PolicyPack],
-        Field(description="Policy packs to check, by name: " + ", ".join(POLICY_PACKS) + "."),
+        list[Annotated[str, AfterValidator(_pack_name)]],
+        Field(
+            description="Policy packs to check: a shipped name ("
+            + ", ".join(POLICY_PACKS)
+            + ") or a pack file of this repo (policies/NAME.yaml)."
+        ),
     ] = []
     defaults_file: Annotated[
         str, Field(min_length=1, description="The all-users defaults file, relative to the repo.")

@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from reconciler.diff import MISSING
+from reconciler.policy import Engine, TargetContext, load_shipped
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACK_PATH = REPO_ROOT / "policies" / "cis-zoom-1.0.yaml"
 ZOOM_SCHEMAS = REPO_ROOT / "schemas" / "zoom"
@@ -317,43 +320,34 @@ def test_remedy_is_settings_file_shaped(rule: dict[str, Any]) -> None:
                 )
 
 
-# ------------------------------------------------------------------------------------ with CEL
+# ---------------------------------------------------------------- with the project's CEL engine
+# (the examples themselves run in tests/policy/test_shipped.py, through `run_examples`)
 
 
-def cel_program(source: str) -> Any:
-    celpy = pytest.importorskip("celpy")
-    environment = celpy.Environment()
-    return environment.program(environment.compile(source))
+def _example_value(example: Any, family: str, path: tuple[str, ...]) -> Any:
+    node: Any = example.documents.get(family, {})
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return MISSING
+        node = node[key]
+    return node
 
 
-def cel_value(value: Any) -> Any:
-    celpy = pytest.importorskip("celpy")
-    return celpy.json_to_cel(value)
+CIS = load_shipped("cis-zoom-1.0")
 
 
-@pytest.mark.parametrize("rule", RULE_PARAMS)
-def test_examples_evaluate_as_labelled(rule: dict[str, Any]) -> None:
-    program = cel_program(rule["expr"])
-    for outcome in ("pass", "fail"):
-        for example in rule["examples"][outcome]:
-            activation = {key: cel_value(value) for key, value in example.items()}
-            assert bool(program.evaluate(activation)) is (outcome == "pass"), (outcome, example)
-
-
-@pytest.mark.parametrize("rule", [p for p in RULE_PARAMS if "weakens" in p.values[0]])
-def test_weakens_flags_the_step_from_pass_to_fail(rule: dict[str, Any]) -> None:
-    program = cel_program(rule["weakens"])
-    reads = expr_paths(rule["expr"])
-    for path in reads:
-        passing = dict(family_leaves(rule["examples"]["pass"][0]))[path]
-        failing = dict(family_leaves(rule["examples"]["fail"][0]))[path]
-        if passing == failing:
+@pytest.mark.parametrize("rule", [r for r in CIS.rules if r.weakens], ids=lambda r: r.id)
+def test_weakens_flags_the_step_from_pass_to_fail(rule: Any) -> None:
+    engine = Engine([CIS])
+    passing = next(e for e in rule.examples if e.kind == "pass")
+    failing = next(e for e in rule.examples if e.kind == "fail")
+    level = passing.level
+    context = TargetContext(level)
+    for family, path in sorted(rule.reads.fields):
+        before = _example_value(passing, family, path)
+        after = _example_value(failing, family, path)
+        if before is MISSING or after is MISSING or before == after:
             continue
-        target = cel_value({"level": rule["levels"][0]})
-
-        def weakens(before: Any, after: Any, target: Any = target) -> bool:
-            activation = {"before": cel_value(before), "after": cel_value(after), "target": target}
-            return bool(program.evaluate(activation))
-
-        assert weakens(passing, failing), path
-        assert not weakens(failing, passing), path
+        flagged = engine.weakening(level, family, path, before, after, context)
+        assert rule in flagged, (family, path)
+        assert rule not in engine.weakening(level, family, path, after, before, context)

@@ -137,5 +137,12 @@ def load_state(path: Path) -> tuple[Tenant, SandboxConfig]:
         raise ConfigError(f"cannot read sandbox state: {exc}", file=str(path)) from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ConfigError(f"not a sandbox state file (expected format {FORMAT})", file=str(path))
-    config = SandboxConfig.model_validate(document["config"])
-    return tenant_from_dict(document["tenant"]), config
+    try:
+        config = SandboxConfig.model_validate(document["config"])
+        return tenant_from_dict(document["tenant"]), config
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # pydantic's ValidationError is a ValueError; a hand-edited file can break anything.
+        raise ConfigError(
+            f"the sandbox state is damaged ({type(exc).__name__}); delete it to start over",
+            file=str(path),
+        ) from exc

@@ -60,8 +60,24 @@ class TargetRef:
         return {"kind": self.kind, "id": self.id, "email": self.email, "name": self.name}
 
 
+class _FamilyAndWrites:
+    """What a change and a request share: the family written and whether it is the locks."""
+
+    family: Family
+    writes: Writes
+
+    @property
+    def option(self) -> str | None:
+        """Zoom's `option` query value for the family (None for general settings)."""
+        return family_option(self.family)
+
+    @property
+    def locks(self) -> bool:
+        return self.writes is Writes.LOCKS
+
+
 @dataclass(frozen=True)
-class Change:
+class Change(_FamilyAndWrites):
     """One managed leaf of one target's family that differs from what the repo asks.
 
     For a lock change (`writes` is LOCKS), `family` is the lock family (general or
@@ -77,14 +93,6 @@ class Change:
     status: Status = Status.PENDING
     reason: str | None = None
     writes: Writes = Writes.SETTINGS
-
-    @property
-    def option(self) -> str | None:
-        return family_option(self.family)
-
-    @property
-    def locks(self) -> bool:
-        return self.writes is Writes.LOCKS
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,7 +110,7 @@ class Change:
 
 
 @dataclass(frozen=True)
-class Request:
+class Request(_FamilyAndWrites):
     """One PATCH of one target's family: settings or lock settings, and the leaves it carries.
 
     Method, path and query follow from the typed fields, so a request cannot name another
@@ -117,14 +125,6 @@ class Request:
     fields: tuple[LeafPath, ...] = ()
 
     method = "PATCH"
-
-    @property
-    def option(self) -> str | None:
-        return family_option(self.family)
-
-    @property
-    def locks(self) -> bool:
-        return self.writes is Writes.LOCKS
 
     @property
     def level(self) -> Level:

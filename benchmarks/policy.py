@@ -243,7 +243,7 @@ def _celpy_row(
     try:
         import celpy  # noqa: F401, PLC0415
     except ImportError:
-        return "celpy (cel-python)", 0, None, None, "not installed: pip install cel-python"
+        return "celpy (cel-python)", 0, None, None, "not installed: pip install -e '.[bench]'"
     sample = contexts[: args.celpy_users]
     start = time.process_time()
     programs = celpy_programs(rules)

@@ -86,16 +86,14 @@ def _desired_targets(state: DesiredState) -> Iterable[_Desired]:
 
 def _locked_by(own: Settings | None, state: DesiredState) -> dict[Family, dict[str, Any]]:
     """The leaves the repo's account locks (and a group's own locks) fix, by settings family."""
-    flat: dict[tuple[Family, LeafPath], bool] = {}
-    for locks in (state.account.locks if state.account else None, own):
-        for lock_family in locks.families if locks else ():
-            assert locks is not None
+    by_family: dict[Family, dict[LeafPath, bool]] = {}
+    layers = [state.account.locks if state.account else None, own]
+    for locks in (layer for layer in layers if layer is not None):
+        for lock_family in locks.families:
             for path, value in locks.flat(lock_family).items():
                 if value is True:
-                    flat[locked_leaf(lock_family_of(lock_family), path)] = True
-    by_family: dict[Family, dict[LeafPath, bool]] = {}
-    for (family, path), value in flat.items():
-        by_family.setdefault(family, {})[path] = value
+                    family, leaf = locked_leaf(lock_family_of(lock_family), path)
+                    by_family.setdefault(family, {})[leaf] = True
     return {family: nest(paths) for family, paths in by_family.items()}
 
 

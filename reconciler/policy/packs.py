@@ -8,6 +8,7 @@ way `reconciler.schemas.schemas_root` finds the schemas.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
@@ -48,7 +49,9 @@ def is_shipped(path: Path) -> bool:
         return False
 
 
+@cache
 def load_shipped(name: str) -> Pack:
+    """A shipped pack, parsed once per process: validate, plan and apply's checks share it."""
     path = shipped_file(name)
     if name not in SHIPPED or not path.is_file():
         close = closest(name, SHIPPED)

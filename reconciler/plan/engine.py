@@ -146,6 +146,9 @@ class PlanTarget:
     # and the account for a user, the account for a group.
     above: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()  # a user's group names, for policies
+    # The account's or a group's own locks: they count in a rule's `locked` ("at this level or
+    # above"), but never block the holder's own settings, so they are not among `views`.
+    own: LockView | None = None
 
 
 def _blocked(target: PlanTarget, family: Family, leaf: LeafChange, reason: str) -> Change:
@@ -248,6 +251,7 @@ class Planner:
         """The policy findings of one target read: Zoom now against Zoom after the plan."""
         assert self.engine is not None
         ref = target.ref
+        views = target.views if target.own is None else (*target.views, target.own)
         context = TargetContext(
             target.level,
             target.target_id,
@@ -255,9 +259,10 @@ class Planner:
             ref.name or "",
             target.groups,
             documents=documents,
-            locked=locked_flags(target.views, documents),
+            locked=locked_flags(views, documents, live=True),
         )
-        return judge_target(self.engine, context, with_changes(documents, changes), ref)
+        after = with_changes(documents, changes)
+        return judge_target(self.engine, context, after, ref, locked_flags(views, after))
 
     async def _plan_family(
         self,
@@ -473,7 +478,8 @@ async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
     results: list[TargetResult] = []
     if state.account and planner.scope.account:
         ref = _holder_ref(ACCOUNT)
-        target = PlanTarget("account", ACCOUNT.id, ref, state.account.settings, ())
+        own = await planner.views.account()
+        target = PlanTarget("account", ACCOUNT.id, ref, state.account.settings, (), own=own)
         results += await asyncio.gather(
             planner.plan_locks(ACCOUNT, state.account.locks),
             planner.plan_target(target),
@@ -493,7 +499,13 @@ async def _plan_group(
     if holder is None or not planner.scope.wants_group(name):
         return []
     target = PlanTarget(
-        "group", holder.id, _holder_ref(holder), group.settings, (account_view,), (ACCOUNT.id,)
+        "group",
+        holder.id,
+        _holder_ref(holder),
+        group.settings,
+        (account_view,),
+        (ACCOUNT.id,),
+        own=await planner.views.group(holder.id),
     )
     results = list(
         await asyncio.gather(planner.plan_locks(holder, group.locks), planner.plan_target(target))

@@ -120,13 +120,22 @@ def _where_set(rule: Rule, settings: Settings) -> tuple[str | None, int | None, 
 
 
 def locked_flags(
-    views: tuple[LockView, ...], documents: Mapping[Family, Mapping[str, Any]]
+    views: tuple[LockView, ...],
+    documents: Mapping[Family, Mapping[str, Any]],
+    *,
+    live: bool = False,
 ) -> dict[Family, dict[str, Any]]:
-    """True for every leaf of the documents that a lock above fixes."""
+    """True for every leaf of the documents that a lock of the views fixes: as the run will
+    leave the locks (the repo's overlaid where it applies them), or with `live` as Zoom has
+    them now."""
     found: dict[Family, dict[LeafPath, bool]] = {}
     for family, document in documents.items():
         for path, _value in leaves(document):
-            if covering_lock(views, family, path) is not None:
+            if live:
+                hit = any(view.live_lock_on(family, path) for view in views)
+            else:
+                hit = covering_lock(views, family, path) is not None
+            if hit:
                 found.setdefault(family, {})[path] = True
     return {family: nest(paths) for family, paths in found.items()}
 
@@ -136,10 +145,16 @@ def judge_target(
     context: TargetContext,
     after: Mapping[Family, Mapping[str, Any]],
     ref: TargetRef,
+    after_locked: dict[Family, dict[str, Any]] | None = None,
 ) -> list[Finding]:
-    """The findings of one target: its live documents (`context`) against the planned ones."""
+    """The findings of one target: its live documents and locks (`context`) against the
+    planned ones (`after`, and `after_locked` when the plan changes locks over it)."""
     before_results = {r.rule.key: r.outcome for r in engine.evaluate(context)}
-    planned = dataclasses.replace(context, documents={f: dict(d) for f, d in after.items()})
+    planned = dataclasses.replace(
+        context,
+        documents={f: dict(d) for f, d in after.items()},
+        locked=context.locked if after_locked is None else after_locked,
+    )
     findings = []
     for result in engine.evaluate(planned):
         state = _state(before_results.get(result.rule.key), result.outcome)

@@ -44,6 +44,7 @@ from typing import Any, Literal, Protocol
 from pydantic import ValidationError
 
 from reconciler.desired import yamlfile
+from reconciler.desired.acknowledged import ACKNOWLEDGED_FILE, AckEntry, parse_acknowledged
 from reconciler.desired.layering import profile_conflicts
 from reconciler.desired.messages import describe, schema_problems
 from reconciler.desired.models import (
@@ -580,10 +581,19 @@ class _Loader:
             "keep one file per user",
         )
 
+    def acknowledged(self) -> tuple[AckEntry, ...]:
+        entry = self.lookup(ACKNOWLEDGED_FILE)
+        raw = self.read(entry) if entry else None
+        if raw is None:
+            return ()
+        entries, found = parse_acknowledged(ACKNOWLEDGED_FILE, raw)
+        self.problems += found
+        return tuple(entries)
+
     def strays(self, options: RepoOptions) -> None:
         """Root entries that look meant for the repo but are not read."""
         defaults = options.defaults_file
-        known = {OPTIONS_FILE, ACCOUNT_FILE, PurePosixPath(defaults).parts[0]}
+        known = {OPTIONS_FILE, ACCOUNT_FILE, ACKNOWLEDGED_FILE, PurePosixPath(defaults).parts[0]}
         for entry in self.folder(""):
             name = entry.name
             if _ignored(name) or name in known or name in FOLDERS:
@@ -641,10 +651,19 @@ def _load(loader: _Loader) -> DesiredState:
     defaults, defaults_file = loader.defaults(options, config)
     groups = loader.groups()
     users = loader.users()
+    acknowledged = loader.acknowledged()
     loader.strays(options)
     loader.problems += profile_conflicts(g.members for g in groups.values() if g.members)
     return DesiredState(
-        loader.root, options, account, defaults, defaults_file, groups, users, loader.digests
+        loader.root,
+        options,
+        account,
+        defaults,
+        defaults_file,
+        groups,
+        users,
+        loader.digests,
+        acknowledged,
     )
 
 

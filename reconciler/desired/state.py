@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.desired.acknowledged import AckEntry
 from reconciler.desired.models import RepoOptions
 from reconciler.vocab import Family, LeafPath
 
@@ -123,6 +124,7 @@ class DesiredState:
     users: dict[str, User] = field(default_factory=dict)
     # sha256 of the bytes of every file read, by repo-relative path.
     file_digests: dict[str, str] = field(default_factory=dict)
+    acknowledged: tuple[AckEntry, ...] = ()
 
     def profiles(self) -> list[Profile]:
         return [group.members for group in self.groups.values() if group.members]

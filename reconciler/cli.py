@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
@@ -27,6 +27,17 @@ from reconciler.apply.audit_log import audit_log_path, check_audit_log
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.run import ApplySettings, check_plan, run_apply
 from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
+from reconciler.audit.engine import UserSelector
+from reconciler.audit.evidence import write_manifest
+from reconciler.audit.model import AuditResult
+from reconciler.audit.run import (
+    acknowledgement_problems,
+    check_same_account,
+    run_audit,
+    since_report,
+    snapshot_folder,
+)
+from reconciler.audit.snapshot import manifest_path, read_header
 from reconciler.cli_options import (
     changed_since_option,
     format_option,
@@ -42,7 +53,14 @@ from reconciler.desired.editor_schemas import write_schemas
 from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
 from reconciler.escape import printable
-from reconciler.exitcodes import ExitCode, for_apply, for_explain, for_plan, for_validate
+from reconciler.exitcodes import (
+    ExitCode,
+    for_apply,
+    for_audit,
+    for_explain,
+    for_plan,
+    for_validate,
+)
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.policies import desired_violations, engine_for
@@ -55,6 +73,7 @@ from reconciler.render.apply_report import (
     render_report,
     render_report_json,
 )
+from reconciler.render.audit import AUDIT_FORMATS, EVIDENCE_NAMES, render_audit
 from reconciler.render.diagnostics import DiagnosticEmitter, emit_text, github_emitter
 from reconciler.render.explain import render as render_explanation
 from reconciler.render.progress import ProgressLines
@@ -181,6 +200,9 @@ def validate(path: str) -> None:
     try:
         state = load_repo(path)
         engine = engine_for(state)
+        acks = acknowledgement_problems(state, engine, datetime.now(UTC).date())
+        if acks:
+            raise ValidationFailed(acks)
     except ValidationFailed as failed:
         _report(failed, path)
         _exit(for_validate(len(failed.problems)))
@@ -472,6 +494,125 @@ def _finish(
     else:
         render_report(plan, report, sys.stdout)
     _exit(for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict))
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+def _write_report(result: AuditResult, fmt: str, out: Path) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as fh:
+            render_audit(result, fh, fmt)
+    except OSError as error:
+        _fail(f"cannot write the report to {printable(str(out))}: {error.strerror or error}")
+
+
+def _write_evidence(result: AuditResult, folder: Path) -> None:
+    """Every format beside the snapshot, then the manifest over all of them."""
+    written = []
+    for fmt, name in EVIDENCE_NAMES.items():
+        _write_report(result, fmt, folder / name)
+        written.append(folder / name)
+    if result.snapshot is not None:
+        snapshot = Path(result.snapshot.path)
+        written += [snapshot, manifest_path(snapshot)]
+    try:
+        manifest = write_manifest(result, folder, written)
+    except OSError as error:
+        _fail(f"cannot write the evidence manifest in {printable(str(folder))}: {error}")
+    click.echo(f"Evidence in {printable(str(folder))} ({printable(str(manifest))})", err=True)
+
+
+@cli.command()
+@path_argument
+@sandbox_option("Audit")
+@format_option(AUDIT_FORMATS, default="markdown")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
+)
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="PACK",
+    help="Judge with this pack instead of reconciler.yaml's (a shipped name or policies/X.yaml).",
+)
+@click.option(
+    "--since",
+    "since",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="SNAPSHOT",
+    help="List what changed in Zoom since this earlier audit's snapshot (.jsonl.gz).",
+)
+@click.option(
+    "--evidence",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write every report, the snapshot and a manifest of their sha256 into DIR.",
+)
+@click.option(
+    "--users",
+    "users",
+    multiple=True,
+    metavar="SELECTOR",
+    help="Only these users: an email (globs: *@acme.test), user:EMAIL or group:NAME.",
+)
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    help="Do not exit 1 when a target could not be read (it is still reported).",
+)
+@quiet_option
+def audit(
+    path: str,
+    sandbox: bool,
+    fmt: str,
+    out: Path | None,
+    policies: tuple[str, ...],
+    since: Path | None,
+    evidence: Path | None,
+    users: tuple[str, ...],
+    allow_unknown: bool,
+    quiet: bool,
+) -> None:
+    """Read every target in Zoom and report drift from the repo at PATH and the rules' results."""
+    with _failures(path), _Loop() as loop:
+        state = load_repo(path)
+        selector = UserSelector.parse(users)
+        earlier = read_header(since) if since is not None else None
+        snapshots = evidence if evidence is not None else snapshot_folder(state.root)
+        session = loop.session(state, sandbox)
+        if earlier is not None:
+            check_same_account(earlier, session.account_id)
+        with _progress("audit", session, quiet) as progress:
+            done = loop.run(
+                run_audit(
+                    state, session, policies=policies, users=selector,
+                    snapshot_dir=snapshots, progress=progress,
+                )
+            )  # fmt: skip
+        result = done.result
+        if since is not None and result.snapshot is not None:
+            result.since = since_report(since, Path(result.snapshot.path))
+    if out is not None:
+        _write_report(result, fmt, out)
+    else:
+        render_audit(result, sys.stdout, fmt)
+        sys.stdout.flush()
+    if evidence is not None:
+        _write_evidence(result, evidence)
+    elif result.snapshot is not None:
+        click.echo(f"Snapshot: {printable(result.snapshot.path)}", err=True)
+    _warn(done.warnings, path)
+    unknown = len(result.unknown_targets)
+    if unknown:
+        click.echo(
+            f"error: {unknown} target(s) could not be read; they are UNKNOWN, "
+            "neither compliant nor drifted",
+            err=True,
+        )
+    _exit(for_audit(result, allow_unknown=allow_unknown))
 
 
 def main() -> None:

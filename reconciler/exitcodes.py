@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from reconciler.apply.report import ApplyReport
+from reconciler.audit.model import AuditResult, FindingStatus
 from reconciler.errors import ReconcilerError, Refused
 from reconciler.plan.explain import Explanation
 from reconciler.plan.model import Plan
@@ -63,3 +64,14 @@ def for_apply(
 
 def for_explain(found: Explanation) -> ExitCode:
     return ExitCode.ERROR if found.live_error else ExitCode.OK
+
+
+def for_audit(result: AuditResult, *, allow_unknown: bool = False) -> ExitCode:
+    """1 when a target or a rule could not be judged (unless allowed: then it does not fail);
+    2 for drift or a failing rule that no unexpired acknowledgement accepts; else 0."""
+    statuses = {finding.status for finding in result.findings}
+    if FindingStatus.UNKNOWN in statuses and not allow_unknown:
+        return ExitCode.ERROR
+    if FindingStatus.FAIL in statuses or FindingStatus.DRIFT in statuses:
+        return ExitCode.CHANGES
+    return ExitCode.OK

@@ -1,0 +1,579 @@
+"""The audit: every target Zoom has (the account, every group, every active user), read through
+the live reader at the account's rate, judged for drift against the repo and by the enabled
+rules, and written to a snapshot as it goes.
+
+A sibling of the planner on the same reader. It reads every family that the repo manages
+anywhere or that a rule reads, for every target (not only those the repo names: an audit is
+about the account as it is). Lock views are Zoom's own (`LIVE_ONLY`): an audit reports what is,
+not what a run would make. A target whose read fails is unknown: it counts as unknown for every
+rule of its level and is never judged for drift, so it can be neither compliant nor drifted.
+
+Memory stays flat in the number of users: a user's documents are judged, written to the
+snapshot and dropped; what stays is a byte per rule per target and the findings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from fnmatch import fnmatchcase
+from typing import Any
+
+from reconciler.audit.model import (
+    Acknowledgement,
+    AuditFinding,
+    AuditResult,
+    AuditTarget,
+    FindingKind,
+    FindingStatus,
+    RuleOutcome,
+    Where,
+)
+from reconciler.audit.snapshot import SnapshotTarget, SnapshotWriter
+from reconciler.desired.acknowledged import AckEntry
+from reconciler.desired.layering import effective_user_settings
+from reconciler.desired.models import KEY_OF_FAMILY
+from reconciler.desired.state import DesiredState, Settings, dotted
+from reconciler.diagnostic import Diagnostic
+from reconciler.diff import MISSING, diff_managed, lookup
+from reconciler.errors import ConfigError, DailyLimitReached, ZoomAPIError
+from reconciler.live.directory import check_named_targets
+from reconciler.live.locks import ACCOUNT, Holder, LockView, covering_lock
+from reconciler.live.reader import LIVE_ONLY, LiveReader, LockViews, Unreadable
+from reconciler.plan.model import TargetRef
+from reconciler.plan.policies import locked_flags
+from reconciler.policy import Engine, Outcome, Rule, TargetContext
+from reconciler.vocab import (
+    FAMILIES,
+    LOCK_FAMILIES,
+    Family,
+    LeafPath,
+    LockFamily,
+    ProgressHook,
+    lock_family_of,
+    no_progress,
+)
+from reconciler.zoom import map_concurrently
+from reconciler.zoom.endpoints import UserSummary
+
+_OUTCOME_BYTE = {
+    Outcome.PASS: RuleOutcome.PASS,
+    Outcome.FAIL: RuleOutcome.FAIL,
+    Outcome.NOT_APPLICABLE: RuleOutcome.NOT_APPLICABLE,
+    Outcome.UNKNOWN: RuleOutcome.UNKNOWN,
+}
+
+
+@dataclass(frozen=True)
+class UserSelector:
+    """`--users`: email globs (`*@contractors.acme.test`) and `group:NAME` (members by name)."""
+
+    emails: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, selectors: Iterable[str]) -> UserSelector | None:
+        emails: list[str] = []
+        groups: list[str] = []
+        for selector in selectors:
+            kind, _, name = selector.partition(":")
+            if kind == "group" and name:
+                groups.append(name)
+            elif kind == "user" and name:
+                emails.append(name.lower())
+            elif "@" in selector and not name:
+                emails.append(selector.lower())
+            else:
+                raise ConfigError(
+                    f"--users {selector!r} is not a selector",
+                    hint="use an email (globs allowed: *@acme.test), user:EMAIL or group:NAME",
+                )
+        return cls(tuple(emails), tuple(groups)) if emails or groups else None
+
+    def wants(self, email: str, groups: Iterable[str]) -> bool:
+        if any(fnmatchcase(email.lower(), pattern) for pattern in self.emails):
+            return True
+        return any(fnmatchcase(name, pattern) for name in groups for pattern in self.groups)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    today: date
+    users: UserSelector | None = None
+    shipped_packs: frozenset[str] = frozenset()  # pack names loaded from the tool's folder
+
+
+@dataclass
+class _Judged:
+    """What one target contributes to the result."""
+
+    index: int
+    target: AuditTarget
+    outcomes: dict[str, RuleOutcome] = field(default_factory=dict)
+    findings: list[AuditFinding] = field(default_factory=list)
+    drifted: int | None = None  # None: drift not judged (nothing managed, or unknown)
+
+
+def needed_families(state: DesiredState, engine: Engine | None) -> tuple[Family, ...]:
+    """Every family the repo manages anywhere or a rule reads, in Zoom's order."""
+    wanted: set[Family] = set()
+    layers: list[Settings] = [state.defaults]
+    if state.account:
+        layers += [state.account.settings]
+        wanted |= {_settings_family(f) for f in state.account.locks.families}
+    for group in state.groups.values():
+        layers += [group.settings]
+        wanted |= {_settings_family(f) for f in group.locks.families}
+        if group.members:
+            layers.append(group.members.settings)
+    layers += [user.settings for user in state.users.values()]
+    for layer in layers:
+        wanted |= set(layer.families)
+    if engine is not None:
+        for rule in engine.rules:
+            wanted |= {family for family, _ in rule.reads.fields | rule.reads.locks}
+    return tuple(family for family in FAMILIES if family in wanted) or ("general",)
+
+
+def _settings_family(lock_family: Family | LockFamily) -> Family:
+    return "meeting_security" if lock_family == "meeting_security" else "general"
+
+
+class Auditor:
+    def __init__(
+        self,
+        state: DesiredState,
+        reader: LiveReader,
+        engine: Engine | None,
+        settings: AuditSettings,
+        *,
+        workers: int,
+        snapshot: SnapshotWriter | None = None,
+        progress: ProgressHook = no_progress,
+    ) -> None:
+        self.state = state
+        self.reader = reader
+        self.engine = engine
+        self.settings = settings
+        self.workers = workers
+        self.snapshot = snapshot
+        self.progress = progress
+        self.views: LockViews = reader.lock_views(LIVE_ONLY)
+        self.families = needed_families(state, engine)
+        self.rules: tuple[Rule, ...] = engine.rules if engine else ()
+        self.acks = [a for a in state.acknowledged if not a.expired(settings.today)]
+        self._desired_cache: dict[tuple[str, ...], Settings] = {}
+        self.warnings: list[Diagnostic] = []
+
+    # -- the whole run ----------------------------------------------------------------------------
+
+    async def run(self) -> AuditResult:
+        reader = self.reader
+        await reader.load_groups()
+        await reader.list_active_users()
+        await reader.look_up_users(list(self.state.users), workers=self.workers)
+        self.warnings = check_named_targets(self.state, reader.directory, list(self.state.users))
+        groups = sorted(reader.directory.groups_by_id.values(), key=lambda g: g["name"].lower())
+        users = self._users()
+        targets = [
+            AuditTarget(TargetRef("account", ACCOUNT.id), managed=self.state.account is not None)
+        ]
+        targets += [
+            AuditTarget(
+                TargetRef("group", g["id"], name=g["name"]), managed=g["name"] in self.state.groups
+            )
+            for g in groups
+        ]
+        result = AuditResult(rules=list(self.rules))
+        result.outcomes = {_code(rule): bytearray() for rule in self.rules}
+        judged: list[_Judged] = []
+        account_view = await self.views.account()
+        judged.append(await self._judge_holder(0, targets[0], ACCOUNT, (account_view,)))
+        group_results = await asyncio.gather(
+            *(
+                self._judge_group(index, target, account_view)
+                for index, target in enumerate(targets[1:], start=1)
+            )
+        )
+        judged += group_results
+        first_user = len(targets)
+        judged += [None] * len(users)  # type: ignore[list-item]  # filled below, by index
+        done = 0
+        user_items = list(enumerate(users, start=first_user))
+        async for outcome in map_concurrently(self._judge_user, user_items, workers=self.workers):
+            done += 1
+            self.progress(done, len(users))
+            index, user = outcome.item
+            if outcome.error is not None:
+                if isinstance(outcome.error, DailyLimitReached):
+                    raise outcome.error
+                target = AuditTarget(
+                    _user_ref(user), self._group_names(user), unknown=str(outcome.error)
+                )
+                judged[index] = self._unknown(index, target)
+            else:
+                assert outcome.result is not None
+                judged[index] = outcome.result
+        self._assemble(result, judged)
+        return result
+
+    def _users(self) -> list[UserSummary]:
+        directory = self.reader.directory
+        active = [u for u in directory.users.values() if u.get("status", "active") == "active"]
+        selector = self.settings.users
+        if selector is not None:
+            active = [u for u in active if selector.wants(u["email"], self._group_names(u))]
+        return sorted(active, key=lambda u: u["email"].lower())
+
+    def _assemble(self, result: AuditResult, judged: list[_Judged]) -> None:
+        result.targets = [item.target for item in judged]
+        for code, row in result.outcomes.items():
+            row.extend(item.outcomes.get(code, RuleOutcome.NOT_JUDGED) for item in judged)
+        for item in judged:
+            result.findings += item.findings
+            if item.drifted is not None:
+                result.drift_judged[item.index] = item.drifted
+        result.acknowledgements = [
+            _ack(entry, self.settings.today) for entry in self.state.acknowledged
+        ]
+
+    # -- one target -------------------------------------------------------------------------------
+
+    async def _judge_group(
+        self, index: int, target: AuditTarget, account_view: LockView
+    ) -> _Judged:
+        assert target.ref.name is not None
+        holder = Holder("group", target.ref.name, target.ref.id)
+        group_view = await self.views.group(holder.id)
+        views = (account_view,) if group_view is None else (account_view, group_view)
+        return await self._judge_holder(index, target, holder, views)
+
+    async def _judge_holder(
+        self, index: int, target: AuditTarget, holder: Holder, views: tuple[LockView, ...]
+    ) -> _Judged:
+        """The account or a group: settings, its own lock settings, and the rules."""
+        desired = self._holder_desired(holder)
+        locks: dict[LockFamily, dict[str, Any]] = {}
+        cause = None
+        for lock_family in LOCK_FAMILIES:
+            try:
+                locks[lock_family] = await self.reader.lock_doc(holder, lock_family)
+            except DailyLimitReached:
+                raise
+            except ZoomAPIError as error:
+                cause = cause or f"{lock_family} lock settings: {error}"
+        above = views[:-1]  # the holder's own view is last: it explains nothing of its own
+        judged = await self._judge(index, target, desired[0], above, views, cause, locks)
+        if target.unknown is None and judged.target.unknown is None and desired[1] is not None:
+            drifted = _lock_drift(judged.target, desired[1], locks)
+            judged.findings += [self._acknowledged(f) for f in drifted]
+            judged.drifted = (judged.drifted or 0) + len(drifted)
+        return judged
+
+    def _holder_desired(self, holder: Holder) -> tuple[Settings | None, Settings | None]:
+        if holder.kind == "account":
+            account = self.state.account
+            return (account.settings, account.locks) if account else (None, None)
+        group = self.state.groups.get(holder.name)
+        return (group.settings, group.locks) if group else (None, None)
+
+    async def _judge_user(self, item: tuple[int, UserSummary]) -> _Judged:
+        index, user = item
+        groups = self._group_names(user)
+        desired = self._user_desired(user, groups)
+        target = AuditTarget(_user_ref(user), groups, managed=bool(desired))
+        views = await self.views.above(user)
+        return await self._judge(index, target, desired, views, views, None, {})
+
+    def _user_desired(self, user: UserSummary, groups: tuple[str, ...]) -> Settings:
+        email = user["email"].lower()
+        if email in self.state.users:
+            return effective_user_settings(self.state, email, groups)
+        if groups not in self._desired_cache:
+            self._desired_cache[groups] = effective_user_settings(self.state, email, groups)
+        return self._desired_cache[groups]
+
+    def _group_names(self, user: UserSummary) -> tuple[str, ...]:
+        return tuple(self.reader.directory.group_names(user))
+
+    async def _judge(
+        self,
+        index: int,
+        target: AuditTarget,
+        desired: Settings | None,
+        above: tuple[LockView, ...],
+        policy_views: tuple[LockView, ...],
+        cause: str | None,
+        locks: dict[LockFamily, dict[str, Any]],
+    ) -> _Judged:
+        documents: dict[Family, dict[str, Any]] = {}
+        for family in self.families:
+            live = await self.reader.read(target.ref.kind, target.ref.id, family)
+            if isinstance(live, Unreadable):
+                cause = cause or f"{KEY_OF_FAMILY[family]}: {live.cause}"
+                continue
+            documents[family] = live.values
+        if cause is not None:
+            target = AuditTarget(target.ref, target.groups, target.managed, cause)
+        self._write_snapshot(target, documents, locks)
+        if cause is not None:
+            return self._unknown(index, target)
+        judged = _Judged(index, target)
+        if desired:
+            drift = [self._acknowledged(f) for f in _drift(target, desired, documents, above)]
+            judged.findings += drift
+            judged.drifted = len(drift)
+        if self.engine is not None:
+            self._judge_rules(judged, desired, documents, policy_views)
+        return judged
+
+    def _judge_rules(
+        self,
+        judged: _Judged,
+        desired: Settings | None,
+        documents: dict[Family, dict[str, Any]],
+        views: tuple[LockView, ...],
+    ) -> None:
+        assert self.engine is not None
+        target = judged.target
+        ref = target.ref
+        context = TargetContext(
+            ref.kind,
+            ref.id,
+            ref.email or "",
+            ref.name or "",
+            target.groups,
+            documents=documents,
+            locked=locked_flags(views, documents),
+        )
+        for found in self.engine.evaluate(context):
+            outcome = _OUTCOME_BYTE[found.outcome]
+            if found.outcome in (Outcome.FAIL, Outcome.UNKNOWN):
+                finding = self._policy_finding(target, found.rule, found.error, desired, documents)
+                finding = self._acknowledged(finding)
+                if finding.status is FindingStatus.ACKNOWLEDGED:
+                    outcome = RuleOutcome.ACKNOWLEDGED
+                judged.findings.append(finding)
+            judged.outcomes[_code(found.rule)] = outcome
+
+    def _policy_finding(
+        self,
+        target: AuditTarget,
+        rule: Rule,
+        error: str | None,
+        desired: Settings | None,
+        documents: dict[Family, dict[str, Any]],
+    ) -> AuditFinding:
+        family, path = _first_field(rule)
+        key = KEY_OF_FAMILY[family]
+        actual = lookup(documents.get(family, {}), path) if path else MISSING
+        expected = MISSING
+        if rule.remedy and path:
+            expected = lookup(rule.remedy.get(key, {}), path)
+        if error is not None:
+            status, message = FindingStatus.UNKNOWN, f"{rule.id} could not be judged: {error}"
+        else:
+            status, message = (
+                FindingStatus.FAIL,
+                f"{rule.id} ({rule.title}) fails: {rule.rationale}",
+            )
+        return AuditFinding(
+            FindingKind.POLICY,
+            status,
+            target,
+            key,
+            dotted(path),
+            message,
+            self._where(rule, desired),
+            actual=actual,
+            expected=expected,
+            rule=rule,
+        )
+
+    def _where(self, rule: Rule, desired: Settings | None) -> Where:
+        """The repo line that sets the first field the rule reads, else the rule's own line."""
+        if desired is not None:
+            for family, path in sorted(rule.reads.fields):
+                wanted = dotted(path)
+                for dotted_path, source in desired.sources.get(family, {}).items():
+                    if dotted_path == wanted or dotted_path.startswith(wanted + "."):
+                        return Where(source.file, source.line, source.col)
+        shipped = rule.pack in self.settings.shipped_packs
+        return Where(rule.file, rule.line, 1, in_repo=not shipped, sets_value=False)
+
+    def _acknowledged(self, finding: AuditFinding) -> AuditFinding:
+        entry = self._ack_for(finding)
+        if entry is None:
+            return finding
+        return _replace_status(finding, _ack(entry, self.settings.today))
+
+    def _ack_for(self, finding: AuditFinding) -> AckEntry | None:
+        ref = finding.target.ref
+        for entry in self.acks:
+            if not entry.covers_target(
+                ref.kind, ref.email or "", ref.name or "", finding.target.groups
+            ):
+                continue
+            if entry.rule is not None and entry.rule == finding.rule_code:
+                return entry
+            if entry.field is not None and entry.covers_field(finding.field_label):
+                return entry
+        return None
+
+    def _unknown(self, index: int, target: AuditTarget) -> _Judged:
+        judged = _Judged(index, target)
+        for rule in self.rules:
+            if target.ref.kind in rule.levels:
+                judged.outcomes[_code(rule)] = RuleOutcome.UNKNOWN
+        judged.findings.append(
+            AuditFinding(
+                FindingKind.READ,
+                FindingStatus.UNKNOWN,
+                target,
+                None,
+                None,
+                f"could not be read, so it is neither compliant nor drifted: {target.unknown}",
+            )
+        )
+        return judged
+
+    def _write_snapshot(
+        self,
+        target: AuditTarget,
+        documents: dict[Family, dict[str, Any]],
+        locks: dict[LockFamily, dict[str, Any]],
+    ) -> None:
+        if self.snapshot is None:
+            return
+        ref = target.ref
+        self.snapshot.add(
+            SnapshotTarget(
+                key=snapshot_key(ref),
+                label=ref.label,
+                level=ref.kind,
+                id=ref.id,
+                email=ref.email,
+                name=ref.name,
+                groups=target.groups,
+                settings={KEY_OF_FAMILY[family]: doc for family, doc in documents.items()},
+                locks={KEY_OF_FAMILY[_settings_family(f)]: doc for f, doc in locks.items()},
+                unknown=target.unknown,
+            )
+        )
+
+
+def snapshot_key(ref: TargetRef) -> str:
+    return "account" if ref.kind == "account" else f"{ref.kind}:{ref.id}"
+
+
+def _code(rule: Rule) -> str:
+    return f"{rule.pack}/{rule.id}"
+
+
+def _user_ref(user: UserSummary) -> TargetRef:
+    return TargetRef("user", user["id"], email=user["email"].lower())
+
+
+def _first_field(rule: Rule) -> tuple[Family, LeafPath]:
+    """The field a rule's finding is about: the first it requires, else the first it reads."""
+    for fields in (rule.reads.required, rule.reads.fields, rule.reads.locks):
+        if fields:
+            return min(fields)
+    return "general", ()
+
+
+def _drift(
+    target: AuditTarget,
+    desired: Settings,
+    documents: dict[Family, dict[str, Any]],
+    above: tuple[LockView, ...],
+) -> list[AuditFinding]:
+    found: list[AuditFinding] = []
+    for family in desired.families:
+        if family not in documents:
+            continue
+        for change in diff_managed(desired.values[family], documents[family]):
+            lock = covering_lock(above, family, change.path)
+            source = desired.source(family, change.path)
+            found.append(
+                _drift_finding(
+                    target, KEY_OF_FAMILY[family], change.path, change.before, change.after,
+                    Where(source.file, source.line, source.col),
+                    lock.view.holder.who if lock else None, locks=False,
+                )
+            )  # fmt: skip
+    return found
+
+
+def _lock_drift(
+    target: AuditTarget, desired_locks: Settings, live: dict[LockFamily, dict[str, Any]]
+) -> list[AuditFinding]:
+    found: list[AuditFinding] = []
+    for lock_family in desired_locks.families:
+        if lock_family not in live:
+            continue
+        key = KEY_OF_FAMILY[lock_family_of(lock_family)]
+        for change in diff_managed(desired_locks.values[lock_family], live[lock_family]):
+            source = desired_locks.source(lock_family, change.path)
+            where = Where(source.file, source.line, source.col)
+            found.append(
+                _drift_finding(
+                    target, key, change.path, change.before, change.after, where, None, locks=True
+                )
+            )
+    return found
+
+
+def _drift_finding(
+    target: AuditTarget,
+    key: str,
+    path: LeafPath,
+    actual: Any,
+    expected: Any,
+    where: Where,
+    locked_by: str | None,
+    *,
+    locks: bool,
+) -> AuditFinding:
+    shown = "nothing" if actual is MISSING else _json(actual)
+    message = f"Zoom has {shown}, {where} asks for {_json(expected)}"
+    if locked_by:
+        message += f" (locked by {locked_by}: change it there)"
+    return AuditFinding(
+        FindingKind.DRIFT,
+        FindingStatus.DRIFT,
+        target,
+        key,
+        dotted(path),
+        message,
+        where,
+        actual=actual,
+        expected=expected,
+        locked_by=locked_by,
+        locks=locks,
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _ack(entry: AckEntry, today: date) -> Acknowledgement:
+    return Acknowledgement(
+        entry.target,
+        entry.rule,
+        entry.field,
+        entry.owner,
+        entry.reason,
+        entry.expires.isoformat(),
+        entry.file,
+        entry.line,
+        expired=entry.expired(today),
+    )
+
+
+def _replace_status(finding: AuditFinding, ack: Acknowledgement) -> AuditFinding:
+    return replace(finding, status=FindingStatus.ACKNOWLEDGED, acknowledged=ack)

@@ -1,0 +1,282 @@
+"""The audit result: one value that every report format renders, so the formats cannot disagree.
+
+What an audit read: every target (the account, every group, every active user) with its groups
+and whether its read failed; per rule, one outcome per target (a byte per target, so 133 rules
+over 50,000 users cost 6.6 MB, and JUnit can still list every target a rule judged); and the
+findings: every failed rule, every rule that could not be judged, every drifted managed field,
+every target that could not be read, and every acknowledged one of those. Passes are counted,
+not listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from reconciler.diff import MISSING
+from reconciler.plan.model import TargetRef
+from reconciler.policy import Rule
+
+FORMAT_VERSION = 1
+
+
+class FindingKind(StrEnum):
+    POLICY = "policy"  # a rule over the target's live effective values
+    DRIFT = "drift"  # a managed field whose live value differs from the repo's
+    READ = "read"  # the target could not be read: its state is unknown
+
+
+class FindingStatus(StrEnum):
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    DRIFT = "drift"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class RuleOutcome(IntEnum):
+    """One byte per target in `AuditResult.outcomes` (NOT_JUDGED: not at the rule's level)."""
+
+    NOT_JUDGED = 0
+    PASS = 1
+    FAIL = 2
+    NOT_APPLICABLE = 3
+    UNKNOWN = 4
+    ACKNOWLEDGED = 5  # failed, and an unexpired acknowledgement accepts it
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def field_label(family: str, path: str, *, locks: bool = False) -> str:
+    if not locks:
+        return f"{family}.{path}" if path else family
+    if family == "settings":
+        return f"locks.{path}" if path else "locks"
+    return f"locks.{family}.{path}" if path else f"locks.{family}"
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """A file and 1-based line: the repo file that sets the value, or the rule's line.
+
+    `sets_value`: the line sets the field's value (False: the rule's line in its policy file,
+    for a target no YAML names). `in_repo`: the file is in the settings repo (False: a pack
+    shipped with the tool, its path relative to the tool's `policies/`).
+    """
+
+    file: str
+    line: int
+    col: int = 1
+    in_repo: bool = True
+    sets_value: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """One entry of `acknowledged.yaml`: an accepted deviation, until it expires."""
+
+    target: str  # the selector as written: account, group:NAME, user:EMAIL, or `*`
+    rule: str | None  # "pack/id", or None when the entry names a field
+    field: str | None  # "family.dotted.path", or None when it names a rule
+    owner: str
+    reason: str
+    expires: str  # ISO date, inclusive
+    file: str
+    line: int
+    expired: bool = False
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTarget:
+    """One target the audit covered. `unknown`: why its read failed (None when it was read)."""
+
+    ref: TargetRef
+    groups: tuple[str, ...] = ()
+    managed: bool = False  # the repo asks something of it
+    unknown: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.ref.label
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFinding:
+    """One result an auditor must see. `actual`/`expected` are MISSING where not known."""
+
+    kind: FindingKind
+    status: FindingStatus
+    target: AuditTarget
+    # The family's key in the repo (settings, meeting_security, meeting_authentication,
+    # recording_authentication); None for a whole-target read failure.
+    family: str | None
+    path: str | None  # dotted, in the repo's shape
+    message: str
+    where: Where | None = None
+    actual: Any = MISSING
+    expected: Any = MISSING
+    rule: Rule | None = None
+    locked_by: str | None = None  # "the account" or "group NAME" where a lock above fixes it
+    locks: bool = False  # the field is a lock setting (drift of an account or group lock)
+    acknowledged: Acknowledgement | None = None
+
+    @property
+    def level(self) -> str:
+        return self.target.ref.kind
+
+    @property
+    def severity(self) -> str:
+        """The rule's severity; drift is medium, an unreadable target high."""
+        if self.rule is not None:
+            return str(self.rule.severity)
+        return "high" if self.kind is FindingKind.READ else "medium"
+
+    @property
+    def rule_code(self) -> str | None:
+        return f"{self.rule.pack}/{self.rule.id}" if self.rule is not None else None
+
+    @property
+    def field_label(self) -> str:
+        """The field as the repo's YAML spells it (`settings.in_meeting.chat`,
+        `locks.in_meeting.chat`, `locks.meeting_security.waiting_room`), or `-` for a whole
+        target."""
+        if self.family is None:
+            return "-"
+        return field_label(self.family, self.path or "", locks=self.locks)
+
+    @property
+    def failing(self) -> bool:
+        return self.status is not FindingStatus.ACKNOWLEDGED
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs: what was found where, not its value or its status (so an
+        acknowledged finding keeps its identity), for SARIF's partialFingerprints."""
+        ref = self.target.ref
+        parts = [self.kind.value, self.rule_code or "", ref.kind, ref.id, self.field_label]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class PackInfo:
+    name: str
+    title: str
+    file: str
+    sha256: str  # of the pack file's bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field that changed in Zoom between two snapshots (unmanaged fields included)."""
+
+    target: str  # the target's label ("user alice@acme.test")
+    key: str  # the snapshot key ("user:ID")
+    family: str
+    path: str  # dotted; "" when the whole target appeared or went
+    before: Any = MISSING
+    after: Any = MISSING
+
+
+@dataclass
+class SinceReport:
+    """What changed in Zoom since an earlier snapshot."""
+
+    snapshot: str  # the earlier snapshot's path as given
+    taken_at: str
+    targets_compared: int = 0
+    targets_changed: int = 0
+    added: list[str] = field(default_factory=list)  # target labels
+    removed: list[str] = field(default_factory=list)
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    path: str
+    sha256: str  # of the compressed file
+    manifest_sha256: str  # over the per-target hashes, in order
+    targets: int
+
+
+@dataclass
+class AuditResult:
+    account_id: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    repo_path: str = ""
+    repo_commit: str | None = None
+    tool_version: str = ""
+    packs: list[PackInfo] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    targets: list[AuditTarget] = field(default_factory=list)
+    # rule code ("pack/id") -> one RuleOutcome byte per target, in `targets` order
+    outcomes: dict[str, bytearray] = field(default_factory=dict)
+    # targets the repo manages that drift judged: index into `targets` -> drifted field count
+    drift_judged: dict[int, int] = field(default_factory=dict)
+    findings: list[AuditFinding] = field(default_factory=list)
+    acknowledgements: list[Acknowledgement] = field(default_factory=list)
+    since: SinceReport | None = None
+    snapshot: SnapshotInfo | None = None
+    requests_sent: int = 0
+
+    # -- counts ---------------------------------------------------------------------------------
+
+    def rule_counts(self, code: str) -> dict[str, int]:
+        """pass / fail / not_applicable / unknown / acknowledged counts of one rule."""
+        found = Counter(self.outcomes.get(code, b""))
+        return {
+            outcome.label: found[outcome]
+            for outcome in RuleOutcome
+            if outcome is not RuleOutcome.NOT_JUDGED
+        }
+
+    def counts_by_result(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for code in self.outcomes:
+            for label, count in self.rule_counts(code).items():
+                totals[label] += count
+        totals["drift"] = sum(f.status is FindingStatus.DRIFT for f in self.findings)
+        totals["acknowledged"] += sum(
+            f.kind is FindingKind.DRIFT and f.status is FindingStatus.ACKNOWLEDGED
+            for f in self.findings
+        )
+        totals["unreadable_targets"] = sum(t.unknown is not None for t in self.targets)
+        order = ["pass", "fail", "not_applicable", "unknown", "drift", "acknowledged"]
+        return {key: totals[key] for key in [*order, "unreadable_targets"]}
+
+    def counts_by(self, attribute: str) -> dict[str, int]:
+        """Failing findings by `level` or `severity`."""
+        found = Counter(str(getattr(f, attribute)) for f in self.findings if f.failing)
+        return dict(sorted(found.items()))
+
+    def counts_by_group(self) -> dict[str, int]:
+        """Failing findings of users by each group they belong to (`(no group)` for none)."""
+        found: Counter[str] = Counter()
+        for finding in self.findings:
+            if finding.failing and finding.level == "user":
+                for name in finding.target.groups or ("(no group)",):
+                    found[name] += 1
+        return dict(sorted(found.items()))
+
+    @property
+    def unknown_targets(self) -> list[AuditTarget]:
+        return [target for target in self.targets if target.unknown is not None]
+
+    @property
+    def failing(self) -> list[AuditFinding]:
+        return [finding for finding in self.findings if finding.failing]
+
+    @property
+    def clean(self) -> bool:
+        return not self.failing

@@ -1,0 +1,146 @@
+"""One audit run on a session: the packs, the acknowledgements, the snapshot, the result with
+what an auditor needs to tie it to its inputs (account, times, repo commit, tool version, the
+sha256 of every rule file)."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.audit.engine import Auditor, AuditSettings, UserSelector
+from reconciler.audit.model import AuditResult, PackInfo, SinceReport
+from reconciler.audit.snapshot import SnapshotHeader, SnapshotWriter, compare
+from reconciler.connect import Session
+from reconciler.desired import DesiredState
+from reconciler.desired.acknowledged import expired_problems
+from reconciler.desired.problems import Spot, problem, sorted_problems
+from reconciler.diagnostic import Diagnostic
+from reconciler.errors import ConfigError
+from reconciler.plan.changed import repo_commit
+from reconciler.policy import Engine, Pack, load_named
+from reconciler.policy.packs import SHIPPED, shipped_file
+from reconciler.vocab import ProgressHook, no_progress
+
+
+@dataclass
+class AuditRun:
+    result: AuditResult
+    warnings: list[Diagnostic]
+
+
+SNAPSHOTS = Path(".reconciler") / "snapshots"
+
+
+def snapshot_folder(repo: Path) -> Path:
+    """Where an audit without --evidence keeps its snapshot."""
+    return repo / SNAPSHOTS
+
+
+def check_same_account(earlier: SnapshotHeader, account_id: str) -> None:
+    """Before reading Zoom: a --since snapshot of another account compares nothing."""
+    if earlier.account_id != account_id:
+        raise ConfigError(
+            f"snapshot {earlier.path} is of account {earlier.account_id}, "
+            f"this audit reads account {account_id}",
+            hint="pass a snapshot of the same account",
+        )
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def snapshot_name(started_at: str) -> str:
+    """A file name from the start time that sorts in time order and is valid everywhere."""
+    return started_at.replace(":", "-").replace("+00-00", "Z") + ".jsonl.gz"
+
+
+def pack_info(state: DesiredState, names: list[str], packs: list[Pack]) -> list[PackInfo]:
+    found = []
+    for name, pack in zip(names, packs, strict=True):
+        path = shipped_file(name) if name in SHIPPED else state.root / name
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        found.append(PackInfo(pack.name, pack.title, pack.file, digest))
+    return found
+
+
+async def run_audit(
+    state: DesiredState,
+    session: Session,
+    *,
+    policies: tuple[str, ...] = (),
+    users: UserSelector | None = None,
+    snapshot_dir: Path | None = None,
+    today: date | None = None,
+    progress: ProgressHook = no_progress,
+) -> AuditRun:
+    names = list(policies) or list(state.options.policies)
+    packs = load_named(names, repo=state.root) if names else []
+    engine = Engine(packs) if packs else None
+    started = now()
+    shipped = frozenset(p.name for n, p in zip(names, packs, strict=True) if n in SHIPPED)
+    settings = AuditSettings(today or datetime.now(UTC).date(), users, shipped)
+    requests_before = session.zoom.counters.requests
+    writer = None
+    if snapshot_dir is not None:
+        writer = SnapshotWriter(snapshot_dir / snapshot_name(started), session.account_id, started)
+    auditor = Auditor(
+        state, session.reader, engine, settings, workers=session.workers, snapshot=writer,
+        progress=progress,
+    )  # fmt: skip
+    try:
+        result = await auditor.run()
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
+    result.finished_at = now()
+    if writer is not None:
+        result.snapshot = writer.close(result.finished_at)
+    result.started_at = started
+    result.account_id = session.account_id
+    result.repo_path = str(state.root)
+    result.repo_commit = repo_commit(state.root)
+    result.tool_version = __version__
+    result.packs = pack_info(state, names, packs)
+    result.requests_sent = session.zoom.counters.requests - requests_before
+    return AuditRun(result, auditor.warnings)
+
+
+def acknowledgement_problems(
+    state: DesiredState, engine: Engine | None, today: date
+) -> list[ConfigError]:
+    """`validate`'s checks of acknowledged.yaml that need the day or the packs: an expired entry,
+    and a rule that no enabled pack has (a typo would accept nothing, silently)."""
+    problems = expired_problems(list(state.acknowledged), today)
+    codes = {f"{rule.pack}/{rule.id}" for rule in engine.rules} if engine else set()
+    for entry in state.acknowledged:
+        if entry.rule is not None and entry.rule not in codes:
+            close = difflib.get_close_matches(entry.rule, sorted(codes), n=1)
+            hint = (
+                f"did you mean {close[0]}?"
+                if close
+                else "rules are PACK/ID of the packs reconciler.yaml enables"
+            )
+            problems.append(
+                problem(
+                    entry.file, Spot(entry.line, 1), (),
+                    f"the acknowledgement names rule {entry.rule}, which no enabled pack has",
+                    hint,
+                )
+            )  # fmt: skip
+    return sorted_problems(problems)
+
+
+def since_report(earlier: Path, current: Path) -> SinceReport:
+    """`compare`, with each lock family named as the repo's YAML names it (`locks`,
+    `locks.meeting_security`): snapshots keep families by their repo keys."""
+    report = compare(earlier, current)
+    for index, change in enumerate(report.changes):
+        if change.family == "locks.settings":
+            report.changes[index] = replace(change, family="locks")
+    return report

@@ -26,6 +26,10 @@ CHAT_OFF = "settings:\n  in_meeting:\n    chat: false\n"
 CHAT_ON = "settings:\n  in_meeting:\n    chat: true\n"
 FILE_TRANSFER_ON = "settings:\n  in_meeting:\n    file_transfer: true\n"  # erin: off today
 POLICY = {"reconciler.yaml": "policies: [zoom-security-baseline]\n"}
+EXPIRED_ACK = (
+    "acknowledged:\n  - target: user:alice@acme.test\n    field: settings.in_meeting.chat\n"
+    "    owner: ops@acme.test\n    reason: pilot\n    expires: 2020-01-31\n"
+)
 
 Scenario = Callable[[Path], int]
 
@@ -176,6 +180,31 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         str(r := alice(t)),
         "--sandbox",
         connector=unreadable_alice(r),
+    ),
+    ("audit", "no drift, and every rule passes or its failure is acknowledged"): lambda t: run(
+        t, "audit", str(alice(t)), "--sandbox", "--quiet", "--users", "bob@acme.test"
+    ),
+    ("audit", "drift, or a failing rule that no unexpired acknowledgement accepts"): lambda t: run(
+        t, "audit", str(alice(t)), "--sandbox", "--quiet"
+    ),
+    ("audit", "a target could not be read, or a rule could not be judged"): lambda t: run(
+        t, "audit", str(r := alice(t)), "--sandbox", "--quiet", connector=unreadable_alice(r)
+    ),
+    ("audit --allow-unknown", "a target could not be read, and nothing else was found"): lambda t: (
+        run(
+            t,
+            "audit",
+            str(r := alice(t)),
+            "--sandbox",
+            "--quiet",
+            "--allow-unknown",
+            "--users",
+            "alice@acme.test",
+            connector=unreadable_alice(r),
+        )
+    ),
+    ("validate", "an entry of acknowledged.yaml has expired"): lambda t: run(
+        t, "validate", str(alice(t, **{"acknowledged.yaml": EXPIRED_ACK}))
     ),
 }
 

@@ -1,0 +1,222 @@
+"""`reconciler audit` on the Acme sandbox: `--since`, acknowledged drift, exit codes, and bad
+input (one line, nothing read)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from reconciler.cli import cli
+from reconciler.connect import Connector
+from tests.plan.sandbox_repo import open_app, prepare, recording, send_all
+
+CHAT_PACK = """\
+pack: ours
+title: Our rules
+rules:
+  - id: no-chat
+    title: No meeting chat
+    severity: high
+    rationale: Chat is not archived.
+    levels: [user]
+    expr: settings.in_meeting.chat == false
+"""
+ACK = """\
+acknowledged:
+  - target: user:alice@acme.test
+    rule: ours/no-chat
+    owner: it-security@acme.test
+    reason: Alice runs the support clinic
+    expires: {expires}
+"""
+
+
+def repo_of(tmp: Path, files: dict[str, str], setup: list[dict[str, Any]] | None = None) -> Path:
+    repo = tmp / "repo"
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    prepare(repo, setup)
+    return repo
+
+
+def audit(repo: Path, *args: str, connector: Connector | None = None) -> Result:
+    result = CliRunner().invoke(
+        cli, ["audit", str(repo), "--sandbox", *args], obj=connector, env={"NO_COLOR": "1"}
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def patch(repo: Path, user: str, body: dict[str, Any], option: str | None = None) -> None:
+    item: dict[str, Any] = {"method": "PATCH", "path": f"/v2/users/{{user:{user}}}/settings"}
+    item["body"] = body
+    if option:
+        item["query"] = {"option": option}
+    asyncio.run(send_all(open_app(repo), [item]))
+
+
+def chat_repo(tmp: Path, ack: str | None = None) -> Path:
+    files = {
+        "reconciler.yaml": "policies: [policies/ours.yaml]\n",
+        "policies/ours.yaml": CHAT_PACK,
+        "users/bob@acme.test.yaml": "settings:\n  in_meeting:\n    chat: false\n",
+    }
+    if ack is not None:
+        files["acknowledged.yaml"] = ack
+    setup = [
+        {
+            "method": "PATCH",
+            "path": "/v2/users/{user:alice}/settings",
+            "body": {"in_meeting": {"chat": True}},
+        },
+        {
+            "method": "PATCH",
+            "path": "/v2/users/{user:bob}/settings",
+            "body": {"in_meeting": {"chat": False}},
+        },
+    ]
+    return repo_of(tmp, files, setup)
+
+
+def test_since_lists_exactly_the_fields_changed_in_zoom(tmp_path: Path) -> None:
+    repo = repo_of(
+        tmp_path,
+        {"users/alice@acme.test.yaml": "settings:\n  in_meeting:\n    chat: true\n"},
+        [
+            {
+                "method": "PATCH",
+                "path": "/v2/users/{user:alice}/settings",
+                "body": {"in_meeting": {"chat": True}},
+            }
+        ],
+    )
+    first = audit(repo, "--format", "json", "--quiet")
+    assert first.exit_code == 0, first.output
+    snapshot = Path(json.loads(first.stdout)["snapshot"]["path"])
+    assert snapshot.parent == repo / ".reconciler" / "snapshots"
+    # 7 fields of 5 users: alice's managed chat, the rest unmanaged (chat is the only managed).
+    patch(repo, "alice", {"in_meeting": {"chat": False, "polling": False}})
+    patch(repo, "bob", {"in_meeting": {"polling": False}})
+    patch(repo, "carol", {"in_meeting": {"annotation": False}})
+    patch(repo, "dave", {"in_meeting": {"breakout_room": False}})
+    # Not read: the audit reads the families the repo or a rule needs (here general only).
+    patch(repo, "dave", {"meeting_security": {"waiting_room": False}}, option="meeting_security")
+    patch(repo, "erin", {"in_meeting": {"file_transfer": True, "polling": False}})
+    second = audit(repo, "--format", "json", "--quiet", "--since", str(snapshot))
+    assert second.exit_code == 2, second.output  # alice's managed chat drifted
+    since = json.loads(second.stdout)["since"]
+    found = {(c["target"], c["family"], c["path"], c.get("after")) for c in since["changes"]}
+    before = {
+        (c["target"], c["family"], c["path"]): c.get("before")
+        for c in since["changes"]
+        if "before" in c
+    }
+    changed = {
+        ("user alice@acme.test", "settings", "in_meeting.chat", False),
+        ("user alice@acme.test", "settings", "in_meeting.polling", False),
+        ("user bob@acme.test", "settings", "in_meeting.polling", False),
+        ("user carol@acme.test", "settings", "in_meeting.annotation", False),
+        ("user dave@acme.test", "settings", "in_meeting.breakout_room", False),
+        ("user erin@acme.test", "settings", "in_meeting.file_transfer", True),
+        ("user erin@acme.test", "settings", "in_meeting.polling", False),
+    }
+    # The sandbox's Acme values before the patches, for the fields whose value changed.
+    assert found == changed
+    assert before[("user alice@acme.test", "settings", "in_meeting.chat")] is True
+    assert since["targets_changed"] == 5
+    assert since["added"] == [] and since["removed"] == []
+
+
+def test_an_acknowledged_finding_does_not_fail_until_it_expires(tmp_path: Path) -> None:
+    repo = chat_repo(tmp_path / "a", ACK.format(expires="2999-12-31"))
+    done = audit(repo, "--format", "json", "--quiet", "--users", "alice@acme.test")
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    alice = [f for f in report["findings"] if f["target"].get("email") == "alice@acme.test"]
+    assert [
+        (f["status"], f["acknowledged"]["owner"], f["acknowledged"]["expires"]) for f in alice
+    ] == [("acknowledged", "it-security@acme.test", "2999-12-31")]
+    assert report["acknowledgements"][0]["source"] == {"file": "acknowledged.yaml", "line": 2}
+    counts = next(r["counts"] for r in report["rules"] if r["id"] == "ours/no-chat")
+    assert counts["fail"] == sum(
+        1 for f in report["findings"] if f["status"] == "fail" and f["rule"] == "ours/no-chat"
+    )
+    assert counts["acknowledged"] == 1
+
+
+def test_an_expired_acknowledgement_fails_the_audit_and_validate(tmp_path: Path) -> None:
+    repo = chat_repo(tmp_path, ACK.format(expires="2020-01-31"))
+    done = audit(repo, "--format", "json", "--quiet", "--users", "alice@acme.test")
+    assert done.exit_code == 2, done.output
+    report = json.loads(done.stdout)
+    assert [(f["status"], f["acknowledged"]) for f in report["findings"]] == [("fail", None)]
+    assert report["acknowledgements"][0]["expired"] is True
+    checked = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert checked.exit_code == 1
+    assert checked.stdout.startswith(
+        "acknowledged.yaml:2:1: the acknowledgement of ours/no-chat for user:alice@acme.test "
+        "(owner it-security@acme.test) expired on 2020-01-31"
+    )
+
+
+def test_a_malformed_acknowledgement_is_a_validation_error_with_its_line(tmp_path: Path) -> None:
+    bad = ACK.format(expires="next week").replace("    owner: it-security@acme.test\n", "")
+    repo = chat_repo(tmp_path, bad)
+    checked = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert checked.exit_code == 1
+    assert checked.stdout.splitlines() == [
+        "acknowledged.yaml:2:5: acknowledged[0]: the entry has no `owner:`",
+        "acknowledged.yaml:5:14: acknowledged[0].expires: `expires:` is a date, YYYY-MM-DD",
+    ]
+    apps: list[Any] = []
+    done = audit(repo, connector=recording(apps))
+    assert done.exit_code == 1
+    assert apps == []  # refused before Zoom was asked anything
+
+
+def test_a_typo_in_an_acknowledged_rule_is_caught_by_validate(tmp_path: Path) -> None:
+    repo = chat_repo(
+        tmp_path, ACK.format(expires="2999-12-31").replace("ours/no-chat", "ours/no-chats")
+    )
+    checked = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert checked.exit_code == 1
+    assert checked.stdout == (
+        "acknowledged.yaml:2:1: the acknowledgement names rule ours/no-chats, which no enabled "
+        "pack has (hint: did you mean ours/no-chat?)\n"
+    )
+
+
+def test_exit_codes_clean_findings_and_unknown(tmp_path: Path) -> None:
+    chat_on = {"in_meeting": {"chat": True}}
+    clean = repo_of(
+        tmp_path / "clean",
+        {"users/bob@acme.test.yaml": "settings:\n  in_meeting:\n    chat: true\n"},
+        [{"method": "PATCH", "path": "/v2/users/{user:bob}/settings", "body": chat_on}],
+    )
+    assert audit(clean, "--quiet").exit_code == 0
+    drifted = chat_repo(tmp_path / "drift")
+    patch(drifted, "bob", {"in_meeting": {"chat": True}})
+    done = audit(drifted, "--quiet", "--format", "json", "--users", "bob@acme.test")
+    assert done.exit_code == 2
+    assert [(f["kind"], f["status"]) for f in json.loads(done.stdout)["findings"]] == [
+        ("drift", "drift"),
+        ("policy", "fail"),
+    ]
+
+
+def test_a_bad_since_file_is_one_line_and_nothing_is_read(tmp_path: Path) -> None:
+    repo = chat_repo(tmp_path)
+    bogus = tmp_path / "old.jsonl.gz"
+    bogus.write_bytes(gzip.compress(b'{"not": "a snapshot"}\n'))
+    apps: list[Any] = []
+    done = audit(repo, "--since", str(bogus), connector=recording(apps))
+    assert done.exit_code == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert str(bogus) in done.stderr
+    assert apps == []

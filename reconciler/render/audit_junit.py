@@ -9,10 +9,11 @@ error per target that could not be read). Hidden characters are shown escaped, a
 The XML is streamed, a suite at a time and a case at a time: a suite's counts are attributes of
 its start tag, so they come first from its outcome bytes (and the totals of `<testsuites>` from
 every suite's counts), then its cases are written. Memory is bounded by the findings' index and
-one escaped name per target, not by the number of cases (133 rules over 50,000 users make 6.6
-million). Every attribute and text goes through `xml.sax.saxutils.escape`, with the entities
-ElementTree writes, so names from Zoom (an email with markup or quotes) are escaped and the
-output is the one `ET.indent` and `ElementTree.write` gave for the same elements.
+each target's name (escaped once, not once per rule), not by the number of cases (133 rules
+over 50,000 users make 6.6 million). Every attribute and text goes through
+`xml.sax.saxutils.escape`, with the entities ElementTree writes, so names from Zoom (an email
+with markup or quotes) are escaped and the output is the one `ET.indent` and
+`ElementTree.write` gave for the same elements.
 """
 
 from __future__ import annotations
@@ -45,13 +46,17 @@ _NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
 # An attribute value's entities besides `&`, `<` and `>`, spelled as ElementTree spells them.
 _ATTRIBUTE_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
 _INDENT = "  "
-_CHUNK = 1 << 16  # characters gathered before each write to the sink
+_PIECES = 4096  # pieces (two to four a case) gathered before each write to the sink
 
 TargetKey = tuple[str, str]
 
 
 def xml_text(text: str) -> str:
     """`text` as XML may carry it: hidden characters escaped (no line breaks), all else kept."""
+    if text.isprintable():
+        # No control, format or separator character but the space, no surrogate, no U+FFFE or
+        # U+FFFF (unassigned): nothing to escape, found without looking at each character.
+        return text
     return _NOT_XML.sub(lambda found: f"\\u{ord(found.group()):04x}", printable(text))
 
 
@@ -111,20 +116,15 @@ class _Out:
 
     def __init__(self, fh: TextIO) -> None:
         self._fh = fh
-        self._parts: list[str] = []
-        self._size = 0
+        self.parts: list[str] = []
 
     def __call__(self, text: str) -> None:
-        self._parts.append(text)
-        self._size += len(text)
-        if self._size >= _CHUNK:
-            self.flush()
+        self.parts.append(text)
 
     def flush(self) -> None:
-        if self._parts:
-            self._fh.write("".join(self._parts))
-            self._parts.clear()
-            self._size = 0
+        if self.parts:
+            self._fh.write("".join(self.parts))
+            self.parts.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +160,8 @@ class _Suite:
     cases: Callable[[], Iterator[_Case]]
     properties: tuple[tuple[str, str], ...] = ()
 
-    def write(self, out: _Out, names: list[str]) -> None:
-        """Stream the suite to `out`; `names`: each target's label, escaped for an attribute."""
+    def write(self, out: _Out, names: _Names) -> None:
+        """Stream the suite to `out`, flushing it every so many cases."""
         head = f'{_INDENT}<testsuite name="{attribute(self.name)}"{_counted(self.counts)}'
         if not self.properties and not self.counts["tests"]:
             out(f"{head} />\n")
@@ -169,17 +169,39 @@ class _Suite:
         out(f"{head}>\n")
         if self.properties:
             out(f"{_INDENT * 2}<properties>\n")
-            for pair in self.properties:
-                out(f"{_INDENT * 3}<property{_attributes(zip(('name', 'value'), pair))} />\n")
+            for name, value in self.properties:
+                pairs = _attributes([("name", name), ("value", value)])
+                out(f"{_INDENT * 3}<property{pairs} />\n")
             out(f"{_INDENT * 2}</properties>\n")
         opening = f'{_INDENT * 2}<testcase classname="{attribute(self.classname)}" name="'
         closing = f"{_INDENT * 2}</testcase>\n"
-        for index, found in self.cases():
+        parts, passed, opened = out.parts, names.passed, names.opened
+        append = parts.append
+        for at, found in self.cases():
+            append(opening)
             if found is None:
-                out(f'{opening}{names[index]}" />\n')
+                append(passed[at])
             else:
-                out(f'{opening}{names[index]}">\n{found.xml(3)}{closing}')
+                append(opened[at])
+                append(found.xml(3))
+                append(closing)
+            if len(parts) >= _PIECES:
+                out.flush()
         out(f"{_INDENT}</testsuite>\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """Each target's label escaped for an attribute, ending a case that passed or one that has
+    a result: made once, not once per rule."""
+
+    passed: list[str]
+    opened: list[str]
+
+    @classmethod
+    def of(cls, labels: list[str]) -> _Names:
+        escaped = [attribute(label) for label in labels]
+        return cls([f'{name}" />\n' for name in escaped], [f'{name}">\n' for name in escaped])
 
 
 def _counts(tests: int, failures: int, errors: int, skipped: int) -> dict[str, int]:
@@ -335,12 +357,12 @@ def _unreadable_suite(result: AuditResult, index: _Index) -> _Suite:
     return _Suite(xml_text(UNREADABLE_SUITE), UNREADABLE_SUITE, counts, cases)
 
 
-def _suites(result: AuditResult) -> tuple[list[str], list[_Suite]]:
-    """Every suite with its counts (its cases not yet made), and each target's escaped name."""
+def _suites(result: AuditResult) -> tuple[_Names, list[_Suite]]:
+    """Every suite with its counts (its cases not yet made), and the targets' escaped names."""
     index = _Index.of(result)
     suites = [_rule_suite(result, rule, index) for rule in result.rules]
     suites += [_drift_suite(result, index), _unreadable_suite(result, index)]
-    return [attribute(label) for label in index.labels], suites
+    return _Names.of(index.labels), suites
 
 
 def render(result: AuditResult, fh: TextIO) -> None:

@@ -4,9 +4,12 @@ bytes; drift and unreadable suites; correct counts; well-formed whatever the nam
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
+import tracemalloc
 import xml.etree.ElementTree as ET
 
+import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 from junitparser.junitparser import FinalResult
 
@@ -20,6 +23,7 @@ from reconciler.audit.model import (
     Where,
 )
 from reconciler.plan.model import TargetRef
+from reconciler.policy import load_shipped
 from reconciler.render import audit_junit
 from tests.audit.sample import ACK, ALICE, EVE, sample
 
@@ -304,3 +308,116 @@ def test_many_targets_each_get_their_own_finding() -> None:
             if case.result:
                 failure = only_result(case)
                 assert failure.message == f"{code} fails for {case.name}"
+
+
+def test_the_stream_is_what_elementtree_writes_for_the_same_elements() -> None:
+    """Streamed by hand, the XML is still byte for byte what `ET.indent` and `ET.write` give."""
+    sneaky = AuditTarget(TargetRef("user", "u-s", email="s\"'&<>\t\ud800@acme.test"))
+    hostile = AuditResult(targets=[sneaky], drift_judged={0: 1})
+    hostile.findings = [dataclasses.replace(_drift(FindingStatus.DRIFT, "a", 1), target=sneaky)]
+    for result in (sample(), hostile, AuditResult()):
+        text = rendered(result)
+        declaration, body = text.split("\n", 1)
+        assert declaration == "<?xml version='1.0' encoding='utf-8'?>"
+        root = ET.fromstring(body)
+        ET.indent(root)
+        assert body == ET.tostring(root, encoding="unicode") + "\n"
+
+
+class CountingSink(io.TextIOBase):
+    """A text sink that keeps nothing: it counts the characters written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return len(text)
+
+
+BIG_TARGETS, BIG_RULES, UNREADABLE_EVERY, DRIFT_EVERY = 20_000, 20, 1_000, 10
+PATTERN = bytes(
+    [RuleOutcome.PASS] * 12
+    + [RuleOutcome.FAIL, RuleOutcome.FAIL, RuleOutcome.NOT_APPLICABLE]
+    + [RuleOutcome.UNKNOWN, RuleOutcome.ACKNOWLEDGED, RuleOutcome.NOT_JUDGED]
+)
+
+
+def big_result() -> AuditResult:
+    """20,000 users x 20 rules, every outcome present, half the failures with a finding."""
+    rules = list(load_shipped("cis-zoom-1.0").rules[:BIG_RULES])
+    targets = [
+        AuditTarget(
+            TargetRef("user", f"u-{n}", email=f"user{n}@acme.test"),
+            unknown="read timed out" if n % UNREADABLE_EVERY == 0 else None,
+        )
+        for n in range(BIG_TARGETS)
+    ]
+    result = AuditResult(rules=rules, targets=targets)
+    result.drift_judged = {n: n % 2 for n in range(0, BIG_TARGETS, DRIFT_EVERY)}
+    for k, rule in enumerate(rules):
+        code = f"{rule.pack}/{rule.id}"
+        turned = PATTERN[k % len(PATTERN) :] + PATTERN[: k % len(PATTERN)]
+        row = bytearray((turned * (BIG_TARGETS // len(PATTERN) + 1))[:BIG_TARGETS])
+        for n in range(0, BIG_TARGETS, UNREADABLE_EVERY):
+            row[n] = RuleOutcome.UNKNOWN
+        result.outcomes[code] = row
+        result.findings.extend(
+            AuditFinding(
+                FindingKind.POLICY, FindingStatus.FAIL, targets[n], "settings", "in_meeting.chat",
+                f"{code} fails for <{targets[n].label}>", Where(f"users/{n}.yaml", 3), rule=rule,
+                actual=False, expected=True,
+            )
+            for n, byte in enumerate(row)
+            if byte == RuleOutcome.FAIL and n % 2 == 0
+        )  # fmt: skip
+    return result
+
+
+@pytest.mark.slow
+def test_a_big_audit_is_streamed_in_bounded_memory() -> None:
+    """400,000 cases: the render's traced peak stays small (building the whole tree took ~170 MB),
+    the stream is the same text a StringIO gets, and junitparser reads the right totals."""
+    result = big_result()
+    sink = CountingSink()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        audit_junit.render(result, sink)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+    text = rendered(result)
+    assert sink.chars == len(text)
+
+    expected = dict.fromkeys(["tests", "failures", "errors", "skipped"], 0)
+    for code in result.outcomes:
+        counts = result.rule_counts(code)
+        expected["tests"] += sum(counts.values())
+        expected["failures"] += counts["fail"]
+        expected["errors"] += counts["unknown"]
+        expected["skipped"] += counts["not_applicable"] + counts["acknowledged"]
+    unreadable = BIG_TARGETS // UNREADABLE_EVERY
+    expected["tests"] += len(result.drift_judged) + unreadable
+    expected["failures"] += sum(count > 0 for count in result.drift_judged.values())
+    expected["errors"] += unreadable
+    xml = JUnitXml.fromstring(text)
+    assert isinstance(xml, JUnitXml)
+    totals = {key: getattr(xml, key) for key in expected}
+    assert totals == expected
+    assert expected["tests"] > BIG_TARGETS * BIG_RULES * 0.9
+    listed = list(xml)
+    assert len(listed) == BIG_RULES + 2
+    for key in expected:
+        assert sum(getattr(suite, key) for suite in listed) == expected[key]
+    # Every case and result is its own element (a name cannot hold a `<`: it is escaped).
+    assert text.count("<testcase ") == expected["tests"]
+    assert text.count("<failure ") == expected["failures"]
+    assert text.count("<error ") == expected["errors"]
+    assert text.count("<skipped ") == expected["skipped"]

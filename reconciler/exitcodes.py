@@ -69,7 +69,7 @@ def for_explain(found: Explanation) -> ExitCode:
 def for_audit(result: AuditResult, *, allow_unknown: bool = False) -> ExitCode:
     """1 when a target or a rule could not be judged (unless allowed: then it does not fail);
     2 for drift or a failing rule that no unexpired acknowledgement accepts; else 0."""
-    statuses = {finding.status for finding in result.findings}
+    statuses = result.statuses()
     if FindingStatus.UNKNOWN in statuses and not allow_unknown:
         return ExitCode.ERROR
     if FindingStatus.FAIL in statuses or FindingStatus.DRIFT in statuses:

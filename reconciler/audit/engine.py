@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.audit.model import (
@@ -29,8 +27,10 @@ from reconciler.audit.model import (
     AuditTarget,
     FindingKind,
     FindingStatus,
+    FindingStore,
     RuleOutcome,
     Where,
+    field_label,
 )
 from reconciler.audit.snapshot import SnapshotTarget, SnapshotWriter
 from reconciler.desired.acknowledged import AckEntry
@@ -39,12 +39,13 @@ from reconciler.desired.models import KEY_OF_FAMILY
 from reconciler.desired.state import DesiredState, Settings, dotted
 from reconciler.diagnostic import Diagnostic
 from reconciler.diff import MISSING, diff_managed, lookup
-from reconciler.errors import ConfigError, DailyLimitReached, ZoomAPIError
+from reconciler.errors import DailyLimitReached, ZoomAPIError
 from reconciler.live.directory import check_named_targets
 from reconciler.live.locks import ACCOUNT, Holder, LockView, covering_lock
 from reconciler.live.reader import LIVE_ONLY, LiveReader, LockViews, Unreadable
 from reconciler.plan.model import TargetRef
 from reconciler.plan.policies import locked_flags
+from reconciler.plan.scope import UserSelector
 from reconciler.policy import Engine, Outcome, Rule, TargetContext
 from reconciler.vocab import (
     FAMILIES,
@@ -68,38 +69,6 @@ _OUTCOME_BYTE = {
 
 
 @dataclass(frozen=True)
-class UserSelector:
-    """`--users`: email globs (`*@contractors.acme.test`) and `group:NAME` (members by name)."""
-
-    emails: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-
-    @classmethod
-    def parse(cls, selectors: Iterable[str]) -> UserSelector | None:
-        emails: list[str] = []
-        groups: list[str] = []
-        for selector in selectors:
-            kind, _, name = selector.partition(":")
-            if kind == "group" and name:
-                groups.append(name)
-            elif kind == "user" and name:
-                emails.append(name.lower())
-            elif "@" in selector and not name:
-                emails.append(selector.lower())
-            else:
-                raise ConfigError(
-                    f"--users {selector!r} is not a selector",
-                    hint="use an email (globs allowed: *@acme.test), user:EMAIL or group:NAME",
-                )
-        return cls(tuple(emails), tuple(groups)) if emails or groups else None
-
-    def wants(self, email: str, groups: Iterable[str]) -> bool:
-        if any(fnmatchcase(email.lower(), pattern) for pattern in self.emails):
-            return True
-        return any(fnmatchcase(name, pattern) for name in groups for pattern in self.groups)
-
-
-@dataclass(frozen=True)
 class AuditSettings:
     today: date
     users: UserSelector | None = None
@@ -112,8 +81,9 @@ class _Judged:
 
     index: int
     target: AuditTarget
-    outcomes: dict[str, RuleOutcome] = field(default_factory=dict)
     findings: list[AuditFinding] = field(default_factory=list)
+    # Failed rules, compact: (rule index, where, live value, acknowledgement index or None)
+    failed: list[tuple[int, Where, Any, int | None]] = field(default_factory=list)
     drifted: int | None = None  # None: drift not judged (nothing managed, or unknown)
 
 
@@ -164,7 +134,13 @@ class Auditor:
         self.views: LockViews = reader.lock_views(LIVE_ONLY)
         self.families = needed_families(state, engine)
         self.rules: tuple[Rule, ...] = engine.rules if engine else ()
-        self.acks = [a for a in state.acknowledged if not a.expired(settings.today)]
+        self.acks = [
+            (index, entry)
+            for index, entry in enumerate(state.acknowledged)
+            if not entry.expired(settings.today)
+        ]
+        self.rule_index = {rule.key: index for index, rule in enumerate(self.rules)}
+        self.rows: list[bytearray] = []
         self._desired_cache: dict[tuple[str, ...], Settings] = {}
         self.warnings: list[Diagnostic] = []
 
@@ -187,22 +163,27 @@ class Auditor:
             )
             for g in groups
         ]
+        total = len(targets) + len(users)
         result = AuditResult(rules=list(self.rules))
-        result.outcomes = {_code(rule): bytearray() for rule in self.rules}
-        judged: list[_Judged] = []
+        result.acknowledgements = [
+            _ack(entry, self.settings.today) for entry in self.state.acknowledged
+        ]
+        self.rows = [bytearray(total) for _ in self.rules]
+        result.outcomes = dict(zip((_code(r) for r in self.rules), self.rows, strict=True))
+        store = FindingStore(result.targets, self.rules, result.acknowledgements, _rule_field)
+        result.findings = store
+        sink = _InOrder(result, store)
         account_view = await self.views.account()
-        judged.append(await self._judge_holder(0, targets[0], ACCOUNT, (account_view,)))
-        group_results = await asyncio.gather(
+        sink.put(await self._judge_holder(0, targets[0], ACCOUNT, (account_view,)))
+        for judged in await asyncio.gather(
             *(
                 self._judge_group(index, target, account_view)
                 for index, target in enumerate(targets[1:], start=1)
             )
-        )
-        judged += group_results
-        first_user = len(targets)
-        judged += [None] * len(users)  # type: ignore[list-item]  # filled below, by index
+        ):
+            sink.put(judged)
         done = 0
-        user_items = list(enumerate(users, start=first_user))
+        user_items = list(enumerate(users, start=len(targets)))
         async for outcome in map_concurrently(self._judge_user, user_items, workers=self.workers):
             done += 1
             self.progress(done, len(users))
@@ -213,11 +194,11 @@ class Auditor:
                 target = AuditTarget(
                     _user_ref(user), self._group_names(user), unknown=str(outcome.error)
                 )
-                judged[index] = self._unknown(index, target)
+                sink.put(self._unknown(index, target))
             else:
                 assert outcome.result is not None
-                judged[index] = outcome.result
-        self._assemble(result, judged)
+                sink.put(outcome.result)
+        assert sink.next == total, "every target is judged once"
         return result
 
     def _users(self) -> list[UserSummary]:
@@ -227,18 +208,6 @@ class Auditor:
         if selector is not None:
             active = [u for u in active if selector.wants(u["email"], self._group_names(u))]
         return sorted(active, key=lambda u: u["email"].lower())
-
-    def _assemble(self, result: AuditResult, judged: list[_Judged]) -> None:
-        result.targets = [item.target for item in judged]
-        for code, row in result.outcomes.items():
-            row.extend(item.outcomes.get(code, RuleOutcome.NOT_JUDGED) for item in judged)
-        for item in judged:
-            result.findings += item.findings
-            if item.drifted is not None:
-                result.drift_judged[item.index] = item.drifted
-        result.acknowledgements = [
-            _ack(entry, self.settings.today) for entry in self.state.acknowledged
-        ]
 
     # -- one target -------------------------------------------------------------------------------
 
@@ -349,15 +318,23 @@ class Auditor:
             documents=documents,
             locked=locked_flags(views, documents),
         )
+        index = judged.index
         for found in self.engine.evaluate(context):
             outcome = _OUTCOME_BYTE[found.outcome]
-            if found.outcome in (Outcome.FAIL, Outcome.UNKNOWN):
+            rule_index = self.rule_index[found.rule.key]
+            if found.outcome is Outcome.UNKNOWN:
                 finding = self._policy_finding(target, found.rule, found.error, desired, documents)
-                finding = self._acknowledged(finding)
-                if finding.status is FindingStatus.ACKNOWLEDGED:
+                judged.findings.append(self._acknowledged(finding))
+            elif found.outcome is Outcome.FAIL:
+                key, path, _expected = _rule_field(found.rule)
+                ack = self._ack_index(target, _code(found.rule), field_label(key, path))
+                family, leaf = _first_field(found.rule)
+                actual = lookup(documents.get(family, {}), leaf) if leaf else MISSING
+                where = self._where(found.rule, desired)
+                judged.failed.append((rule_index, where, actual, ack))
+                if ack is not None:
                     outcome = RuleOutcome.ACKNOWLEDGED
-                judged.findings.append(finding)
-            judged.outcomes[_code(found.rule)] = outcome
+            self.rows[rule_index][index] = outcome
 
     def _policy_finding(
         self,
@@ -411,23 +388,26 @@ class Auditor:
         return _replace_status(finding, _ack(entry, self.settings.today))
 
     def _ack_for(self, finding: AuditFinding) -> AckEntry | None:
-        ref = finding.target.ref
-        for entry in self.acks:
-            if not entry.covers_target(
-                ref.kind, ref.email or "", ref.name or "", finding.target.groups
-            ):
+        found = self._ack_index(finding.target, finding.rule_code, finding.field_label)
+        return None if found is None else self.state.acknowledged[found]
+
+    def _ack_index(self, target: AuditTarget, rule_code: str | None, label: str) -> int | None:
+        """The index in acknowledged.yaml of the first unexpired entry that accepts it."""
+        ref = target.ref
+        for index, entry in self.acks:
+            if not entry.covers_target(ref.kind, ref.email or "", ref.name or "", target.groups):
                 continue
-            if entry.rule is not None and entry.rule == finding.rule_code:
-                return entry
-            if entry.field is not None and entry.covers_field(finding.field_label):
-                return entry
+            if entry.rule is not None and entry.rule == rule_code:
+                return index
+            if entry.field is not None and entry.covers_field(label):
+                return index
         return None
 
     def _unknown(self, index: int, target: AuditTarget) -> _Judged:
         judged = _Judged(index, target)
-        for rule in self.rules:
+        for rule_index, rule in enumerate(self.rules):
             if target.ref.kind in rule.levels:
-                judged.outcomes[_code(rule)] = RuleOutcome.UNKNOWN
+                self.rows[rule_index][index] = RuleOutcome.UNKNOWN
         judged.findings.append(
             AuditFinding(
                 FindingKind.READ,
@@ -463,6 +443,42 @@ class Auditor:
                 unknown=target.unknown,
             )
         )
+
+
+class _InOrder:
+    """Targets finish out of order (several in flight); the result takes them in order, so a
+    few wait here, never all of them."""
+
+    def __init__(self, result: AuditResult, store: FindingStore) -> None:
+        self.result = result
+        self.store = store
+        self.next = 0
+        self.waiting: dict[int, _Judged] = {}
+
+    def put(self, judged: _Judged) -> None:
+        self.waiting[judged.index] = judged
+        while self.next in self.waiting:
+            self._take(self.waiting.pop(self.next))
+            self.next += 1
+
+    def _take(self, judged: _Judged) -> None:
+        self.result.targets.append(judged.target)
+        index = judged.index
+        for finding in judged.findings:
+            self.store.add(finding)
+        for rule_index, where, actual, ack in judged.failed:
+            self.store.add_rule_failure(index, rule_index, where, actual, ack)
+        if judged.drifted is not None:
+            self.result.drift_judged[index] = judged.drifted
+
+
+def _rule_field(rule: Rule) -> tuple[str, str, Any]:
+    """The field a rule's findings name: the repo's family key, the dotted path, and the value
+    its remedy sets there (MISSING when it has none)."""
+    family, path = _first_field(rule)
+    key = KEY_OF_FAMILY[family]
+    expected = lookup(rule.remedy.get(key, {}), path) if rule.remedy and path else MISSING
+    return key, dotted(path), expected
 
 
 def snapshot_key(ref: TargetRef) -> str:

@@ -11,10 +11,12 @@ not listed.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, overload
 
 from reconciler.diff import MISSING
 from reconciler.plan.model import TargetRef
@@ -169,6 +171,144 @@ class AuditFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class Light:
+    kind: FindingKind
+    status: FindingStatus
+    target: AuditTarget
+    severity: str
+
+    @property
+    def failing(self) -> bool:
+        return self.status is not FindingStatus.ACKNOWLEDGED
+
+    @property
+    def level(self) -> str:
+        return self.target.ref.kind
+
+
+def _light(finding: AuditFinding) -> Light:
+    return Light(finding.kind, finding.status, finding.target, finding.severity)
+
+
+def light(findings: Sequence[AuditFinding]) -> Iterator[Light]:
+    if isinstance(findings, FindingStore):
+        return findings.light()
+    return (_light(finding) for finding in findings)
+
+
+class FindingStore(Sequence[AuditFinding]):
+    """The findings of an audit in target order, with failed rules kept in columns.
+
+    A rule that fails for most users of a 50,000-user account makes millions of findings; as
+    objects they cost ~500 bytes each. A failed (or acknowledged) rule is fully described by the
+    target, the rule, where the value is set, the live value and the acknowledgement, so it is
+    kept as ~24 bytes of columns and made into an `AuditFinding` when a report reads it. Drift,
+    unreadable targets and rules that could not be judged stay objects.
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[AuditTarget],
+        rules: Sequence[Rule],
+        acknowledgements: Sequence[Acknowledgement],
+        first_field: Any,
+    ) -> None:
+        self._targets = targets
+        self._rules = rules
+        self._acks = acknowledgements
+        self._first_field = first_field  # rule -> (family key, dotted path, expected)
+        self._objects: list[AuditFinding] = []
+        self._object_of = array("i")  # -1: a row of the columns
+        self._target = array("i")
+        self._rule = array("h")
+        self._where = array("i")
+        self._ack = array("h")
+        self._actual: list[Any] = []
+        self._wheres: dict[Where, int] = {}
+        self._where_list: list[Where] = []
+        self._per_rule: dict[int, tuple[str, str, Any, str]] = {}
+
+    def add(self, finding: AuditFinding) -> None:
+        self._object_of.append(len(self._objects))
+        self._objects.append(finding)
+        for column in (self._target, self._where):
+            column.append(0)
+        for small in (self._rule, self._ack):
+            small.append(0)
+        self._actual.append(None)
+
+    def add_rule_failure(
+        self, target: int, rule: int, where: Where, actual: Any, ack: int | None
+    ) -> None:
+        self._object_of.append(-1)
+        self._target.append(target)
+        self._rule.append(rule)
+        found = self._wheres.get(where)
+        if found is None:
+            found = self._wheres[where] = len(self._where_list)
+            self._where_list.append(where)
+        self._where.append(found)
+        self._ack.append(-1 if ack is None else ack)
+        self._actual.append(actual)
+
+    def __len__(self) -> int:
+        return len(self._object_of)
+
+    @overload
+    def __getitem__(self, index: int) -> AuditFinding: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[AuditFinding]: ...
+    def __getitem__(self, index: int | slice) -> AuditFinding | Sequence[AuditFinding]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        found = self._object_of[index]
+        if found >= 0:
+            return self._objects[found]
+        return self._made(index)
+
+    def __iter__(self) -> Iterator[AuditFinding]:
+        for index in range(len(self)):
+            yield self[index]
+
+    def light(self) -> Iterator[Light]:
+        """What the counts need of each finding, without making the objects."""
+        for index, found in enumerate(self._object_of):
+            if found >= 0:
+                yield _light(self._objects[found])
+                continue
+            target = self._targets[self._target[index]]
+            status = FindingStatus.FAIL if self._ack[index] < 0 else FindingStatus.ACKNOWLEDGED
+            rule = self._rules[self._rule[index]]
+            yield Light(FindingKind.POLICY, status, target, str(rule.severity))
+
+    def _made(self, index: int) -> AuditFinding:
+        rule_index = self._rule[index]
+        rule = self._rules[rule_index]
+        if rule_index not in self._per_rule:
+            key, path, expected = self._first_field(rule)
+            message = f"{rule.id} ({rule.title}) fails: {rule.rationale}"
+            self._per_rule[rule_index] = (key, path, expected, message)
+        key, path, expected, message = self._per_rule[rule_index]
+        ack_index = self._ack[index]
+        ack = None if ack_index < 0 else self._acks[ack_index]
+        return AuditFinding(
+            FindingKind.POLICY,
+            FindingStatus.FAIL if ack is None else FindingStatus.ACKNOWLEDGED,
+            self._targets[self._target[index]],
+            key,
+            path,
+            message,
+            self._where_list[self._where[index]],
+            actual=self._actual[index],
+            expected=expected,
+            rule=rule,
+            acknowledged=ack,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PackInfo:
     name: str
     title: str
@@ -224,7 +364,7 @@ class AuditResult:
     outcomes: dict[str, bytearray] = field(default_factory=dict)
     # targets the repo manages that drift judged: index into `targets` -> drifted field count
     drift_judged: dict[int, int] = field(default_factory=dict)
-    findings: list[AuditFinding] = field(default_factory=list)
+    findings: Sequence[AuditFinding] = field(default_factory=list)
     acknowledgements: list[Acknowledgement] = field(default_factory=list)
     since: SinceReport | None = None
     snapshot: SnapshotInfo | None = None
@@ -246,37 +386,42 @@ class AuditResult:
         for code in self.outcomes:
             for label, count in self.rule_counts(code).items():
                 totals[label] += count
-        totals["drift"] = sum(f.status is FindingStatus.DRIFT for f in self.findings)
-        totals["acknowledged"] += sum(
-            f.kind is FindingKind.DRIFT and f.status is FindingStatus.ACKNOWLEDGED
-            for f in self.findings
-        )
+        for item in light(self.findings):
+            if item.kind is FindingKind.DRIFT:
+                totals["drift" if item.failing else "acknowledged"] += 1
         totals["unreadable_targets"] = sum(t.unknown is not None for t in self.targets)
         order = ["pass", "fail", "not_applicable", "unknown", "drift", "acknowledged"]
         return {key: totals[key] for key in [*order, "unreadable_targets"]}
 
     def counts_by(self, attribute: str) -> dict[str, int]:
         """Failing findings by `level` or `severity`."""
-        found = Counter(str(getattr(f, attribute)) for f in self.findings if f.failing)
+        found = Counter(str(getattr(f, attribute)) for f in light(self.findings) if f.failing)
         return dict(sorted(found.items()))
 
     def counts_by_group(self) -> dict[str, int]:
         """Failing findings of users by each group they belong to (`(no group)` for none)."""
         found: Counter[str] = Counter()
-        for finding in self.findings:
-            if finding.failing and finding.level == "user":
-                for name in finding.target.groups or ("(no group)",):
+        for item in light(self.findings):
+            if item.failing and item.level == "user":
+                for name in item.target.groups or ("(no group)",):
                     found[name] += 1
         return dict(sorted(found.items()))
+
+    @property
+    def failing_count(self) -> int:
+        return sum(item.failing for item in light(self.findings))
 
     @property
     def unknown_targets(self) -> list[AuditTarget]:
         return [target for target in self.targets if target.unknown is not None]
 
     @property
-    def failing(self) -> list[AuditFinding]:
-        return [finding for finding in self.findings if finding.failing]
+    def failing(self) -> Iterator[AuditFinding]:
+        return (finding for finding in self.findings if finding.failing)
 
     @property
     def clean(self) -> bool:
-        return not self.failing
+        return not any(item.failing for item in light(self.findings))
+
+    def statuses(self) -> set[FindingStatus]:
+        return {item.status for item in light(self.findings)}

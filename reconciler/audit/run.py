@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.audit.engine import Auditor, AuditSettings, UserSelector
+from reconciler.audit.engine import Auditor, AuditSettings
 from reconciler.audit.model import AuditResult, PackInfo, SinceReport
 from reconciler.audit.snapshot import SnapshotHeader, SnapshotWriter, compare
 from reconciler.connect import Session
@@ -21,6 +21,7 @@ from reconciler.desired.problems import Spot, problem, sorted_problems
 from reconciler.diagnostic import Diagnostic
 from reconciler.errors import ConfigError
 from reconciler.plan.changed import repo_commit
+from reconciler.plan.scope import UserSelector
 from reconciler.policy import Engine, Pack, load_named
 from reconciler.policy.packs import SHIPPED, shipped_file
 from reconciler.vocab import ProgressHook, no_progress

@@ -344,7 +344,7 @@ def bar_chart(
 
 
 def _header(result: AuditResult) -> str:
-    failing = len(result.failing)
+    failing = result.failing_count
     acknowledged = len(result.findings) - failing
     if result.clean:
         verdict = '<p class="verdict clean">Clean: no failing findings'

@@ -103,7 +103,7 @@ def _change_json(change: FieldChange) -> dict[str, Any]:
     return found
 
 
-def audit_json(result: AuditResult) -> dict[str, Any]:
+def audit_json(result: AuditResult, *, with_findings: bool = True) -> dict[str, Any]:
     levels = {"account": 0, "group": 0, "user": 0}
     for target in result.targets:
         levels[target.ref.kind] += 1
@@ -141,7 +141,7 @@ def audit_json(result: AuditResult) -> dict[str, Any]:
             }
             for rule in result.rules
         ],
-        "findings": [finding_json(finding) for finding in result.findings],
+        "findings": [finding_json(f) for f in result.findings] if with_findings else [],
         "unknown_targets": [
             {"level": t.ref.kind, "target": target_json(t), "cause": t.unknown}
             for t in result.unknown_targets
@@ -172,6 +172,22 @@ def audit_json(result: AuditResult) -> dict[str, Any]:
     return document
 
 
+_FINDINGS_MARK = "__reconciler_findings__"
+
+
 def render(result: AuditResult, fh: TextIO) -> None:
-    json.dump(audit_json(result), fh, indent=2, ensure_ascii=False)
+    """The document, with its findings written one at a time: a 50,000-user audit can hold
+    millions, and the whole list as dicts would not fit in memory."""
+    document = audit_json(result, with_findings=False)
+    document["findings"] = _FINDINGS_MARK
+    head, tail = json.dumps(document, indent=2, ensure_ascii=False).split(
+        json.dumps(_FINDINGS_MARK), 1
+    )
+    fh.write(head)
+    fh.write("[")
+    for index, finding in enumerate(result.findings):
+        text = json.dumps(finding_json(finding), indent=2, ensure_ascii=False)
+        fh.write(("," if index else "") + "\n    " + text.replace("\n", "\n    "))
+    fh.write("\n  ]" if len(result.findings) else "]")
+    fh.write(tail)
     fh.write("\n")

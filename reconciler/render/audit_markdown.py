@@ -53,7 +53,7 @@ def _cut_note(left_out: int) -> str:
 
 
 def _head(result: AuditResult) -> list[str]:
-    failing = len(result.failing)
+    failing = result.failing_count
     verdict = "clean: no drift, no failing rule" if result.clean else f"{failing} failing"
     lines = [
         TITLE,

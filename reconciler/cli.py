@@ -27,7 +27,6 @@ from reconciler.apply.audit_log import audit_log_path, check_audit_log
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.run import ApplySettings, check_plan, run_apply
 from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
-from reconciler.audit.engine import UserSelector
 from reconciler.audit.evidence import write_manifest
 from reconciler.audit.model import AuditResult
 from reconciler.audit.run import (
@@ -61,10 +60,13 @@ from reconciler.exitcodes import (
     for_plan,
     for_validate,
 )
+from reconciler.export.engine import ExportOptions, ExportScope, Mode, family_keys
+from reconciler.export.run import run_export, run_remedy
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.policies import desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
+from reconciler.plan.scope import UserSelector
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
@@ -613,6 +615,129 @@ def audit(
             err=True,
         )
     _exit(for_audit(result, allow_unknown=allow_unknown))
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def _export_scope(account: bool, groups: str | None, users: tuple[str, ...]) -> ExportScope:
+    """No target option: everything. Otherwise only what the options name."""
+    if not account and groups is None and not users:
+        return ExportScope()
+    names = (
+        None if groups in (None, "*") else tuple(n.strip() for n in groups.split(",") if n.strip())
+    )
+    return ExportScope(
+        account=account,
+        groups=names if groups is not None else (),
+        users=UserSelector.parse(users),
+        all_users=False,
+    )
+
+
+@cli.command()
+@path_argument
+@sandbox_option("Export from")
+@click.option("--account", "only_account", is_flag=True, help="Export the account file.")
+@click.option(
+    "--groups",
+    is_flag=False,
+    flag_value="*",
+    default=None,
+    metavar="[NAMES]",
+    help="Export group files: all, or these comma-separated names (globs allowed).",
+)
+@click.option(
+    "--users",
+    "users",
+    multiple=True,
+    metavar="SELECTOR",
+    help="Export these users' files: an email (globs: *@acme.test), user:EMAIL or group:NAME.",
+)
+@click.option(
+    "--families",
+    multiple=True,
+    type=click.Choice(
+        ["settings", "meeting_security", "meeting_authentication", "recording_authentication"]
+    ),
+    help="Only these option families (repeatable) [default: all four].",
+)
+@click.option(
+    "--fields",
+    multiple=True,
+    metavar="PATHS",
+    help="Only fields matching these dotted paths (globs: settings.in_meeting.*), repeatable.",
+)
+@click.option("--managed-only", is_flag=True, help="Only update keys the files already name.")
+@click.option("--all-fields", is_flag=True, help="Write every settable field, inherited or not.")
+@click.option(
+    "--remedy",
+    metavar="PACK",
+    help="Write the remedy of every rule of PACK that fails on the live account.",
+)
+@click.option(
+    "--level",
+    type=click.Choice(["account", "group", "user"]),
+    help="With --remedy: the layer to write remedies at [default: where each rule failed].",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@quiet_option
+def export(
+    path: str,
+    sandbox: bool,
+    only_account: bool,
+    groups: str | None,
+    users: tuple[str, ...],
+    families: tuple[str, ...],
+    fields: tuple[str, ...],
+    managed_only: bool,
+    all_fields: bool,
+    remedy: str | None,
+    level: Any,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Write the settings repo at PATH from the live account (only what each target does not
+    inherit), or bring live values back into the files it has."""
+    if sum([bool(fields), managed_only, all_fields]) > 1:
+        _fail("--fields, --managed-only and --all-fields do not go together; pick one")
+    mode: Mode = "managed" if managed_only else "all" if all_fields else "differences"
+    with _failures(path), _Loop() as loop:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        state = load_repo(path)
+        options = ExportOptions(
+            _export_scope(only_account, groups, users), family_keys(families), mode, fields
+        )
+        session = loop.session(state, sandbox)
+        remedies = None
+        if remedy is not None:
+            report, remedies = loop.run(run_remedy(state, session, remedy, level, dry_run=dry_run))
+        else:
+            with _progress("export", session, quiet) as progress:
+                report = loop.run(
+                    run_export(state, session, options, dry_run=dry_run, progress=progress)
+                )
+        if not dry_run and report.written:
+            load_repo(path)  # what was written must load; a failure here is a bug, shown as such
+    for line in report.lines:
+        click.echo(printable(line))
+    if remedies is not None:
+        for code, labels in sorted(remedies.acted.items()):
+            click.echo(f"remedy of {printable(code)}: {len(labels)} target(s)", err=True)
+        for code, count in sorted(remedies.without_remedy.items()):
+            click.echo(
+                f"no remedy in {printable(code)}: {count} failing target(s) left as they are",
+                err=True,
+            )
+    verb = "would change" if dry_run else "changed"
+    click.echo(
+        f"{len(report.written)} file(s) {verb} ({report.keys_written} key(s)), "
+        f"{report.unchanged} unchanged; {report.requests_sent} requests",
+        err=True,
+    )
+    for item in report.unknown:
+        click.echo(f"error: not exported: {printable(item)}", err=True)
+    _exit(ExitCode.ERROR if report.unknown else ExitCode.OK)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from reconciler.errors import ConfigError
 
@@ -51,3 +52,35 @@ def parse_selectors(selectors: Iterable[str]) -> Scope:
                 hint="use account, group:NAME, user:EMAIL or an email address",
             )
     return Scope(account=account, groups=frozenset(groups), users=frozenset(users))
+
+
+@dataclass(frozen=True)
+class UserSelector:
+    """`--users`: email globs (`*@contractors.acme.test`) and `group:NAME` (members by name)."""
+
+    emails: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, selectors: Iterable[str]) -> UserSelector | None:
+        emails: list[str] = []
+        groups: list[str] = []
+        for selector in selectors:
+            kind, _, name = selector.partition(":")
+            if kind == "group" and name:
+                groups.append(name)
+            elif kind == "user" and name:
+                emails.append(name.lower())
+            elif "@" in selector and not name:
+                emails.append(selector.lower())
+            else:
+                raise ConfigError(
+                    f"--users {selector!r} is not a selector",
+                    hint="use an email (globs allowed: *@acme.test), user:EMAIL or group:NAME",
+                )
+        return cls(tuple(emails), tuple(groups)) if emails or groups else None
+
+    def wants(self, email: str, groups: Iterable[str]) -> bool:
+        if any(fnmatchcase(email.lower(), pattern) for pattern in self.emails):
+            return True
+        return any(fnmatchcase(name, pattern) for name in groups for pattern in self.groups)

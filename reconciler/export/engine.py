@@ -1,0 +1,410 @@
+"""Export: the settings repo written from the live account, the reverse of apply.
+
+Reads through the live reader at the account's rate, like plan and audit. By default a file
+holds only what its target does not inherit: the account file every settable field (it is the
+root layer), a group file what differs from the account, a user file what differs from the
+user's primary group (or the account, for a user in no group), so a 50,000-user account becomes
+the few files that say something. Locks: the account's locked leaves, and a group's that the
+account does not already lock. What the loader would refuse is never written: secrets, GET-only
+and write-only fields (the repo's own schemas decide, `desired.zoomfields.managed_shape`).
+
+On an existing repo the files are updated in place through `desired.writer`, so comments, key
+order, quoting and blank lines stay; `--managed-only` only brings the live values of the keys a
+file already names back into git (accepting drift) and adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from reconciler.desired.models import FAMILY_KEYS, KEY_OF_FAMILY
+from reconciler.desired.state import DesiredState, Settings, leaves, nest
+from reconciler.desired.writer import Edit
+from reconciler.desired.zoomfields import family_model, lock_shape, managed_shape
+from reconciler.diff import MISSING, lookup, strictly_equal
+from reconciler.errors import ConfigError, DailyLimitReached, ZoomAPIError
+from reconciler.live.locks import ACCOUNT, Holder
+from reconciler.live.reader import LiveReader, Unreadable
+from reconciler.plan.scope import UserSelector
+from reconciler.vocab import (
+    FAMILIES,
+    LOCK_FAMILIES,
+    Family,
+    LeafPath,
+    Level,
+    LockFamily,
+    ProgressHook,
+    no_progress,
+)
+from reconciler.zoom import map_concurrently
+from reconciler.zoom.endpoints import UserSummary
+
+Mode = Literal["differences", "all", "managed"]
+Schema = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """Which targets: None for all of a kind, an empty tuple for none."""
+
+    account: bool = True
+    groups: tuple[str, ...] | None = None  # glob patterns of group names
+    users: UserSelector | None = None
+    all_users: bool = True
+
+    def wants_group(self, name: str) -> bool:
+        return self.groups is None or any(fnmatchcase(name, p) for p in self.groups)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    scope: ExportScope = field(default_factory=ExportScope)
+    families: tuple[Family, ...] = FAMILIES
+    mode: Mode = "differences"
+    fields: tuple[str, ...] = ()  # globs over `settings.in_meeting.chat`-style labels
+
+
+@dataclass
+class TargetFile:
+    """What export wants in one file: the leaves (paths from the file's top) and where it goes."""
+
+    level: Level
+    label: str
+    file: str  # relative to the repo
+    header_schema: str  # the schema path for the header line, relative to the file
+    top: dict[str, Any]  # `user:` / `group:` keys for a new file
+    edits: list[Edit] = field(default_factory=list)
+    exists: bool = False
+
+
+@dataclass
+class ExportRead:
+    """The live values export read, by target: repo shape, per family; lock leaves per family."""
+
+    account: dict[Family, dict[str, Any]] = field(default_factory=dict)
+    account_locks: dict[LockFamily, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, tuple[str, dict[Family, dict[str, Any]]]] = field(default_factory=dict)
+    group_locks: dict[str, dict[LockFamily, dict[str, Any]]] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)  # "user x: cause"
+
+
+def settable(schema: Schema | None, value: Any) -> Any:
+    """`value` pruned to what the schema lets a repo file set; MISSING when nothing is left."""
+    if schema is None:
+        return MISSING
+    if isinstance(value, dict):
+        if schema.get("type") != "object":
+            return MISSING
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        kept: dict[str, Any] = {}
+        for key, item in value.items():
+            sub = properties.get(key)
+            if sub is None and isinstance(extra, dict):
+                sub = extra
+            pruned = settable(sub, item)
+            if pruned is not MISSING:
+                kept[key] = pruned
+        return kept or MISSING
+    return MISSING if schema.get("type") == "object" else value
+
+
+def checked_document(level: Level, family: Family, document: dict[str, Any]) -> dict[str, Any]:
+    """The document without the leaves the loader's model refuses (a value Zoom reports that no
+    file may hold, e.g. outside an enum the PATCH schema allows)."""
+    model = family_model(level, family)
+    flat = dict(leaves(document))
+    for _ in range(8):
+        try:
+            model.model_validate(nest(flat))
+            return nest(flat)
+        except ValidationError as error:
+            bad = {tuple(str(p) for p in e["loc"]) for e in error.errors()}
+            kept = {p: v for p, v in flat.items() if not any(p[: len(b)] == b for b in bad)}
+            if kept == flat:
+                break
+            flat = kept
+    return {}
+
+
+def label_of(family: Family, path: LeafPath, *, locks: bool = False) -> str:
+    key = KEY_OF_FAMILY[family]
+    if locks:
+        prefix = "locks" if family == "general" else "locks.meeting_security"
+        return ".".join((prefix, *path))
+    return ".".join((key, *path))
+
+
+class Exporter:
+    def __init__(
+        self,
+        state: DesiredState,
+        reader: LiveReader,
+        options: ExportOptions,
+        *,
+        workers: int,
+        progress: ProgressHook = no_progress,
+    ) -> None:
+        self.state = state
+        self.reader = reader
+        self.options = options
+        self.workers = workers
+        self.progress = progress
+        self.read = ExportRead()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def _family(self, level: Level, target_id: str, family: Family) -> dict[str, Any] | None:
+        live = await self.reader.read(level, target_id, family)
+        if isinstance(live, Unreadable):
+            return None
+        pruned = settable(managed_shape(level, family), live.values)
+        return {} if pruned is MISSING else checked_document(level, family, pruned)
+
+    async def _documents(self, level: Level, target_id: str) -> dict[Family, dict[str, Any]] | None:
+        found: dict[Family, dict[str, Any]] = {}
+        for family in self.options.families:
+            document = await self._family(level, target_id, family)
+            if document is None:
+                return None
+            found[family] = document
+        return found
+
+    async def _locks(self, holder: Holder) -> dict[LockFamily, dict[str, Any]]:
+        found: dict[LockFamily, dict[str, Any]] = {}
+        for lock_family in LOCK_FAMILIES:
+            doc = await self.reader.lock_doc(holder, lock_family)
+            flat = {p: v for p, v in leaves(doc) if v is True}
+            pruned = settable(_lock_schema(holder.kind, lock_family), nest(flat))
+            found[lock_family] = {} if pruned is MISSING else pruned
+        return found
+
+    async def run(self) -> list[TargetFile]:
+        reader = self.reader
+        await reader.load_groups()
+        read = self.read
+        account = await self._documents("account", ACCOUNT.id)
+        if account is None:
+            raise ZoomAPIError("the account's settings could not be read; nothing was written")
+        read.account = account
+        read.account_locks = await self._locks(ACCOUNT)
+        groups = sorted(reader.directory.groups_by_id.values(), key=lambda g: g["name"].lower())
+        for group in groups:
+            holder = Holder("group", group["name"], group["id"])
+            documents = await self._documents("group", group["id"])
+            if documents is None:
+                read.unknown.append(f"group {group['name']}")
+                continue
+            read.groups[group["id"]] = (group["name"], documents)
+            read.group_locks[group["id"]] = await self._locks(holder)
+        files: list[TargetFile] = []
+        scope = self.options.scope
+        if scope.account:
+            files.append(self._account_file())
+        for group_id, (name, documents) in read.groups.items():
+            if scope.wants_group(name):
+                files.append(self._group_file(group_id, name, documents))
+        if scope.all_users or scope.users is not None:
+            files += await self._user_files()
+        return files
+
+    async def _user_files(self) -> list[TargetFile]:
+        reader = self.reader
+        await reader.list_active_users()
+        directory = reader.directory
+        users = [u for u in directory.users.values() if u.get("status", "active") == "active"]
+        selector = self.options.scope.users
+        if selector is not None:
+            users = [u for u in users if selector.wants(u["email"], directory.group_names(u))]
+        users.sort(key=lambda u: u["email"].lower())
+        found: list[TargetFile] = []
+        done = 0
+        async for outcome in map_concurrently(self._user_file, users, workers=self.workers):
+            done += 1
+            self.progress(done, len(users))
+            if outcome.error is not None:
+                if isinstance(outcome.error, DailyLimitReached):
+                    raise outcome.error
+                self.read.unknown.append(f"user {outcome.item['email']}: {outcome.error}")
+            elif outcome.result is not None:
+                found.append(outcome.result)
+        found.sort(key=lambda f: f.file)
+        return found
+
+    async def _user_file(self, user: UserSummary) -> TargetFile | None:
+        email = user["email"].lower()
+        documents = await self._documents("user", user["id"])
+        if documents is None:
+            raise ZoomAPIError("its settings could not be read")
+        group_ids = user.get("group_ids") or []
+        parent = self.read.account
+        if group_ids and group_ids[0] in self.read.groups:
+            parent = self.read.groups[group_ids[0]][1]
+        target = user_file(self.state, email)
+        existing = self.state.users.get(email)
+        own = existing.settings if existing else None
+        target.edits = self._settings_edits(documents, parent, own)
+        if not target.edits and not target.exists:
+            return None
+        return target
+
+    # -- what each file should say ----------------------------------------------------------------
+
+    def _account_file(self) -> TargetFile:
+        account = self.state.account
+        target = account_file(self.state)
+        target.edits = self._settings_edits(
+            self.read.account, None, account.settings if account else None
+        )
+        target.edits += self._lock_edits(
+            self.read.account_locks, {}, account.locks if account else None
+        )
+        return target
+
+    def _group_file(
+        self, group_id: str, name: str, documents: dict[Family, dict[str, Any]]
+    ) -> TargetFile:
+        group = self.state.groups.get(name)
+        target = group_file(self.state, name)
+        target.edits = self._settings_edits(
+            documents, self.read.account, group.settings if group else None
+        )
+        target.edits += self._lock_edits(
+            self.read.group_locks.get(group_id, {}),
+            self.read.account_locks,
+            group.locks if group else None,
+        )
+        return target
+
+    def _wanted_label(self, label: str) -> bool:
+        patterns = self.options.fields
+        return not patterns or any(
+            fnmatchcase(label, p) or label.startswith(p + ".") for p in patterns
+        )
+
+    def _settings_edits(
+        self,
+        documents: dict[Family, dict[str, Any]],
+        parent: dict[Family, dict[str, Any]] | None,
+        own: Settings | None,
+    ) -> list[Edit]:
+        """The leaves this file should set to their live value."""
+        mode = self.options.mode
+        edits: list[Edit] = []
+        for family, document in documents.items():
+            key = KEY_OF_FAMILY[family]
+            managed = set(own.flat(family)) if own is not None else set()
+            for path, value in leaves(document):
+                if mode == "managed" and path not in managed:
+                    continue
+                if not self._wanted_label(label_of(family, path)) and path not in managed:
+                    continue
+                # A field the level above does not have is the target's own (a user's
+                # `feature` section): nothing is inherited, so it is written only with
+                # --all-fields, or the files of every user would repeat Zoom's defaults.
+                inherited = lookup(parent[family], path) if parent is not None else MISSING
+                differs = parent is None or (
+                    inherited is not MISSING and not strictly_equal(inherited, value)
+                )
+                if mode == "all" or path in managed or differs:
+                    edits.append(Edit((key, *path), value))
+        return edits
+
+    def _lock_edits(
+        self,
+        locks: dict[LockFamily, dict[str, Any]],
+        above: dict[LockFamily, dict[str, Any]],
+        own: Settings | None,
+    ) -> list[Edit]:
+        edits: list[Edit] = []
+        for lock_family in LOCK_FAMILIES:
+            prefix: tuple[str, ...] = (
+                ("locks",) if lock_family == "general" else ("locks", "meeting_security")
+            )
+            managed = own.flat(lock_family) if own is not None else {}
+            live = dict(leaves(locks.get(lock_family, {})))
+            for path, wanted in managed.items():  # a managed lock Zoom no longer has
+                if path not in live and wanted is True:
+                    edits.append(Edit((*prefix, *path), False))
+            if self.options.mode == "managed":
+                edits += [Edit((*prefix, *p), v) for p, v in live.items() if p in managed]
+                continue
+            for path, value in live.items():
+                if not self._wanted_label(label_of(_family_of(lock_family), path, locks=True)):
+                    continue
+                if path in managed or lookup(above.get(lock_family, {}), path) is not True:
+                    edits.append(Edit((*prefix, *path), value))
+        return edits
+
+
+def account_file(state: DesiredState) -> TargetFile:
+    account = state.account
+    return TargetFile(
+        "account",
+        "account",
+        account.file if account else "account.yaml",
+        "schemas/repo/account.schema.json",
+        {},
+        exists=account is not None,
+    )
+
+
+def group_file(state: DesiredState, name: str) -> TargetFile:
+    group = state.groups.get(name)
+    file = group.file if group else f"groups/{_file_name(name)}.yaml"
+    top = {} if group or file == f"groups/{name}.yaml" else {"group": name}
+    return TargetFile(
+        "group", f"group {name}", file, "../schemas/repo/group.schema.json", top,
+        exists=group is not None,
+    )  # fmt: skip
+
+
+def user_file(state: DesiredState, email: str) -> TargetFile:
+    user = state.users.get(email)
+    return TargetFile(
+        "user", f"user {email}", user.file if user else f"users/{email}.yaml",
+        "../schemas/repo/user.schema.json", {}, exists=user is not None,
+    )  # fmt: skip
+
+
+def _family_of(lock_family: LockFamily) -> Family:
+    return "meeting_security" if lock_family == "meeting_security" else "general"
+
+
+def _lock_schema(level: Level, lock_family: LockFamily) -> Schema | None:
+    if level == "user":
+        return None
+    schema = dict(lock_shape(level, "patch"))
+    if lock_family == "meeting_security":
+        found = schema.get("properties", {}).get("meeting_security")
+        return found if isinstance(found, dict) else None
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k != "meeting_security"}
+    return {**schema, "properties": properties}
+
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.-")
+
+
+def _file_name(name: str) -> str:
+    """A group's file name: its name when that is a safe file name, else a safe spelling of it
+    (the file then says `group: NAME`)."""
+    safe = "".join(c if c in _SAFE else "_" for c in name).strip(" .") or "group"
+    return safe[:120]
+
+
+def family_keys(values: Iterable[str]) -> tuple[Family, ...]:
+    """`--families` by the repo's keys (settings, meeting_security, ...)."""
+    found: list[Family] = []
+    for value in values:
+        if value not in FAMILY_KEYS:
+            raise ConfigError(
+                f"--families {value!r} is not a family",
+                hint="use " + ", ".join(FAMILY_KEYS),
+            )
+        found.append(FAMILY_KEYS[value])
+    return tuple(family for family in FAMILIES if family in found) or FAMILIES

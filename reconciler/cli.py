@@ -67,6 +67,7 @@ from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.policies import desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.scope import UserSelector
+from reconciler.github.cli import github
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
@@ -95,6 +96,7 @@ def cli(debug: bool) -> None:
 
 cli.add_command(sandbox)
 cli.add_command(policy)
+cli.add_command(github)
 
 
 def _summary(state: DesiredState) -> str:

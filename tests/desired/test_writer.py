@@ -578,8 +578,9 @@ def test_updates_of_files_written_any_way_read_back_as_the_edited_data(
     text = text.replace("\n", "\r\n") if data.draw(st.booleans()) else text
     assume(reads_as(text, document))
     edits: list[Edit] = []
-    for path in data.draw(st.lists(st.sampled_from(paths_of(document)), max_size=5, unique=True)
-                          if document else st.just([])):  # fmt: skip
+    paths = paths_of(document)
+    chosen = st.lists(st.sampled_from(paths), max_size=5, unique=True) if paths else st.just([])
+    for path in data.draw(chosen):
         if not any(path[: len(e.path)] == e.path or e.path[: len(path)] == path for e in edits):
             edits.append(Edit(path, data.draw(EDIT_VALUES)))
     if "\0new" not in document:

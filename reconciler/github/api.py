@@ -1,0 +1,218 @@
+"""The little of GitHub's REST API the workflows need: a sticky pull-request comment, and one
+issue per flow that is opened or updated when a run needs attention and closed when it is clean.
+
+Both are found by a hidden marker (`<!-- reconciler:NAME -->`) in their body, so a second run
+updates the first run's comment or issue instead of adding another. The token comes from the
+environment and never appears in output: errors name the request and GitHub's status and message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.zoom.config import is_loopback_host
+
+DEFAULT_API = "https://api.github.com"
+COMMENT_LIMIT = 65_536
+ISSUE_LABEL = "reconciler"
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+_MARKER_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,100}")
+_MAX_PAGES = 50  # 5,000 comments or issues: far past any real thread
+_MAX_BODY = 4 * 1024 * 1024
+
+
+class GitHubError(ReconcilerError):
+    """GitHub refused a request, or answered something that is not what the API documents."""
+
+
+def marker(name: str) -> str:
+    if not _MARKER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"--marker {name!r}: use letters, digits and _ . : / - (up to 100)",
+            hint="e.g. plan, reconcile, audit:settings",
+        )
+    return f"<!-- reconciler:{name} -->"
+
+
+@dataclass(frozen=True)
+class Context:
+    api_url: str
+    repository: str
+    token: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Context:
+        env = os.environ if env is None else env
+        token = env.get("GITHUB_TOKEN", "")
+        if not token:
+            raise ConfigError(
+                "GITHUB_TOKEN is not set", hint="pass it to the step: env: GITHUB_TOKEN: ..."
+            )
+        repository = env.get("GITHUB_REPOSITORY", "")
+        if not _REPOSITORY.fullmatch(repository):
+            raise ConfigError(
+                f"GITHUB_REPOSITORY {repository!r} is not OWNER/NAME",
+                hint="run inside GitHub Actions, or set GITHUB_REPOSITORY",
+            )
+        api_url = env.get("GITHUB_API_URL", DEFAULT_API).rstrip("/")
+        parts = urlsplit(api_url)
+        secure = parts.scheme == "https" and bool(parts.hostname)
+        local = (
+            parts.scheme == "http"
+            and bool(parts.hostname)
+            and is_loopback_host(parts.hostname or "")
+        )
+        if not (secure or local) or parts.username or parts.password or parts.query:
+            raise ConfigError(
+                "GITHUB_API_URL must be an https:// URL (http:// only on a loopback address)",
+                hint=f"unset it to use {DEFAULT_API}",
+            )
+        return cls(api_url, repository, token)
+
+
+class GitHub:
+    def __init__(self, context: Context, transport: httpx2.BaseTransport | None = None) -> None:
+        self.context = context
+        self._http = httpx2.Client(
+            base_url=context.api_url,
+            headers={
+                "Authorization": f"Bearer {context.token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "reconciler",
+            },
+            timeout=30.0,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GitHub:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        what = f"{method} {path}"
+        try:
+            answer = self._http.request(method, path, **kwargs)
+        except httpx2.HTTPError as error:
+            raise GitHubError(f"{what}: {type(error).__name__}") from None
+        if answer.status_code >= 400:
+            raise GitHubError(f"{what}: {answer.status_code} {self._message(answer)}")
+        if len(answer.content) > _MAX_BODY:
+            raise GitHubError(f"{what}: the answer is over {_MAX_BODY} bytes")
+        try:
+            return answer.json() if answer.content else None
+        except ValueError:
+            raise GitHubError(f"{what}: the answer is not JSON") from None
+
+    def _message(self, answer: httpx2.Response) -> str:
+        try:
+            message = str(answer.json().get("message", ""))[:200]
+        except (ValueError, AttributeError):
+            message = ""
+        return message.replace(self.context.token, "***")
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        for page in range(1, _MAX_PAGES + 1):
+            items = self._call("GET", path, params={**params, "per_page": 100, "page": page})
+            if not isinstance(items, list):
+                raise GitHubError(f"GET {path}: expected a list")
+            for item in items:
+                if not isinstance(item, dict):
+                    raise GitHubError(f"GET {path}: expected objects in the list")
+                yield item
+            if len(items) < 100:
+                return
+
+    def _repo(self, tail: str) -> str:
+        return f"/repos/{self.context.repository}{tail}"
+
+    # -- the sticky comment -----------------------------------------------------------------------
+
+    def upsert_comment(self, number: int, name: str, text: str) -> tuple[str, int]:
+        """Update the pull request's comment with the marker, or add one: ("updated"|"created",
+        comment id)."""
+        mark = marker(name)
+        body = fit(mark, text)
+        for comment in self._pages(self._repo(f"/issues/{number}/comments"), {}):
+            if mark in str(comment.get("body", "")):
+                comment_id = _id(comment)
+                self._call(
+                    "PATCH", self._repo(f"/issues/comments/{comment_id}"), json={"body": body}
+                )
+                return "updated", comment_id
+        created = self._call("POST", self._repo(f"/issues/{number}/comments"), json={"body": body})
+        return "created", _id(created)
+
+    # -- the flow's issue -------------------------------------------------------------------------
+
+    def find_issue(self, name: str) -> dict[str, Any] | None:
+        mark = marker(name)
+        params = {"state": "open", "labels": ISSUE_LABEL}
+        for issue in self._pages(self._repo("/issues"), params):
+            if "pull_request" not in issue and mark in str(issue.get("body", "")):
+                return issue
+        return None
+
+    def open_issue(self, name: str, title: str, text: str) -> tuple[str, int]:
+        body = fit(marker(name), text)
+        found = self.find_issue(name)
+        if found is not None:
+            number = _number(found)
+            self._call(
+                "PATCH", self._repo(f"/issues/{number}"), json={"title": title, "body": body}
+            )
+            return "updated", number
+        created = self._call(
+            "POST",
+            self._repo("/issues"),
+            json={"title": title, "body": body, "labels": [ISSUE_LABEL]},
+        )
+        return "opened", _number(created)
+
+    def close_issue(self, name: str, note: str) -> tuple[str, int | None]:
+        found = self.find_issue(name)
+        if found is None:
+            return "none open", None
+        number = _number(found)
+        self._call("POST", self._repo(f"/issues/{number}/comments"), json={"body": note})
+        self._call("PATCH", self._repo(f"/issues/{number}"), json={"state": "closed"})
+        return "closed", number
+
+
+def fit(mark: str, text: str, limit: int = COMMENT_LIMIT) -> str:
+    """The marker and the text, cut to GitHub's limit with a note when it is longer."""
+    body = f"{mark}\n{text}"
+    if len(body) <= limit:
+        return body
+    note = "\n\n**Cut to GitHub's comment limit; the full report is in the run's artifacts.**\n"
+    return body[: limit - len(note)] + note
+
+
+def _id(item: Any) -> int:
+    found = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise GitHubError("GitHub's answer has no comment id")
+    return found
+
+
+def _number(item: Any) -> int:
+    found = item.get("number") if isinstance(item, dict) else None
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise GitHubError("GitHub's answer has no issue number")
+    return found

@@ -1,0 +1,209 @@
+"""The three reusable workflows, step by step as Actions runs them (`tests/github/standin.py`),
+against the sandbox and a stand-in GitHub API: one sticky comment across two pushes, annotations
+on the right lines, a located and valid SARIF, one issue opened, updated and closed when clean,
+a reconcile refused off the default branch, and the jobs' outcomes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.github.standin import TOKEN, JobRun, Store, event_file, run_job, served_github
+from tests.plan.sandbox_repo import commit_all, git, git_repo, prepare
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+EXAMPLE = ROOT / "examples" / "acme"
+SARIF_SCHEMA = ROOT.parent / "shared" / "sarif" / "sarif-schema-2.1.0.json"
+REPOSITORY = "acme/zoom-settings"
+ALICE = "users/alice@acme.test.yaml"
+
+
+def workspace(tmp: Path) -> Path:
+    """examples/acme as a settings repo in git, beside a fresh Acme sandbox."""
+    repo = tmp / "settings"
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns(".reconciler"))
+    git_repo(repo)
+    commit_all(repo, "the settings")
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    prepare(repo)
+    return repo
+
+
+def job(
+    name: str,
+    repo: Path,
+    api: str,
+    tmp: Path,
+    *,
+    ref: str = "refs/heads/main",
+    event_name: str = "schedule",
+    pr: int | None = None,
+    extra: str = "--sandbox",
+) -> JobRun:
+    temp = tmp / f"runner-{name}-{len(list(tmp.glob(f'runner-{name}-*')))}"
+    temp.mkdir()
+    event: dict[str, Any] = {"repository": {"default_branch": "main"}}
+    if pr is not None:
+        event["pull_request"] = {"number": pr}
+    github = {
+        "token": TOKEN,
+        "event_name": event_name,
+        "base_ref": "main" if pr is not None else "",
+        "ref": ref,
+        "repository": REPOSITORY,
+        "event": event,
+    }
+    env = {
+        "GITHUB_API_URL": api,
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_REF": ref,
+        "GITHUB_EVENT_NAME": event_name,
+        "GITHUB_EVENT_PATH": str(event_file(temp, event)),
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_RUN_ID": "42",
+    }
+    return run_job(
+        WORKFLOWS / f"{name}.yml",
+        workspace=repo,
+        inputs={"path": ".", "extra-args": extra},
+        github=github,
+        env=env,
+        runner_temp=temp,
+    )
+
+
+def open_issues(store: Store) -> list[dict[str, Any]]:
+    return [issue for issue in store.issues if issue["state"] == "open"]
+
+
+def push(repo: Path, name: str, text: str) -> None:
+    (repo / name).write_text(text)
+    commit_all(repo, f"change {name}")
+
+
+def test_plan_keeps_one_comment_updated_across_pushes(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    with served_github() as (store, api):
+        push(repo, ALICE, "settings:\n  in_meeting:\n    polling: false\n")
+        first = job("plan", repo, api, tmp_path, event_name="pull_request", pr=7)
+        assert not first.failed, first.output
+        assert len(store.comments[7]) == 1
+        body = store.comments[7][0]["body"]
+        assert body.startswith("<!-- reconciler:plan:. -->\n### reconciler plan")
+        assert "user alice@acme.test" in body and "polling" in body
+        push(repo, ALICE, "settings:\n  in_meeting:\n    polling: false\n    chat: false\n")
+        second = job("plan", repo, api, tmp_path, event_name="pull_request", pr=7)
+        assert not second.failed, second.output
+        assert len(store.comments[7]) == 1  # updated in place, never a second comment
+        assert store.comments[7][0]["body"] != body and "chat" in store.comments[7][0]["body"]
+        assert store.calls.count("POST /repos/acme/zoom-settings/issues/7/comments") == 1
+        assert store.calls.count("PATCH /repos/acme/zoom-settings/issues/comments/1001") == 1
+        assert TOKEN not in first.output + second.output
+        summary = (tmp_path / "runner-plan-0" / "step_summary.md").read_text()
+        assert "### reconciler plan" in summary
+
+
+def test_plan_annotates_a_broken_file_and_fails_before_planning(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    with served_github() as (store, api):
+        push(repo, ALICE, "settings:\n  in_meeting:\n    polling: maybe\n")
+        run = job("plan", repo, api, tmp_path, event_name="pull_request", pr=7)
+    assert run.failed
+    validate = run.step("Validate")
+    assert validate.code == 1
+    assert f"::error file={ALICE},line=3,col=14::" in validate.stdout
+    assert not run.step("plan").ran
+    assert store.comments == {}
+
+
+def test_plan_fails_on_a_violation_the_pull_request_introduces(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    with served_github() as (store, api):
+        push(repo, ALICE, "meeting_security:\n  waiting_room: false\n")
+        run = job("plan", repo, api, tmp_path, event_name="pull_request", pr=9)
+    assert run.failed
+    last = run.steps[-1]
+    assert last.code == 1
+    assert "::error::the plan has BLOCKED changes or introduces a policy violation" in last.stdout
+    assert len(store.comments[9]) == 1  # the plan is still posted, so the author sees why
+
+
+def test_reconcile_refuses_any_ref_but_the_default_branch(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    with served_github() as (store, api):
+        run = job("reconcile", repo, api, tmp_path, ref="refs/heads/feature", event_name="push")
+    assert run.failed
+    assert run.steps[0].code == 1
+    assert "::error::reconcile applies main only, not refs/heads/feature" in run.steps[0].stdout
+    assert not run.step("apply").ran
+    assert store.calls == []
+
+
+def test_reconcile_opens_one_issue_for_blocked_changes_and_closes_it_when_clean(
+    tmp_path: Path,
+) -> None:
+    repo = workspace(tmp_path)
+    with served_github() as (store, api):
+        first = job("reconcile", repo, api, tmp_path)
+        assert not first.failed, first.output  # BLOCKED changes are the issue's, not a failure
+        assert [i["title"] for i in open_issues(store)] == ["Zoom reconciliation needs attention"]
+        assert "blocked: 3" in open_issues(store)[0]["body"]
+        second = job("reconcile", repo, api, tmp_path)
+        assert not second.failed, second.output
+        assert len(store.issues) == 1 and len(open_issues(store)) == 1  # updated, not duplicated
+        for path in repo.iterdir():
+            if path.name not in (".git", ".reconciler", ".gitignore"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        (repo / "users").mkdir()
+        push(repo, ALICE, "settings:\n  in_meeting:\n    polling: true\n")
+        third = job("reconcile", repo, api, tmp_path)
+        assert not third.failed, third.output
+    assert open_issues(store) == []
+    assert store.issues[0]["state"] == "closed"
+    closing = store.comments[store.issues[0]["number"]]
+    assert [c["body"] for c in closing] == [
+        "The run https://github.example/acme/zoom-settings/actions/runs/42 was clean; closing."
+    ]
+
+
+@pytest.mark.skipif(not SARIF_SCHEMA.is_file(), reason="needs ../shared/sarif beside the repo")
+def test_audit_uploads_a_located_sarif_and_keeps_one_issue(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    with served_github() as (store, api):
+        first = job("audit", repo, api, tmp_path)
+        assert not first.failed, first.output  # drift and failures are reported, not fatal
+        assert first.step("audit").code == 0
+        sarif_path = tmp_path / "runner-audit-0" / "audit.sarif"
+        sarif = json.loads(sarif_path.read_text())
+        schema = json.loads(SARIF_SCHEMA.read_text())
+        jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+        results = sarif["runs"][0]["results"]
+        assert results
+        for result in results:
+            location = result["locations"][0]["physicalLocation"]
+            uri = location["artifactLocation"]["uri"]
+            if location["artifactLocation"]["uriBaseId"] == "REPO":
+                assert (repo / uri.replace("%40", "@")).is_file(), uri
+            assert location["region"]["startLine"] >= 1
+        assert len(open_issues(store)) == 1
+        assert "### reconciler audit" in open_issues(store)[0]["body"]
+        second = job("audit", repo, api, tmp_path)
+        assert not second.failed
+        assert len(store.issues) == 1
+        for path in repo.iterdir():
+            if path.name not in (".git", ".reconciler", ".gitignore"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        (repo / "users").mkdir()
+        push(repo, "users/grace@acme.test.yaml", "settings:\n  in_meeting:\n    polling: true\n")
+        third = job("audit", repo, api, tmp_path, extra="--sandbox --users grace@acme.test")
+        assert not third.failed, third.output
+    assert open_issues(store) == []

@@ -62,12 +62,12 @@ from reconciler.exitcodes import (
 )
 from reconciler.export.engine import ExportOptions, ExportScope, Mode, family_keys
 from reconciler.export.run import run_export, run_remedy
+from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.policies import desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.scope import UserSelector
-from reconciler.github.cli import github
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (

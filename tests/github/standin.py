@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-TOKEN = "ghs_test_token_never_printed"  # noqa: S105 - a test value
+TOKEN = "ghs_test_token_never_printed"
 
 
 @dataclass

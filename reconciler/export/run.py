@@ -43,13 +43,13 @@ class ExportReport:
 
 
 def _safe_relative(rel: str) -> bool:
-    parts = Path(rel).parts
-    return (
-        bool(parts)
-        and not Path(rel).is_absolute()
-        and ".." not in parts
-        and all(not part.startswith(".") for part in parts)
-    )
+    """A file the loader reads: at the root, or directly in groups/ or users/ (a name from
+    Zoom with a slash or a leading dot would land elsewhere, or outside the repo)."""
+    path = Path(rel)
+    parts = path.parts
+    if path.is_absolute() or "\\" in rel or any(part.startswith(".") for part in parts):
+        return False
+    return len(parts) == 1 or (len(parts) == 2 and parts[0] in ("groups", "users"))
 
 
 def _write(root: Path, rel: str, text: str) -> None:
@@ -61,7 +61,7 @@ def _write(root: Path, rel: str, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
     fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
 
 
@@ -70,7 +70,7 @@ def planned_text(
 ) -> tuple[str | None, list[FileChange]]:
     """The file's new text (None: leave it) and the changes it holds."""
     if target.exists:
-        text = (root / target.file).read_text(encoding="utf-8")
+        text = (root / target.file).read_bytes().decode("utf-8")  # keeps \r\n line ends
         new, changes = update_text(text, target.edits, add_missing=add_missing, file=target.file)
         return (new if changes else None), changes
     if not add_missing or not target.edits:

@@ -258,3 +258,22 @@ def test_conflicting_modes_are_refused_before_zoom_is_read(tmp_path: Path) -> No
     assert done.stderr == (
         "error: --fields, --managed-only and --all-fields do not go together; pick one\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("rel", "safe"),
+    [
+        ("account.yaml", True),
+        ("users/a@acme.test.yaml", True),
+        ("groups/Sales.yaml", True),
+        ("users/../../etc/x.yaml", False),  # an email from Zoom with slashes
+        ("users/a/b@acme.test.yaml", False),
+        ("/etc/passwd", False),
+        ("users/.hidden@acme.test.yaml", False),
+        ("users/a\\b@acme.test.yaml", False),
+    ],
+)
+def test_export_writes_only_where_the_loader_reads(rel: str, safe: bool) -> None:
+    from reconciler.export.run import _safe_relative
+
+    assert _safe_relative(rel) is safe

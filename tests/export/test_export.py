@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 from reconciler.desired import load_repo
 from reconciler.diff import lookup, strictly_equal
+from reconciler.export.run import _safe_relative
 from reconciler.sandbox import generate_tenant
 from reconciler.sandbox.effective import Resolver
 from reconciler.sandbox.tenant import Tenant
@@ -274,6 +275,4 @@ def test_conflicting_modes_are_refused_before_zoom_is_read(tmp_path: Path) -> No
     ],
 )
 def test_export_writes_only_where_the_loader_reads(rel: str, safe: bool) -> None:
-    from reconciler.export.run import _safe_relative
-
     assert _safe_relative(rel) is safe

@@ -478,7 +478,8 @@ async def _plan_account_and_groups(planner: Planner) -> list[TargetResult]:
     results: list[TargetResult] = []
     if state.account and planner.scope.account:
         ref = _holder_ref(ACCOUNT)
-        own = await planner.views.account()
+        # Its own locks matter to the rules only (they read both lock documents).
+        own = await planner.views.account() if planner.engine else None
         target = PlanTarget("account", ACCOUNT.id, ref, state.account.settings, (), own=own)
         results += await asyncio.gather(
             planner.plan_locks(ACCOUNT, state.account.locks),
@@ -505,7 +506,7 @@ async def _plan_group(
         group.settings,
         (account_view,),
         (ACCOUNT.id,),
-        own=await planner.views.group(holder.id),
+        own=await planner.views.group(holder.id) if planner.engine else None,
     )
     results = list(
         await asyncio.gather(planner.plan_locks(holder, group.locks), planner.plan_target(target))

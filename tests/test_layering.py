@@ -1,5 +1,5 @@
-"""The core never prints: only the command line (cli.py, the sandbox, policy and github commands) and the
-renderers, which write to the handle they are given, touch stdout or stderr."""
+"""The core never prints: only the command line (cli.py, the sandbox, policy and github
+commands) and the renderers, which write to the handle they are given, touch stdout or stderr."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,11 @@ def test_every_format_lists_the_same_findings(audited: Any) -> None:
     markdown = (evidence / "audit.md").read_text()
     for label in expected.unknown:
         assert label.removeprefix("user ") in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith(("| ❌", "| ⚠️", "| ❓"))]
+    # Cut to GitHub's comment limit: the rows shown and the count left out add up to them all.
+    assert len(markdown) <= 65_536
+    cut = re.search(r"\*\*(\d+) findings? not shown \(comment limit\)", markdown)
+    assert len(rows) + (int(cut.group(1)) if cut else 0) == len(fingerprints)
 
 
 def test_the_evidence_manifest_covers_every_file_and_detects_an_edit(audited: Any) -> None:

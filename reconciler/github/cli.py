@@ -194,13 +194,30 @@ def _issue_text(found: dict[str, Any], exit_code: int, body_file: Path | None, r
 @github.command()
 @click.argument("report", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--exit-code", type=int, required=True, help="The run's exit code.")
-def outputs(report: Path, exit_code: int) -> None:
+@click.option(
+    "--summary",
+    "title",
+    metavar="TITLE",
+    help="Also add the counts as a table under TITLE to $GITHUB_STEP_SUMMARY.",
+)
+def outputs(report: Path, exit_code: int, title: str | None) -> None:
     """Write the step outputs (exit-code, changes, blocked, not-applied, drift, violations,
     unknown) to $GITHUB_OUTPUT (or stdout)."""
     found = counts(_read_json(report)) if report.exists() else {}
     lines = [f"exit-code={exit_code}", f"report={report}"]
     lines += [f"{key.replace('_', '-')}={value}" for key, value in found.items()]
-    target = os.environ.get("GITHUB_OUTPUT")
+    _append("GITHUB_OUTPUT", lines)
+    if title is not None:
+        table = [f"### {title}", "", "| exit | " + " | ".join(k.replace("_", " ") for k in found)]
+        table[-1] += " |"
+        table.append("|---" * (len(found) + 1) + "|")
+        table.append(f"| {exit_code} | " + " | ".join(str(v) for v in found.values()) + " |")
+        _append("GITHUB_STEP_SUMMARY", table)
+
+
+def _append(variable: str, lines: list[str]) -> None:
+    """Lines for a file the runner reads ($GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY), or stdout."""
+    target = os.environ.get(variable)
     if not target:
         click.echo("\n".join(lines))
         return
@@ -208,4 +225,4 @@ def outputs(report: Path, exit_code: int) -> None:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
     except OSError as error:
-        _fail(f"cannot write $GITHUB_OUTPUT: {error.strerror or error}")
+        _fail(f"cannot write ${variable}: {error.strerror or error}")

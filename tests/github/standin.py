@@ -208,12 +208,20 @@ def run_job(
     github: dict[str, Any],
     env: dict[str, str],
     runner_temp: Path,
+    skip: tuple[str, ...] = (),
 ) -> JobRun:
+    """Run the first job of a reusable workflow, or the steps of a composite action
+    (`action.yml`: its `runs.steps`, with `skip` naming steps that are not run, such as the
+    install the test's venv has already done)."""
     document = YAML(typ="safe").load(workflow.read_text())
-    declared = document["on"]["workflow_call"].get("inputs", {})
+    if "runs" in document:
+        declared = document.get("inputs", {})
+        job = {"steps": [s for s in document["runs"]["steps"] if s.get("name") not in skip]}
+    else:
+        declared = document["on"]["workflow_call"].get("inputs", {})
+        job = next(iter(document["jobs"].values()))
     values = {name: spec.get("default", "") for name, spec in declared.items()}
     values.update(inputs)
-    job = next(iter(document["jobs"].values()))
     context = Context(
         {
             "inputs": values,

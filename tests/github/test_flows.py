@@ -156,6 +156,18 @@ def test_reconcile_opens_one_issue_for_blocked_changes_and_closes_it_when_clean(
         first = job("reconcile", repo, api, tmp_path)
         assert not first.failed, first.output  # BLOCKED changes are the issue's, not a failure
         assert [i["title"] for i in open_issues(store)] == ["Zoom reconciliation needs attention"]
+        summary = (tmp_path / "runner-reconcile-0" / "step_summary.md").read_text().splitlines()
+        assert summary[0] == "### reconciler apply"
+        assert (
+            summary[2:]
+            == [
+                "| exit | changes | blocked | not applied | drift | violations | unknown |",
+                "|---|---|---|---|---|---|---|",
+                summary[4],
+            ]
+            and summary[4].startswith("| 0 | ")
+            and "| 3 | 0 |" in summary[4]
+        )
         assert "blocked: 3" in open_issues(store)[0]["body"]
         second = job("reconcile", repo, api, tmp_path)
         assert not second.failed, second.output
@@ -207,3 +219,38 @@ def test_audit_uploads_a_located_sarif_and_keeps_one_issue(tmp_path: Path) -> No
         third = job("audit", repo, api, tmp_path, extra="--sandbox --users grace@acme.test")
         assert not third.failed, third.output
     assert open_issues(store) == []
+
+
+def test_the_action_runs_a_command_and_exposes_its_counts(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    temp = tmp_path / "runner-action"
+    temp.mkdir()
+    run = run_job(
+        ROOT / "action.yml",
+        workspace=repo,
+        inputs={
+            "command": "plan",
+            "path": ".",
+            "args": "--sandbox --quiet --format json --out plan.json",
+            "report": "plan.json",
+        },
+        github={"action_path": str(ROOT)},
+        env={},
+        runner_temp=temp,
+        skip=("Install reconciler from the action's checkout",),
+    )
+    assert not run.failed, run.output
+    written = [path.read_text() for path in sorted(temp.glob("output-*"))]
+    outputs = dict(line.split("=", 1) for text in written for line in text.splitlines())
+    plan = json.loads((repo / "plan.json").read_text())
+    assert outputs == {
+        "exit-code": "0",
+        "report": "plan.json",
+        "changes": str(plan["summary"]["changes_pending"]),
+        "blocked": "3",
+        "not-applied": "0",
+        "drift": "0",
+        "violations": "0",
+        "unknown": "0",
+    }
+    assert int(outputs["changes"]) > 0

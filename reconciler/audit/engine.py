@@ -44,7 +44,7 @@ from reconciler.live.directory import check_named_targets
 from reconciler.live.locks import ACCOUNT, Holder, LockView, covering_lock
 from reconciler.live.reader import LIVE_ONLY, LiveReader, LockViews, Unreadable
 from reconciler.plan.model import TargetRef
-from reconciler.plan.policies import locked_flags
+from reconciler.plan.policies import locked_flags, setting_source
 from reconciler.plan.scope import UserSelector
 from reconciler.policy import Engine, Outcome, Rule, TargetContext
 from reconciler.vocab import (
@@ -54,7 +54,6 @@ from reconciler.vocab import (
     LeafPath,
     LockFamily,
     ProgressHook,
-    lock_family_of,
     no_progress,
 )
 from reconciler.zoom import map_concurrently
@@ -93,10 +92,10 @@ def needed_families(state: DesiredState, engine: Engine | None) -> tuple[Family,
     layers: list[Settings] = [state.defaults]
     if state.account:
         layers += [state.account.settings]
-        wanted |= {_settings_family(f) for f in state.account.locks.families}
+        wanted |= set(state.account.locks.families)  # a lock family is a settings family
     for group in state.groups.values():
         layers += [group.settings]
-        wanted |= {_settings_family(f) for f in group.locks.families}
+        wanted |= set(group.locks.families)
         if group.members:
             layers.append(group.members.settings)
     layers += [user.settings for user in state.users.values()]
@@ -106,10 +105,6 @@ def needed_families(state: DesiredState, engine: Engine | None) -> tuple[Family,
         for rule in engine.rules:
             wanted |= {family for family, _ in rule.reads.fields | rule.reads.locks}
     return tuple(family for family in FAMILIES if family in wanted) or ("general",)
-
-
-def _settings_family(lock_family: Family | LockFamily) -> Family:
-    return "meeting_security" if lock_family == "meeting_security" else "general"
 
 
 class Auditor:
@@ -139,6 +134,7 @@ class Auditor:
             for index, entry in enumerate(state.acknowledged)
             if not entry.expired(settings.today)
         ]
+        self.acknowledgements = [_ack(entry, settings.today) for entry in state.acknowledged]
         self.rule_index = {rule.key: index for index, rule in enumerate(self.rules)}
         self.rows: list[bytearray] = []
         self._desired_cache: dict[tuple[str, ...], Settings] = {}
@@ -165,9 +161,7 @@ class Auditor:
         ]
         total = len(targets) + len(users)
         result = AuditResult(rules=list(self.rules))
-        result.acknowledgements = [
-            _ack(entry, self.settings.today) for entry in self.state.acknowledged
-        ]
+        result.acknowledgements = self.acknowledgements
         self.rows = [bytearray(total) for _ in self.rules]
         result.outcomes = dict(zip((_code(r) for r in self.rules), self.rows, strict=True))
         store = FindingStore(result.targets, self.rules, result.acknowledgements, _rule_field)
@@ -236,7 +230,7 @@ class Auditor:
                 cause = cause or f"{lock_family} lock settings: {error}"
         above = views[:-1]  # the holder's own view is last: it explains nothing of its own
         judged = await self._judge(index, target, desired[0], above, views, cause, locks)
-        if target.unknown is None and judged.target.unknown is None and desired[1] is not None:
+        if judged.target.unknown is None and desired[1] is not None:
             drifted = _lock_drift(judged.target, desired[1], locks)
             judged.findings += [self._acknowledged(f) for f in drifted]
             judged.drifted = (judged.drifted or 0) + len(drifted)
@@ -323,7 +317,7 @@ class Auditor:
             outcome = _OUTCOME_BYTE[found.outcome]
             rule_index = self.rule_index[found.rule.key]
             if found.outcome is Outcome.UNKNOWN:
-                finding = self._policy_finding(target, found.rule, found.error, desired, documents)
+                finding = self._unjudged(target, found.rule, found.error, desired, documents)
                 judged.findings.append(self._acknowledged(finding))
             elif found.outcome is Outcome.FAIL:
                 key, path, _expected = _rule_field(found.rule)
@@ -336,7 +330,7 @@ class Auditor:
                     outcome = RuleOutcome.ACKNOWLEDGED
             self.rows[rule_index][index] = outcome
 
-    def _policy_finding(
+    def _unjudged(
         self,
         target: AuditTarget,
         rule: Rule,
@@ -344,52 +338,36 @@ class Auditor:
         desired: Settings | None,
         documents: dict[Family, dict[str, Any]],
     ) -> AuditFinding:
-        family, path = _first_field(rule)
-        key = KEY_OF_FAMILY[family]
-        actual = lookup(documents.get(family, {}), path) if path else MISSING
-        expected = MISSING
-        if rule.remedy and path:
-            expected = lookup(rule.remedy.get(key, {}), path)
-        if error is not None:
-            status, message = FindingStatus.UNKNOWN, f"{rule.id} could not be judged: {error}"
-        else:
-            status, message = (
-                FindingStatus.FAIL,
-                f"{rule.id} ({rule.title}) fails: {rule.rationale}",
-            )
+        """A rule that could not be judged (failed rules are kept as columns instead)."""
+        family, leaf = _first_field(rule)
+        key, path, expected = _rule_field(rule)
         return AuditFinding(
             FindingKind.POLICY,
-            status,
+            FindingStatus.UNKNOWN,
             target,
             key,
-            dotted(path),
-            message,
+            path,
+            f"{rule.id} could not be judged: {error}",
             self._where(rule, desired),
-            actual=actual,
+            actual=lookup(documents.get(family, {}), leaf) if leaf else MISSING,
             expected=expected,
             rule=rule,
         )
 
     def _where(self, rule: Rule, desired: Settings | None) -> Where:
         """The repo line that sets the first field the rule reads, else the rule's own line."""
-        if desired is not None:
-            for family, path in sorted(rule.reads.fields):
-                wanted = dotted(path)
-                for dotted_path, source in desired.sources.get(family, {}).items():
-                    if dotted_path == wanted or dotted_path.startswith(wanted + "."):
-                        return Where(source.file, source.line, source.col)
+        source = setting_source(rule, desired) if desired is not None else None
+        if source is not None:
+            return Where(source.file, source.line, source.col)
         shipped = rule.pack in self.settings.shipped_packs
         return Where(rule.file, rule.line, 1, in_repo=not shipped, sets_value=False)
 
     def _acknowledged(self, finding: AuditFinding) -> AuditFinding:
-        entry = self._ack_for(finding)
-        if entry is None:
-            return finding
-        return _replace_status(finding, _ack(entry, self.settings.today))
-
-    def _ack_for(self, finding: AuditFinding) -> AckEntry | None:
         found = self._ack_index(finding.target, finding.rule_code, finding.field_label)
-        return None if found is None else self.state.acknowledged[found]
+        if found is None:
+            return finding
+        ack = self.acknowledgements[found]
+        return replace(finding, status=FindingStatus.ACKNOWLEDGED, acknowledged=ack)
 
     def _ack_index(self, target: AuditTarget, rule_code: str | None, label: str) -> int | None:
         """The index in acknowledged.yaml of the first unexpired entry that accepts it."""
@@ -439,7 +417,7 @@ class Auditor:
                 name=ref.name,
                 groups=target.groups,
                 settings={KEY_OF_FAMILY[family]: doc for family, doc in documents.items()},
-                locks={KEY_OF_FAMILY[_settings_family(f)]: doc for f, doc in locks.items()},
+                locks={KEY_OF_FAMILY[f]: doc for f, doc in locks.items()},
                 unknown=target.unknown,
             )
         )
@@ -531,7 +509,7 @@ def _lock_drift(
     for lock_family in desired_locks.families:
         if lock_family not in live:
             continue
-        key = KEY_OF_FAMILY[lock_family_of(lock_family)]
+        key = KEY_OF_FAMILY[lock_family]
         for change in diff_managed(desired_locks.values[lock_family], live[lock_family]):
             source = desired_locks.source(lock_family, change.path)
             where = Where(source.file, source.line, source.col)
@@ -589,7 +567,3 @@ def _ack(entry: AckEntry, today: date) -> Acknowledgement:
         entry.line,
         expired=entry.expired(today),
     )
-
-
-def _replace_status(finding: AuditFinding, ack: Acknowledgement) -> AuditFinding:
-    return replace(finding, status=FindingStatus.ACKNOWLEDGED, acknowledged=ack)

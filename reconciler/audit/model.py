@@ -416,10 +416,6 @@ class AuditResult:
         return [target for target in self.targets if target.unknown is not None]
 
     @property
-    def failing(self) -> Iterator[AuditFinding]:
-        return (finding for finding in self.findings if finding.failing)
-
-    @property
     def clean(self) -> bool:
         return not any(item.failing for item in light(self.findings))
 

@@ -22,8 +22,9 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from reconciler.audit.model import field_label
 from reconciler.desired.models import FAMILY_KEYS, KEY_OF_FAMILY
-from reconciler.desired.state import DesiredState, Settings, leaves, nest
+from reconciler.desired.state import DesiredState, Settings, dotted, leaves, nest
 from reconciler.desired.writer import Edit
 from reconciler.desired.zoomfields import family_model, lock_shape, managed_shape
 from reconciler.diff import MISSING, lookup, strictly_equal
@@ -35,7 +36,6 @@ from reconciler.vocab import (
     FAMILIES,
     LOCK_FAMILIES,
     Family,
-    LeafPath,
     Level,
     LockFamily,
     ProgressHook,
@@ -130,14 +130,6 @@ def checked_document(level: Level, family: Family, document: dict[str, Any]) -> 
                 break
             flat = kept
     return {}
-
-
-def label_of(family: Family, path: LeafPath, *, locks: bool = False) -> str:
-    key = KEY_OF_FAMILY[family]
-    if locks:
-        prefix = "locks" if family == "general" else "locks.meeting_security"
-        return ".".join((prefix, *path))
-    return ".".join((key, *path))
 
 
 class Exporter:
@@ -302,7 +294,8 @@ class Exporter:
             for path, value in leaves(document):
                 if mode == "managed" and path not in managed:
                     continue
-                if not self._wanted_label(label_of(family, path)) and path not in managed:
+                label = field_label(key, dotted(path))
+                if not self._wanted_label(label) and path not in managed:
                     continue
                 # A field the level above does not have is the target's own (a user's
                 # `feature` section): nothing is inherited, so it is written only with
@@ -335,7 +328,8 @@ class Exporter:
                 edits += [Edit((*prefix, *p), v) for p, v in live.items() if p in managed]
                 continue
             for path, value in live.items():
-                if not self._wanted_label(label_of(_family_of(lock_family), path, locks=True)):
+                label = field_label(KEY_OF_FAMILY[lock_family], dotted(path), locks=True)
+                if not self._wanted_label(label):
                     continue
                 if path in managed or lookup(above.get(lock_family, {}), path) is not True:
                     edits.append(Edit((*prefix, *path), value))
@@ -370,10 +364,6 @@ def user_file(state: DesiredState, email: str) -> TargetFile:
         "user", f"user {email}", user.file if user else f"users/{email}.yaml",
         "../schemas/repo/user.schema.json", {}, exists=user is not None,
     )  # fmt: skip
-
-
-def _family_of(lock_family: LockFamily) -> Family:
-    return "meeting_security" if lock_family == "meeting_security" else "general"
 
 
 def _lock_schema(level: Level, lock_family: LockFamily) -> Schema | None:

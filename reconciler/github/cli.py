@@ -42,17 +42,20 @@ def _read_json(path: Path) -> dict[str, Any]:
     return found
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def counts(report: dict[str, Any]) -> dict[str, int]:
     """The counts a workflow branches on, from a plan, apply or audit JSON report."""
-    summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
-    assert isinstance(summary, dict)
-
-    def number(value: Any) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
+    summary = _mapping(report.get("summary"))
+    number = _number
     if "rules" in report and "findings" in report:  # audit
-        by_result = summary.get("by_result") if isinstance(summary.get("by_result"), dict) else {}
-        assert isinstance(by_result, dict)
+        by_result = _mapping(summary.get("by_result"))
         return {
             "changes": 0,
             "blocked": 0,
@@ -70,10 +73,8 @@ def counts(report: dict[str, Any]) -> dict[str, int]:
             "violations": 0,
             "unknown": 0,
         }
-    policy = report.get("policy") if isinstance(report.get("policy"), dict) else {}
-    assert isinstance(policy, dict)
-    findings = policy.get("findings") if isinstance(policy.get("findings"), list) else []
-    assert isinstance(findings, list)
+    findings = _mapping(report.get("policy")).get("findings")
+    findings = findings if isinstance(findings, list) else []
     introduced = sum(isinstance(f, dict) and f.get("state") == "introduced" for f in findings)
     return {  # plan
         "changes": number(summary.get("changes_pending")),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired.layering import effective_user_settings
-from reconciler.desired.state import DesiredState, Settings, leaves, nest
+from reconciler.desired.state import DesiredState, Settings, Source, leaves, nest
 from reconciler.diagnostic import Diagnostic, Severity
 from reconciler.live.locks import LockView, covering_lock, locked_leaf
 from reconciler.plan.model import Change, Finding, FindingState, Plan, Status, TargetRef, Weakening
@@ -106,14 +106,22 @@ def _violation(rule: Rule, target: _Desired) -> Diagnostic:
     )
 
 
-def _where_set(rule: Rule, settings: Settings) -> tuple[str | None, int | None, int | None]:
-    """The source of the first field the rule reads that the settings set."""
+def setting_source(rule: Rule, settings: Settings) -> Source | None:
+    """Where the settings set the first field the rule reads (or a leaf below it)."""
     for family, path in sorted(rule.reads.fields):
         wanted = ".".join(path)
         for dotted_path, source in settings.sources.get(family, {}).items():
             if dotted_path == wanted or dotted_path.startswith(wanted + "."):
-                return source.file, source.line, source.col
-    return rule.file, rule.line, None
+                return source
+    return None
+
+
+def _where_set(rule: Rule, settings: Settings) -> tuple[str | None, int | None, int | None]:
+    """The source of the first field the rule reads that the settings set, else the rule's."""
+    source = setting_source(rule, settings)
+    if source is None:
+        return rule.file, rule.line, None
+    return source.file, source.line, source.col
 
 
 # -- plan: before and after -----------------------------------------------------------------------

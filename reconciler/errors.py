@@ -6,13 +6,13 @@ The tree::
     ├── ConfigError                 bad input: settings repo, options, environment (file, line, col)
     │   ├── CredentialsMissing      no Zoom credentials and no --sandbox
     │   ├── ValidationFailed        the settings repo has problems: `problems`, each a ConfigError
-    │   └── PlanFileError           a saved plan that is unreadable, of another format, or edited
+    │   └── PlanFileError           a saved plan that is unreadable or of another format
     ├── SchemaError                 a derived Zoom schema is missing or unreadable
     ├── AuditLogError               the audit log cannot be opened or written: stop before sending
     ├── RunLocked                   another apply holds the run lock of this repo and account
     ├── Refused                     apply will not act (exit code 3)
     │   ├── UnsafePlan              the plan changes more than the safety limits allow
-    │   └── PlanRefused             a saved plan that the current repo or account does not back
+    │   └── PlanRefused             an edited saved plan, or one the repo or account does not back
     └── ZoomAPIError                Zoom answered an error, or nothing (status, code, method, path)
         ├── NotFound                404: user (1001) or group (4130) does not exist
         ├── AuthError               401 / code 124 that one token refresh did not cure
@@ -152,7 +152,8 @@ class WrongRecord(BadAnswer):
 
 
 class PlanFileError(ConfigError):
-    """A saved plan that cannot be trusted: unreadable, another format version, or edited."""
+    """A saved plan that cannot be read: not a file, not JSON, or another format version. (One
+    of this format whose checksum, content or summary does not hold was edited: PlanRefused.)"""
 
 
 class Refused(ReconcilerError):
@@ -165,7 +166,13 @@ class UnsafePlan(Refused):
 
 class PlanRefused(Refused):
     """A saved plan for another account, from another state of the repo, too old, or asking for
-    a change the current repo does not ask for (a forged or edited plan)."""
+    a change the current repo does not ask for (a forged or edited plan); `file` names the plan
+    when known."""
+
+    def __init__(self, message: str, *, file: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        super().__init__(f"{file}: {message}" if file else message)
 
 
 class AuditLogError(ReconcilerError):

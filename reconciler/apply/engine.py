@@ -35,7 +35,6 @@ from reconciler.diff import MISSING, LeafChange, lookup, strictly_equal
 from reconciler.errors import (
     AuditLogError,
     DailyLimitReached,
-    PlanFileError,
     PlanRefused,
     ReconcilerError,
 )
@@ -62,9 +61,9 @@ def pending_changes(plan: Plan) -> dict[ChangeKey, Change]:
     for request in plan.requests:
         for path in request.fields:
             if field_key(request, path) not in pending:
-                raise PlanFileError(
+                raise PlanRefused(
                     f"the plan's request {request.method} {request.path} carries "
-                    f"{'.'.join(path)}, which is not a pending change: plan again"
+                    f"{'.'.join(path)}, which is not a pending change: it was edited; plan again"
                 )
     return pending
 

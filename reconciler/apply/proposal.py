@@ -20,7 +20,7 @@ from reconciler.connect import Session
 from reconciler.desired.fingerprint import changed_files, fingerprint
 from reconciler.desired.state import DesiredState, Settings, dotted, nest
 from reconciler.diff import MISSING, LeafChange, lookup, strictly_equal
-from reconciler.errors import PlanRefused
+from reconciler.errors import NotFound, PlanRefused
 from reconciler.live import ACCOUNT, Blocked, HeldAsWanted, LockView
 from reconciler.live.directory import INDIVIDUAL_LOOKUP_LIMIT
 from reconciler.plan.engine import Planner
@@ -28,11 +28,22 @@ from reconciler.plan.model import Change, Plan, Request, Status, TargetRef
 from reconciler.plan.scope import EVERYTHING
 from reconciler.shapes import OPTIONS, UnsendableChange, lock_zoom_shape, patch_bodies
 from reconciler.vocab import lock_family_of
+from reconciler.zoom.endpoints import UserSummary
 
 AGAIN = "plan again"
 
 
 async def check_proposal(
+    plan: Plan, state: DesiredState, session: Session, *, max_age: timedelta, now: datetime
+) -> None:
+    """Refuse (PlanRefused, naming the plan's file) a plan the account or repo does not back."""
+    try:
+        await _check_proposal(plan, state, session, max_age=max_age, now=now)
+    except PlanRefused as refused:
+        raise PlanRefused(refused.message, file=refused.file or plan.file) from None
+
+
+async def _check_proposal(
     plan: Plan, state: DesiredState, session: Session, *, max_age: timedelta, now: datetime
 ) -> None:
     _check_account(plan, session.account_id)
@@ -148,10 +159,25 @@ async def _desired_and_views(
         return state.account.settings, ()
     if target.kind == "group":
         return _group_desired(planner, target), (await planner.views.account(),)
-    user = await planner.reader.user_by_id(target.id)
+    user = await _user_of(planner, target)
+    return planner.desired_for(user), await planner.views.above(user)
+
+
+async def _user_of(planner: Planner, target: TargetRef) -> UserSummary:
+    """The plan's user as Zoom has them: the same email, and active (no plan writes others)."""
+    try:
+        user = await planner.reader.user_by_id(target.id)
+    except NotFound as gone:
+        message = f"the plan's user id {target.id} is not a user in Zoom: {AGAIN}"
+        raise PlanRefused(message) from gone
     if user.get("email", "").lower() != (target.email or "").lower():
         raise PlanRefused(f"the plan's user id {target.id} is not {target.email} in Zoom: {AGAIN}")
-    return planner.desired_for(user), await planner.views.above(user)
+    if user.get("status", "active") != "active":
+        raise PlanRefused(
+            f"the plan writes {target.label}, who is not active in Zoom, and no plan writes "
+            f"users who are not: {AGAIN}"
+        )
+    return user
 
 
 def _group_desired(planner: Planner, target: TargetRef) -> Settings:

@@ -550,7 +550,6 @@ def _assemble(results: list[TargetResult], planner: Planner) -> Plan:
     )
     if planner.engine is not None:
         plan.weakening = weakening_changes(plan, planner.engine)
-    plan.summary.files_skipped = len(planner.skipped)
     below = {result.ref for result in results if result.below_a_change}
     plan.below_changes = sorted(below, key=TargetRef.sort_key)
     _summarise(plan, results, planner)
@@ -558,19 +557,10 @@ def _assemble(results: list[TargetResult], planner: Planner) -> Plan:
 
 
 def _summarise(plan: Plan, results: list[TargetResult], planner: Planner) -> None:
+    """What only the run knows (targets planned, reads skipped); the rest the plan counts."""
     summary = plan.summary
-    by_target: dict[TargetRef, list[TargetResult]] = {}
-    for result in results:
-        by_target.setdefault(result.ref, []).append(result)
-    for parts in by_target.values():
-        unknown = any(part.unknown for part in parts)
-        changed = any(part.changes for part in parts)
-        summary.targets += 1
-        summary.unknown_targets += unknown
-        summary.targets_with_changes += changed and not unknown
-        summary.targets_in_sync += not changed and not unknown
-        summary.reads_skipped_locked += sum(part.reads_skipped for part in parts)
-    summary.changes_pending = len(plan.pending)
-    summary.changes_blocked = len(plan.blocked)
+    summary.targets = len({result.ref for result in results})
+    summary.reads_skipped_locked = sum(result.reads_skipped for result in results)
     if planner.scope.since_revision:
         summary.targets_skipped_unchanged = planner.named_targets_left_out()
+    plan.summary = plan.counted_summary()

@@ -3,14 +3,14 @@
 Changes are ordered account, groups (by name), users (by email); within a target by family
 (Zoom's order) and then by the order of the keys in the desired document. `requests` are exactly
 what apply would send. The checksum is a sha256 over the canonical JSON of everything else, so a
-saved plan that was edited is refused.
+saved plan that was edited is refused, and so is one whose summary its changes contradict.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -239,6 +239,8 @@ class Plan:
     findings: list[Finding] = field(default_factory=list)  # introduced, fixed, unknown
     findings_left: dict[str, int] = field(default_factory=dict)  # rule -> targets still failing
     weakening: list[Weakening] = field(default_factory=list)
+    # The file a saved plan was loaded from, named in every refusal of it (never saved).
+    file: str | None = field(default=None, compare=False)
 
     @property
     def introduced(self) -> list[Finding]:
@@ -260,6 +262,26 @@ class Plan:
     def blocked(self) -> list[Change]:
         return [change for change in self.changes if change.status is Status.BLOCKED]
 
+    def counted_summary(self) -> Summary:
+        """The summary, with every count that the plan's own lists decide taken from them.
+
+        The one place those counts are made: the planner stores them, the loader refuses a saved
+        plan whose summary says otherwise, and every renderer shows them, so no summary can say
+        "No changes" over a plan that holds some.
+        """
+        with_changes = {change.target for change in self.changes}
+        unknown = {item.target for item in self.unknown}
+        changed = len(with_changes - unknown)
+        return replace(
+            self.summary,
+            targets_in_sync=self.summary.targets - changed - len(unknown),
+            targets_with_changes=changed,
+            changes_pending=len(self.pending),
+            changes_blocked=len(self.blocked),
+            unknown_targets=len(unknown),
+            files_skipped=len(self.skipped),
+        )
+
     def body_json(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
@@ -268,7 +290,7 @@ class Plan:
             "repo_commit": self.repo_commit,
             "repo_path": self.repo_path,
             "repo_files": dict(sorted(self.repo_files.items())),
-            "summary": asdict(self.summary),
+            "summary": asdict(self.counted_summary()),
             "changes": [change.to_json() for change in self.changes],
             "requests": [request.to_json() for request in self.requests],
             "unknown": [unknown.to_json() for unknown in self.unknown],
@@ -349,8 +371,17 @@ def _request(data: dict[str, Any]) -> Request:
     return request
 
 
+EDITED = "it was edited; plan again"
+
+
 def plan_from_json(data: Any) -> Plan:
-    """A Plan from its saved JSON, refusing another format version or a wrong checksum."""
+    """A Plan from its saved JSON.
+
+    A file that is no plan of this format version cannot be read (PlanFileError, exit 1). One
+    of this version whose checksum, content or summary does not hold was edited, and is refused
+    (PlanRefused, exit 3): with its checksum recomputed, a summary of 0 changes over 82 would
+    print "No changes" and apply them.
+    """
     if not isinstance(data, dict):
         raise PlanFileError("not a reconciler plan (the file holds no JSON object)")
     if data.get("format_version") != FORMAT_VERSION:
@@ -359,12 +390,28 @@ def plan_from_json(data: Any) -> Plan:
         )
     body = {key: value for key, value in data.items() if key != "checksum"}
     if data.get("checksum") != checksum(body):
-        raise PlanFileError("the plan's checksum does not match its content: it was edited")
+        raise PlanRefused(f"the plan's checksum does not match its content: {EDITED}")
+    try:
+        plan = _plan(data)
+    except (PlanFileError, KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        # Its checksum matched, so whoever edited it computed a new one.
+        raise PlanRefused(f"the plan is not one reconciler wrote ({_what(exc)}): {EDITED}") from exc
+    _check_summary(plan)
+    return plan
+
+
+def _what(exc: Exception) -> str:
+    if isinstance(exc, PlanFileError):
+        return exc.message
+    return f"no {exc}" if isinstance(exc, KeyError) else "a field of the wrong type"
+
+
+def _plan(data: dict[str, Any]) -> Plan:
     return Plan(
         changes=[_change(item) for item in data["changes"]],
         requests=[_request(item) for item in data["requests"]],
         unknown=[Unknown(_ref(u["target"]), u["option"], u["error"]) for u in data["unknown"]],
-        summary=Summary(**data["summary"]),
+        summary=_summary(data["summary"]),
         repo_commit=_optional_text(data.get("repo_commit")),
         repo_path=str(data.get("repo_path", "")),
         account_id=_optional_text(data.get("account_id")),
@@ -374,6 +421,26 @@ def plan_from_json(data: Any) -> Plan:
         skipped=[diagnostic_from_json(item) for item in data.get("skipped") or []],
         findings=[_finding(item) for item in (data.get("policy") or {}).get("findings") or []],
     )
+
+
+def _summary(data: dict[str, Any]) -> Summary:
+    summary = Summary(**data)
+    if not all(type(count) is int and count >= 0 for count in asdict(summary).values()):
+        raise PlanFileError("a summary count that is not a whole number")
+    return summary
+
+
+def _check_summary(plan: Plan) -> None:
+    """The summary is what the plan's changes count, or the plan was edited."""
+    said, counted = asdict(plan.summary), asdict(plan.counted_summary())
+    differs = [
+        f"{key} {said[key]}, its changes make {counted[key]}"
+        for key in said
+        if said[key] != counted[key]
+    ]
+    if differs:
+        shown = "; ".join(differs[:3])
+        raise PlanRefused(f"the plan's summary does not match its changes ({shown}): {EDITED}")
 
 
 def _finding(data: dict[str, Any]) -> Finding:
@@ -410,9 +477,10 @@ def load_plan(path: Path) -> Plan:
     except (ValueError, RecursionError) as exc:
         raise PlanFileError("the saved plan is not JSON", file=str(path)) from exc
     try:
-        return plan_from_json(data)
-    except (PlanFileError, PlanRefused):
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
-        detail = f"missing {exc}" if isinstance(exc, KeyError) else "a field has the wrong type"
-        raise PlanFileError(f"not a reconciler plan ({detail})", file=str(path)) from exc
+        plan = plan_from_json(data)
+    except PlanFileError as error:
+        raise PlanFileError(error.message, file=str(path)) from None
+    except PlanRefused as refused:
+        raise PlanRefused(refused.message, file=str(path)) from None
+    plan.file = str(path)
+    return plan

@@ -56,7 +56,7 @@ def render_report(plan: Plan, report: ApplyReport, fh: TextIO) -> None:
         on = len({o.change.target for o in report.changes if o.result == result})
         note = NOTES[result] if count else ""
         fh.write(f"  {LABELS[result] + ':':<12} {count} change(s) on {on} target(s){note}\n")
-    in_sync = plan.summary.targets_in_sync
+    in_sync = plan.counted_summary().targets_in_sync
     fh.write(f"  {'unchanged:':<12} {in_sync} target(s) had nothing to change\n")
     traffic = report.traffic
     fh.write(
@@ -125,7 +125,7 @@ def render_report_json(plan: Plan, report: ApplyReport, fh: TextIO, *, run_id: s
         "plan_checksum": plan.to_json()["checksum"],
         "converged": report.converged,
         "summary": report.counts(),
-        "targets_in_sync": plan.summary.targets_in_sync,
+        "targets_in_sync": plan.counted_summary().targets_in_sync,
         "targets": [
             {"target": target.to_json(), "counts": counts}
             for target, counts in report.by_target().items()

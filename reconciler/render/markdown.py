@@ -87,9 +87,10 @@ def _head(plan: Plan, changed_since: str | None) -> str:
     lines = [TITLE, ""]
     if plan.repo_commit:
         lines += [f"Settings repo at commit `{plan.repo_commit}`.", ""]
-    lines += _summary_table(plan.summary)
-    notes = ([NO_CHANGES] if nothing_to_do(plan.summary) else []) + skipped_notes(
-        plan.summary, changed_since
+    summary = plan.counted_summary()
+    lines += _summary_table(summary)
+    notes = ([NO_CHANGES] if nothing_to_do(summary) else []) + skipped_notes(
+        summary, changed_since
     )
     if notes:
         lines += ["", "<br>\n".join(notes)]

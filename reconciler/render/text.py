@@ -57,7 +57,7 @@ def render(
     policy = policy_lines(plan)
     if policy:
         fh.write("\n".join(policy) + "\n\n")
-    fh.write(_summary_block(plan.summary, changed_since, paint))
+    fh.write(_summary_block(plan.counted_summary(), changed_since, paint))
 
 
 def _target_block(target: TargetRef, changes: list[Change], paint: _Painter) -> str:

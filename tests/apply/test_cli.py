@@ -259,8 +259,11 @@ def test_edited_plan_is_refused_before_anything_is_sent(served: Served, repo: Pa
     data["requests"][0]["body"]["in_meeting"]["chat"] = True
     saved.write_text(json.dumps(data))
     done = reconciler("apply", repo, "--plan", saved, "--yes")
-    assert done.exit_code == 1
-    assert done.stderr == "error: the plan's checksum does not match its content: it was edited\n"
+    assert done.exit_code == 3
+    assert done.stderr == (
+        f"refused: {saved}: the plan's checksum does not match its content: it was edited; "
+        "plan again\n"
+    )
     assert served.entries() == []
 
 
@@ -338,8 +341,9 @@ def test_a_saved_plan_that_a_lock_now_blocks_is_refused(served: Served, repo: Pa
     done = reconciler("apply", repo, "--plan", saved, "--yes")
     assert done.exit_code == 3, done.output
     assert done.stderr == (
-        "refused: the plan sends user alice@acme.test [general] in_meeting.annotation, which is "
-        "locked by the account in Zoom (no file in this repo manages that lock): plan again\n"
+        f"refused: {saved}: the plan sends user alice@acme.test [general] in_meeting.annotation, "
+        "which is locked by the account in Zoom (no file in this repo manages that lock): "
+        "plan again\n"
     )
     assert served.patches() == []
 

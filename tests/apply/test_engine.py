@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.apply.engine import pending_changes
-from reconciler.errors import PlanFileError
+from reconciler.errors import PlanRefused
 from reconciler.plan.model import Change, Plan, Request, Status, TargetRef, Writes
 
 USER = TargetRef("user", "u1", email="u1@example.test")
@@ -23,11 +23,11 @@ def test_a_plan_whose_request_carries_a_blocked_change_is_refused() -> None:
         changes=[change(("in_meeting", "chat")), change(("in_meeting", "polling"), "blocked")],
         requests=[Request(USER, "general", Writes.SETTINGS, body, fields)],
     )
-    with pytest.raises(PlanFileError) as refused:
+    with pytest.raises(PlanRefused) as refused:
         pending_changes(plan)
     assert str(refused.value) == (
         "the plan's request PATCH /users/u1/settings carries in_meeting.polling, "
-        "which is not a pending change: plan again"
+        "which is not a pending change: it was edited; plan again"
     )
     plan.changes[1] = change(("in_meeting", "polling"))
     assert len(pending_changes(plan)) == 2

@@ -43,6 +43,12 @@ def _request(data: dict[str, Any], path: str, option: str | None = None) -> dict
     return next(r for r in data["requests"] if (r["path"], r["option"]) == (path, option))
 
 
+def count(data: dict[str, Any], **more: int) -> None:
+    """The summary made to count what an edit added, as a careful forger would."""
+    for key, added in more.items():
+        data["summary"][key] += added
+
+
 def edited_value(data: dict[str, Any]) -> None:
     _change(data, ["meeting_password_requirement", "length"])["after"] = 1
     security = _request(data, ALICE, "meeting_security")
@@ -72,6 +78,7 @@ def new_account_request(data: dict[str, Any]) -> None:
         "before_known": True,
     }
     data["changes"].insert(0, change)
+    count(data, targets=1, targets_with_changes=1, changes_pending=1)  # one more target
     data["requests"].insert(
         0,
         {
@@ -90,6 +97,7 @@ def secret_field(data: dict[str, Any]) -> None:
     change = dict(_change(data, ["in_meeting", "chat"]))
     change.update(path=["schedule_meeting", "pmi_password"], before=None, after="hunter2")
     data["changes"].append(change)
+    count(data, changes_pending=1)
     request = _request(data, ALICE)
     request["body"]["schedule_meeting"] = {"pmi_password": "hunter2"}
     request["fields"].append(["schedule_meeting", "pmi_password"])
@@ -102,6 +110,7 @@ def delete(data: dict[str, Any]) -> None:
 def blocked_set_to_pending(data: dict[str, Any]) -> None:
     blocked = next(c for c in data["changes"] if c["status"] == "blocked")
     blocked["status"], blocked["reason"] = "pending", None
+    count(data, changes_pending=1, changes_blocked=-1)
     data["requests"].append(
         {
             "target": blocked["target"],
@@ -154,7 +163,7 @@ def test_a_forged_plan_is_refused_and_nothing_is_sent(
     saved = forge(save_plan(repo, served), edit)
     done = reconciler("apply", repo, "--plan", saved, "--yes")
     assert done.exit_code == 3, done.output
-    assert done.stderr.startswith(f"refused: {refusal}")
+    assert done.stderr.startswith(f"refused: {saved}: {refusal}")
     assert done.stderr.endswith("plan again\n") or "plan again" in done.stderr
     assert "hunter2" not in done.output
     assert served.patches() == []
@@ -165,8 +174,9 @@ def test_a_plan_for_another_account_is_refused(served: Served, repo: Path) -> No
     done = reconciler("apply", repo, "--plan", saved, "--yes")
     assert done.exit_code == 3, done.output
     assert done.stderr == (
-        "refused: the plan was made for Zoom account 'other-account', and these credentials are "
-        "for 'sandbox-account': plan again with the credentials of the account to change\n"
+        f"refused: {saved}: the plan was made for Zoom account 'other-account', and these "
+        "credentials are for 'sandbox-account': plan again with the credentials of the account "
+        "to change\n"
     )
     assert served.patches() == []
 
@@ -178,8 +188,8 @@ def test_a_plan_from_another_state_of_the_repo_names_the_files(served: Served, r
     done = reconciler("apply", repo, "--plan", saved, "--yes")
     assert done.exit_code == 3, done.output
     assert done.stderr == (
-        "refused: the settings repo changed since the plan was made (users/bob@acme.test.yaml "
-        "(changed), users/erin@acme.test.yaml (removed)): plan again\n"
+        f"refused: {saved}: the settings repo changed since the plan was made "
+        "(users/bob@acme.test.yaml (changed), users/erin@acme.test.yaml (removed)): plan again\n"
     )
     assert served.patches() == []
 
@@ -190,7 +200,7 @@ def test_an_old_plan_is_refused(served: Served, repo: Path) -> None:
     )
     done = reconciler("apply", repo, "--plan", saved, "--yes", "--max-plan-age", "48")
     assert done.exit_code == 3, done.output
-    assert done.stderr.startswith("refused: the plan was made ")
+    assert done.stderr.startswith(f"refused: {saved}: the plan was made ")
     assert done.stderr.endswith(" h ago, longer than --max-plan-age (48 h): plan again\n")
     assert served.patches() == []
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from reconciler.diff import MISSING
-from reconciler.errors import PlanFileError
+from reconciler.errors import PlanRefused
 from reconciler.plan.model import plan_from_json
 from reconciler.render import json as json_renderer
 from tests.render.golden import assert_golden
@@ -37,5 +37,5 @@ def test_keeps_plan_order() -> None:
 def test_an_edited_plan_is_refused() -> None:
     data = json.loads(rendered())
     data["changes"][0]["after"] = True
-    with pytest.raises(PlanFileError, match="edited"):
+    with pytest.raises(PlanRefused, match="edited"):
         plan_from_json(data)

@@ -97,6 +97,14 @@ def edited_plan(tmp: Path) -> int:
     return run(tmp, "apply", str(repo), "--sandbox", "--plan", str(saved), "--yes")
 
 
+def unreadable_plan(tmp: Path) -> int:
+    repo = alice(tmp)
+    saved = tmp / "plan.json"
+    assert run(tmp, "plan", str(repo), "--sandbox", "--out", str(saved)) == 0
+    saved.write_text(saved.read_text()[:100])  # a copy cut short
+    return run(tmp, "apply", str(repo), "--sandbox", "--plan", str(saved), "--yes")
+
+
 def locked(tmp: Path) -> int:
     repo = alice(tmp)
     with RunLock(run_lock_path(repo, DEFAULT_ACCOUNT_ID), "other-run"):
@@ -162,6 +170,10 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
         "--yes",
     ),
     ("apply", "a saved plan for another account, another repo state, or edited"): edited_plan,
+    (
+        "apply",
+        "a saved plan file that is not JSON (a truncated copy) or of another `format_version`",
+    ): unreadable_plan,
     (
         "apply",
         "a change weakens security by an enabled policy rule (without `--force`)",

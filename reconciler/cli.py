@@ -737,6 +737,8 @@ def export(
         f"{report.unchanged} unchanged; {report.requests_sent} requests",
         err=True,
     )
+    for item in report.skipped:
+        click.echo(f"warning: not exported: {printable(item)}", err=True)
     for item in report.unknown:
         click.echo(f"error: not exported: {printable(item)}", err=True)
     _exit(ExitCode.ERROR if report.unknown else ExitCode.OK)

@@ -79,6 +79,8 @@ _EMAIL = re.compile(r"[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+")
 _README = re.compile(r"readme(\.(md|markdown|txt|rst|adoc))?", re.IGNORECASE)
 # How much of a file name a hint quotes back (a name can be as long as the file system allows).
 _NAME_LIMIT = 120
+# The longest name one folder entry may have on Linux and macOS (NAME_MAX), in bytes.
+NAME_MAX = 255
 _ANY_LINK = "links are refused wherever they point"
 _EMPTY_HINT = "add settings, or delete it"
 
@@ -319,6 +321,13 @@ def check_document(
     return data, []
 
 
+def check_file(rel: str, raw: bytes, kind: FileKind) -> tuple[Checked | None, list[ConfigError]]:
+    """A file's bytes as the loader checks them: YAML, then its kind's model; or its problems."""
+    doc, found = yamlfile.read(rel, raw)
+    data, found = ({}, found) if found else check_document(doc, kind)
+    return (None, found) if found else (Checked(doc, data), [])
+
+
 def _sources(checked: Checked, prefix: KeyPath, nested: dict[str, Any]) -> dict[str, Source]:
     return {dotted(path): checked.source((*prefix, *path)) for path, _ in leaves(nested)}
 
@@ -362,6 +371,34 @@ def _is_email(text: str) -> bool:
 def _ignored(name: str) -> bool:
     """Dotfiles and READMEs: what a folder holds besides settings, on purpose."""
     return name.startswith(".") or _README.fullmatch(name) is not None
+
+
+def file_name_problem(folder: str, name: str) -> str | None:
+    """Why the loader would not read `name` in `folder` ("" for the root, "groups", "users") as a
+    settings file, said of the name's stem ("is not an email address"), or None. The loader reads
+    by this rule and export names every file it writes by it, so what one writes the other reads."""
+    stem = name.removesuffix(".yaml")
+    if _ignored(name):
+        return "starts with a dot or is a README, and those are not read"
+    if stem == name:
+        return "does not end in .yaml"
+    if printable(name) != name or "/" in name or "\\" in name:
+        return "holds a control, format or path-separator character"
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_MAX:
+        return f"is {size} bytes long with .yaml, over the {NAME_MAX} a file name may have"
+    if folder == "users" and not _is_email(stem):
+        return "is not an email address"
+    return None
+
+
+def settings_path_problem(rel: str) -> str | None:
+    """`file_name_problem` of a `/`-separated path, which must be at the root or directly in
+    groups/ or users/ (a name from Zoom with a slash would land elsewhere, or outside the repo)."""
+    folder, _, name = rel.rpartition("/")
+    if folder not in ("", *FOLDERS):
+        return "is not directly in groups/ or users/"
+    return file_name_problem(folder, name)
 
 
 def _not_a_folder(entry: Entry) -> tuple[str, str]:
@@ -421,10 +458,9 @@ class _Loader:
         raw = self.read(entry)
         if raw is None:
             return None
-        doc, found = yamlfile.read(entry.rel, raw)
-        data, found = ({}, found) if found else check_document(doc, kind)
+        checked, found = check_file(entry.rel, raw, kind)
         self.problems += found
-        return None if found else Checked(doc, data)
+        return checked
 
     def folder(self, rel: str) -> list[Entry]:
         """The entries of `rel` ("" for the root) if it is a real folder."""
@@ -512,8 +548,9 @@ class _Loader:
     def groups(self) -> dict[str, Group]:
         groups: dict[str, Group] = {}
         for entry in self.listing("groups"):
+            usable = self.usable_name(entry, "groups", "rename it; a group: key can hold any name")
             checked = self.check(entry, "group")
-            if checked is not None:
+            if checked is not None and usable:
                 self.add_group(groups, _group(entry.rel, checked), checked)
         return groups
 
@@ -540,18 +577,21 @@ class _Loader:
         users: dict[str, User] = {}
         for entry in self.listing("users"):
             email = entry.name.removesuffix(".yaml")
-            if entry.kind == "file" and not _is_email(email):  # else: not read, and said so
-                self.fail(
-                    entry.rel,
-                    START,
-                    (),
-                    f"the file name {quoted(email)} is not an email address",
-                    "name user files users/<email>.yaml, e.g. users/alice@example.com.yaml",
-                )
+            hint = "name user files users/<email>.yaml, e.g. users/alice@example.com.yaml"
+            usable = self.usable_name(entry, "users", hint)
             checked = self.check(entry, "user")
-            if checked is not None and _is_email(email) and self.user_matches(entry, checked):
+            if checked is not None and usable and self.user_matches(entry, checked):
                 self.add_user(users, User(email.lower(), entry.rel, settings_of(checked)))
         return users
+
+    def usable_name(self, entry: Entry, folder: str, hint: str) -> bool:
+        """Whether the file's name is one the repo reads; said once, for a file (else it is not
+        read, and that is said)."""
+        wrong = file_name_problem(folder, entry.name)
+        if wrong is not None and entry.kind == "file":
+            stem = entry.name.removesuffix(".yaml")
+            self.fail(entry.rel, START, (), f"the file name {quoted(stem)} {wrong}", hint)
+        return wrong is None
 
     def user_matches(self, entry: Entry, checked: Checked) -> bool:
         named = checked.data.get("user")

@@ -29,6 +29,7 @@ from reconciler.desired.writer import Edit
 from reconciler.desired.zoomfields import family_model, lock_shape, managed_shape
 from reconciler.diff import MISSING, lookup, strictly_equal
 from reconciler.errors import ConfigError, DailyLimitReached, ZoomAPIError
+from reconciler.escape import printable, quoted
 from reconciler.live.locks import ACCOUNT, Holder
 from reconciler.live.reader import LiveReader, Unreadable
 from reconciler.plan.scope import UserSelector
@@ -80,6 +81,16 @@ class TargetFile:
     top: dict[str, Any]  # `user:` / `group:` keys for a new file
     edits: list[Edit] = field(default_factory=list)
     exists: bool = False
+    name: str = ""  # the group's name or the user's email, as Zoom gives it
+    target_id: str = ""  # Zoom's id, when known
+
+    @property
+    def shown(self) -> str:
+        """The target as a warning names it: its name escaped and cut short, and its id."""
+        if self.level == "account":
+            return "the account"
+        known = f" (id {printable(self.target_id, 40)})" if self.target_id else ""
+        return f"{self.level} {quoted(self.name)}{known}"
 
 
 @dataclass
@@ -237,7 +248,7 @@ class Exporter:
         parent = self.read.account
         if group_ids and group_ids[0] in self.read.groups:
             parent = self.read.groups[group_ids[0]][1]
-        target = user_file(self.state, email)
+        target = user_file(self.state, user["email"], user["id"])
         existing = self.state.users.get(email)
         own = existing.settings if existing else None
         target.edits = self._settings_edits(documents, parent, own)
@@ -262,7 +273,7 @@ class Exporter:
         self, group_id: str, name: str, documents: dict[Family, dict[str, Any]]
     ) -> TargetFile:
         group = self.state.groups.get(name)
-        target = group_file(self.state, name)
+        target = group_file(self.state, name, group_id)
         target.edits = self._settings_edits(
             documents, self.read.account, group.settings if group else None
         )
@@ -348,21 +359,23 @@ def account_file(state: DesiredState) -> TargetFile:
     )
 
 
-def group_file(state: DesiredState, name: str) -> TargetFile:
+def group_file(state: DesiredState, name: str, group_id: str = "") -> TargetFile:
     group = state.groups.get(name)
     file = group.file if group else f"groups/{_file_name(name)}.yaml"
     top = {} if group or file == f"groups/{name}.yaml" else {"group": name}
     return TargetFile(
         "group", f"group {name}", file, "../schemas/repo/group.schema.json", top,
-        exists=group is not None,
+        exists=group is not None, name=name, target_id=group_id,
     )  # fmt: skip
 
 
-def user_file(state: DesiredState, email: str) -> TargetFile:
-    user = state.users.get(email)
+def user_file(state: DesiredState, email: str, user_id: str = "") -> TargetFile:
+    key = email.lower()
+    user = state.users.get(key)
     return TargetFile(
-        "user", f"user {email}", user.file if user else f"users/{email}.yaml",
+        "user", f"user {key}", user.file if user else f"users/{key}.yaml",
         "../schemas/repo/user.schema.json", {}, exists=user is not None,
+        name=email, target_id=user_id,
     )  # fmt: skip
 
 

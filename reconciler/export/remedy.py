@@ -88,7 +88,8 @@ def _file_for(
         target = group_file(state, name)
     else:
         target = user_file(state, ref.email or "")
-    return files.setdefault(target.file, target)
+    # By target, not by file: two targets sharing a file are a collision the writer reports.
+    return files.setdefault(target.label, target)
 
 
 def _deduplicated(target: TargetFile) -> TargetFile:

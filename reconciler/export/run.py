@@ -4,17 +4,22 @@ New files get the `yaml-language-server` header and the repo's editor schemas be
 (`schemas/repo/`, written when missing); existing files are edited in place. Paths are the
 tool's own (`account.yaml`, `groups/NAME.yaml`, `users/EMAIL.yaml`, or the file the repo already
 uses), never through a symbolic link.
+
+Names come from Zoom, so none is trusted: a file name the loader would not read
+(`settings_path_problem`, the loader's own rule), two targets that would share one file, or a
+file the loader would refuse, leaves that target out with a warning and exports the rest. The
+files are then written all at once or not at all (`export.stage`).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
-from reconciler.desired.editor_schemas import write_schemas
+from reconciler.desired.models import FileKind
+from reconciler.desired.repo import check_file, load_tree, settings_path_problem, too_big
 from reconciler.desired.state import nest
 from reconciler.desired.writer import (
     FileChange,
@@ -24,12 +29,12 @@ from reconciler.desired.writer import (
     update_text,
 )
 from reconciler.diff import MISSING
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.escape import printable, quoted
 from reconciler.export.engine import Exporter, ExportOptions, TargetFile
 from reconciler.export.remedy import Remedies, find_remedies
+from reconciler.export.stage import StagedTree, commit
 from reconciler.vocab import Level, ProgressHook, no_progress
-
-SCHEMAS = Path("schemas") / "repo"
 
 
 @dataclass
@@ -38,31 +43,9 @@ class ExportReport:
     unchanged: int = 0
     lines: list[str] = field(default_factory=list)  # the diff-like summary
     unknown: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # targets whose name no file can hold
     keys_written: int = 0
     requests_sent: int = 0
-
-
-def _safe_relative(rel: str) -> bool:
-    """A file the loader reads: at the root, or directly in groups/ or users/ (a name from
-    Zoom with a slash or a leading dot would land elsewhere, or outside the repo)."""
-    path = Path(rel)
-    parts = path.parts
-    if path.is_absolute() or "\\" in rel or any(part.startswith(".") for part in parts):
-        return False
-    return len(parts) == 1 or (len(parts) == 2 and parts[0] in ("groups", "users"))
-
-
-def _write(root: Path, rel: str, text: str) -> None:
-    path = root / rel
-    for parent in reversed(path.relative_to(root).parents):
-        folder = root / parent
-        if folder.is_symlink():
-            raise ConfigError(f"{parent}: a symbolic link; export writes only real folders")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
 
 
 def planned_text(
@@ -93,36 +76,142 @@ async def run_export(
     targets = await exporter.run()
     report = ExportReport(unknown=exporter.read.unknown)
     report.requests_sent = session.zoom.counters.requests - before
-    write(state.root, targets, options, report, dry_run=dry_run)
+    write(state, targets, options, report, dry_run=dry_run)
     return report
 
 
 def write(
-    root: Path,
+    state: DesiredState,
     targets: list[TargetFile],
     options: ExportOptions,
     report: ExportReport,
     *,
     dry_run: bool,
 ) -> None:
+    """Every file the targets ask for, or none: names and collisions checked first, each file
+    rendered and checked as the loader would, the whole repo-to-be loaded, then all moved in."""
+    root = state.root
     add_missing = options.mode != "managed"
-    new_files = False
-    for target in targets:
-        if not _safe_relative(target.file):
-            report.unknown.append(f"{target.label}: {target.file!r} is not a safe file name")
-            continue
-        text, changes = planned_text(root, target, add_missing)
-        if text is None:
+    staged: dict[str, bytes] = {}
+    for target in usable_targets(state, targets, report.skipped):
+        raw, changes = _rendered(root, target, add_missing)
+        if raw is None:
             report.unchanged += target.exists
             continue
+        refused = _refusal(target, raw, state.options.max_file_bytes)
+        if refused is not None:
+            report.skipped.append(refused)
+            continue
+        staged[target.file] = raw
         report.lines += summary_lines(target.file, changes)
         report.written.append(target.file)
         report.keys_written += len(changes)
-        new_files = new_files or not target.exists
-        if not dry_run:
-            _write(root, target.file, text)
-    if new_files and not dry_run and not (root / SCHEMAS).exists():
-        write_schemas(root / SCHEMAS)
+    if staged:
+        _loads_with(state, staged)
+    if staged and not dry_run:
+        commit(root, staged, schemas=any(not t.exists for t in targets if t.file in staged))
+
+
+def usable_targets(
+    state: DesiredState, targets: list[TargetFile], skipped: list[str]
+) -> list[TargetFile]:
+    """The targets whose file the loader reads and no other target shares; a warning in
+    `skipped` for each of the others (two that share a file are both left out, never merged)."""
+    by_file: dict[str, list[TargetFile]] = {}
+    for target in targets:
+        wrong = settings_path_problem(target.file)
+        if wrong is None:
+            by_file.setdefault(_same_file(target.file), []).append(target)
+        else:
+            skipped.append(f"{target.shown}: {_name_of(target.file)} {wrong}; {_RENAME}")
+    taken = _repo_files(state)
+    kept: list[TargetFile] = []
+    for key, sharing in by_file.items():
+        owner = None if sharing[0].exists else taken.get(key)
+        if len(sharing) == 1 and owner is None:
+            kept.append(sharing[0])
+        else:
+            skipped.append(_collision(sharing, owner))
+    return kept
+
+
+_RENAME = "rename it in Zoom to export it"
+_OWN_FILE = ", or write its file by hand under another name with a group: key"
+
+
+def _collision(sharing: list[TargetFile], owner: str | None) -> str:
+    """One warning naming every target that would be written to one file."""
+    file = printable(sharing[0].file)
+    if len(sharing) == 1:
+        return (
+            f"{sharing[0].shown}: would be written to {file}, {owner}; it is not exported"
+            f" ({_RENAME}{_OWN_FILE if sharing[0].level == 'group' else ''})"
+        )
+    held = f", {owner}" if owner else ""
+    every = "both" if len(sharing) == 2 else "all"
+    return (
+        f"{' and '.join(t.shown for t in sharing)}: would {every} be written to {file}{held};"
+        " none is exported (rename all but one in Zoom to export them)"
+    )
+
+
+def _name_of(rel: str) -> str:
+    folder, _, name = rel.rpartition("/")
+    shown = rel if folder not in ("", "groups", "users") else name.removesuffix(".yaml")
+    return f"the file name {quoted(shown)}"
+
+
+def _same_file(rel: str) -> str:
+    """Files that are one to the loader: user files are by email, and emails ignore case."""
+    return rel.lower() if rel.startswith("users/") else rel
+
+
+def _repo_files(state: DesiredState) -> dict[str, str]:
+    """The repo's settings files, each with who it holds (a new file must not take one's place)."""
+    found = {
+        _same_file(g.file): f"the repo's file for group {quoted(g.name)}"
+        for g in state.groups.values()
+    }
+    found.update(
+        {
+            _same_file(u.file): f"the repo's file for user {quoted(u.email)}"
+            for u in state.users.values()
+        }
+    )
+    return found
+
+
+def _rendered(
+    root: Path, target: TargetFile, add_missing: bool
+) -> tuple[bytes | None, list[FileChange]]:
+    """`planned_text` as the bytes to write; a file that cannot be written stops the export."""
+    try:
+        text, changes = planned_text(root, target, add_missing)
+        return (None if text is None else text.encode("utf-8")), changes
+    except (ValueError, TypeError, RuntimeError, OSError) as exc:
+        raise ConfigError(
+            f"nothing was written: {target.shown}: its file {printable(target.file)} cannot be"
+            f" written: {printable(str(exc), 120)}"
+        ) from None
+
+
+def _refusal(target: TargetFile, raw: bytes, limit: int) -> str | None:
+    """Why the loader would refuse the file as rendered (a value or name it does not accept)."""
+    if len(raw) > limit:
+        return f"{target.shown}: {printable(target.file)}: {too_big(len(raw), limit).message}"
+    kind: FileKind = target.level
+    _checked, found = check_file(target.file, raw, kind)
+    return f"{target.shown}: the loader would refuse its file: {found[0]}" if found else None
+
+
+def _loads_with(state: DesiredState, staged: dict[str, bytes]) -> None:
+    """The repo as it will be loads, or nothing is written."""
+    try:
+        load_tree(StagedTree(state.root, staged), state.root)
+    except ValidationFailed as failed:
+        raise ConfigError(
+            f"nothing was written: the repo would not load after export: {failed.problems[0]}"
+        ) from None
 
 
 async def run_remedy(
@@ -131,6 +220,6 @@ async def run_remedy(
     before = session.zoom.counters.requests
     remedies = await find_remedies(state, session, pack, level)
     report = ExportReport(unknown=list(remedies.unknown))
-    write(state.root, remedies.targets, ExportOptions(), report, dry_run=dry_run)
+    write(state, remedies.targets, ExportOptions(), report, dry_run=dry_run)
     report.requests_sent = session.zoom.counters.requests - before
     return report, remedies

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.desired import load_repo
+from reconciler.desired.repo import settings_path_problem
 from reconciler.diff import lookup, strictly_equal
-from reconciler.export.run import _safe_relative
 from reconciler.sandbox import generate_tenant
 from reconciler.sandbox.effective import Resolver
 from reconciler.sandbox.tenant import Tenant
@@ -272,4 +272,4 @@ def test_conflicting_modes_are_refused_before_zoom_is_read(tmp_path: Path) -> No
     ],
 )
 def test_export_writes_only_where_the_loader_reads(rel: str, safe: bool) -> None:
-    assert _safe_relative(rel) is safe
+    assert (settings_path_problem(rel) is None) is safe

@@ -82,6 +82,7 @@ from reconciler.render.explain import render as render_explanation
 from reconciler.render.progress import ProgressLines
 from reconciler.sandbox.cli import sandbox
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
+from reconciler.zoom.budget import ReadBudget
 
 ResultT = TypeVar("ResultT")
 
@@ -193,7 +194,9 @@ class _Loop:
         """The command's one session: the connector the caller gave (tests), else the default."""
         found = click.get_current_context().find_object(Connector) or Connector()
         connector = dataclasses.replace(found, sandbox=sandbox)
-        opened = connector.open(state.root, tier=state.options.rate_tier)
+        options = state.options
+        reads = ReadBudget(options.read_deadline, options.read_stall)
+        opened = connector.open(state.root, tier=options.rate_tier, reads=reads)
         return self.run(self._stack.enter_async_context(opened))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from reconciler.live import LiveReader
 from reconciler.vocab import Tier
 from reconciler.zoom import ZoomClient
+from reconciler.zoom.budget import ReadBudget
 from reconciler.zoom.client import default_in_flight
 from reconciler.zoom.config import (
     Credentials,
@@ -63,21 +64,27 @@ class Connector:
 
     @asynccontextmanager
     async def open(
-        self, repo_root: Path, *, tier: Tier | None, rate: float | None = None, paced: bool = True
+        self,
+        repo_root: Path,
+        *,
+        tier: Tier | None,
+        rate: float | None = None,
+        paced: bool = True,
+        reads: ReadBudget | None = None,
     ) -> AsyncIterator[Session]:
         """`paced=False` leaves pacing to Zoom's headers alone (for a limit that is off); no tier
-        and no rate: the client probes for the account's rate."""
+        and no rate: the client probes for the account's rate. `reads` bounds the run's reads."""
         pace = rate_for(tier, rate) if paced else None
         if self.sandbox:
-            credentials, client = self._sandbox_client(repo_root, pace)
+            credentials, client = self._sandbox_client(repo_root, pace, reads)
         else:
             credentials = credentials_from_env()
-            client = ZoomClient(credentials, endpoints_from_env(), rate=pace)
+            client = ZoomClient(credentials, endpoints_from_env(), rate=pace, read_budget=reads)
         async with client as zoom:
             yield Session(zoom, LiveReader(zoom), default_in_flight(pace), credentials.account_id)
 
     def _sandbox_client(
-        self, repo_root: Path, rate: Pace
+        self, repo_root: Path, rate: Pace, reads: ReadBudget | None
     ) -> tuple[Credentials, ZoomClient]:
         # Imported here: the sandbox (starlette, the tenant) is needed only with --sandbox.
         from reconciler.sandbox.acme import acme_tenant  # noqa: PLC0415
@@ -95,4 +102,6 @@ class Connector:
         credentials = Credentials(tenant.account.id, config.client_id, Secret(config.client_secret))
         endpoints = Endpoints(f"{SANDBOX_BASE}/v2", f"{SANDBOX_BASE}/oauth/token")
         transport = SandboxTransport(app)
-        return credentials, ZoomClient(credentials, endpoints, rate=rate, transport=transport)
+        return credentials, ZoomClient(
+            credentials, endpoints, rate=rate, transport=transport, read_budget=reads
+        )

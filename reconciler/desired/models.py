@@ -103,6 +103,23 @@ class RepoOptions(BaseModel):
     defaults_file: Annotated[
         str, Field(min_length=1, description="The all-users defaults file, relative to the repo.")
     ] = "defaults.yaml"
+    read_deadline: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=7 * 86400,
+            description="Seconds all of a run's reads from Zoom may take; past them the targets "
+            "left are UNKNOWN.",
+        ),
+    ] = 4 * 3600.0  # a 50,000-user account at Zoom's lower rates, under GitHub's 6 h job limit
+    read_stall: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=86400,
+            description="Seconds without any answer from Zoom after which a run stops reading.",
+        ),
+    ] = 180.0  # longer than one request's retries take to give up
     max_file_bytes: Annotated[
         int, Field(ge=1024, le=16 * 1024 * 1024, description="Largest file accepted, in bytes.")
     ] = DEFAULT_MAX_FILE_BYTES

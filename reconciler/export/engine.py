@@ -15,6 +15,7 @@ file already names back into git (accepting drift) and adds nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -170,9 +171,11 @@ class Exporter:
         return {} if pruned is MISSING else checked_document(level, family, pruned)
 
     async def _documents(self, level: Level, target_id: str) -> dict[Family, dict[str, Any]] | None:
+        families = self.options.families
+        # Read at once under the client's pacer; one unreadable family leaves the target out.
+        documents = await asyncio.gather(*(self._family(level, target_id, f) for f in families))
         found: dict[Family, dict[str, Any]] = {}
-        for family in self.options.families:
-            document = await self._family(level, target_id, family)
+        for family, document in zip(families, documents, strict=True):
             if document is None:
                 return None
             found[family] = document

@@ -69,6 +69,7 @@ from reconciler.zoom.answers import (
     unfit_message,
 )
 from reconciler.zoom.auth import TokenProvider
+from reconciler.zoom.budget import ReadBudget, ReadClock
 from reconciler.zoom.config import Credentials, Endpoints
 from reconciler.zoom.pacer import Clock, Pacer, Probe, Sleep, WaitEvent, WaitKind
 
@@ -147,7 +148,8 @@ class ZoomClient:
 
     `rate`: requests per second to pace at, a `Probe` to find the account's rate, or None to
     follow Zoom's headers alone. `max_body`: bytes a 2xx body may have; `deadline`: seconds one
-    attempt may take, connect to last byte; `max_retry_after`: the longest 429 pause sat out.
+    attempt may take, connect to last byte; `max_retry_after`: the longest 429 pause sat out;
+    `read_budget`: how long the client's GETs may take in all, and without any answer.
     """
 
     def __init__(
@@ -167,6 +169,7 @@ class ZoomClient:
         max_body: int = MAX_BODY,
         deadline: float = DEADLINE,
         max_retry_after: float = MAX_RETRY_AFTER,
+        read_budget: ReadBudget | None = None,
     ) -> None:
         self.endpoints = endpoints or Endpoints()
         self.retry = retry or RetryPolicy()
@@ -195,6 +198,7 @@ class ZoomClient:
         self._pacer = Pacer(rate, clock=clock, sleep=sleep)
         self._in_flight = asyncio.Semaphore(in_flight)
         self._stopped: DailyLimitReached | None = None
+        self._reads = ReadClock(read_budget, clock) if read_budget else None
 
     async def __aenter__(self) -> Self:
         return self
@@ -252,7 +256,11 @@ class ZoomClient:
         """Send one API request; retried until it succeeds or a `ZoomAPIError` explains why not.
         A write succeeds only on a 2xx with no body or a JSON one."""
         try:
-            response = await self._send_with_retries(method, path, params, json)
+            sent = self._send_with_retries(method, path, params, json)
+            if method == "GET" and self._reads is not None:
+                response = await self._reads.bounded(sent, method, path)
+            else:
+                response = await sent
             if method != "GET":
                 self._check_accepted(response, method, path)
         except ZoomAPIError:
@@ -388,7 +396,7 @@ class ZoomClient:
     async def _exchange(self, request: httpx2.Request, method: str, path: str) -> httpx2.Response:
         """One exchange, its body read capped and all of it within the deadline."""
         try:
-            return await read_answer(
+            answer = await read_answer(
                 self._http, request, max_body=self._max_body, deadline=self._deadline
             )
         except TooLarge as exc:
@@ -399,6 +407,9 @@ class ZoomClient:
                 f"{CHECK_API}, or raise the client's max_body"
             )
             raise _bad_answer(message, exc.response, method, path) from None
+        if self._reads is not None:
+            self._reads.answered()
+        return answer
 
     def _not_an_answer(self, response: httpx2.Response, method: str, path: str) -> BadAnswer:
         """A 3xx (or 1xx): never followed, never taken as the answer."""

@@ -70,6 +70,19 @@ _BOUND = re.compile(
 )
 
 
+# An expression's cost is bounded before it runs (CEL evaluates in Rust, out of Python's reach
+# once started): comprehensions multiply, so n elements nested three deep cost n**3 (a list of 300
+# took 7.6 s); two deep over the longest list an expression can hold stays under a second.
+# The shipped packs' longest expression has 200 characters.
+MAX_EXPR_CHARS = 2_000
+MAX_COMPREHENSION_DEPTH = 2
+MAX_BRACKET_DEPTH = 32  # the parser recurses per level
+_MACROS = "all|exists|exists_one|existsOne|map|filter|transformList|transformMap"
+_BRACKET = re.compile(
+    rf"(?P<macro>\.\s*(?:{_MACROS})\s*\()|(?P<open>[(\[{{])|(?P<close>[)\]}}])"
+)
+
+
 class ExprError(Exception):
     """An expression that does not compile; `column` (1-based) when CEL names one."""
 
@@ -104,6 +117,30 @@ def compile_expression(text: str) -> cel.Program:
         return cel.compile(text)
     except (ValueError, RuntimeError) as exc:
         raise _expr_error(str(exc)) from None
+
+
+def cost_problem(text: str) -> str | None:
+    """Why `text` could cost too much to evaluate, judged from its text alone; None if it cannot."""
+    if len(text) > MAX_EXPR_CHARS:
+        return f"has {len(text):,} characters, over the {MAX_EXPR_CHARS:,} an expression may have"
+    stack: list[bool] = []  # one per open bracket: whether it opens a comprehension
+    deepest = comprehensions = 0
+    for match in _BRACKET.finditer(_without_strings(text)):
+        if match["close"]:
+            if stack:
+                stack.pop()
+            continue
+        stack.append(match["macro"] is not None)
+        deepest = max(deepest, len(stack))
+        comprehensions = max(comprehensions, sum(stack))
+    if comprehensions > MAX_COMPREHENSION_DEPTH:
+        return (
+            f"nests comprehensions {comprehensions} deep (.all, .exists, .map, .filter inside "
+            f"one another), over the {MAX_COMPREHENSION_DEPTH} an expression may nest"
+        )
+    if deepest > MAX_BRACKET_DEPTH:
+        return f"nests brackets {deepest} deep, over the {MAX_BRACKET_DEPTH} an expression may"
+    return None
 
 
 def _expr_error(raw: str) -> ExprError:

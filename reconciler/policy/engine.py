@@ -16,6 +16,7 @@ not run; an evaluation error, or a result that is not a bool, is unknown with th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -88,6 +89,21 @@ class _Slot:
     path: LeafPath
 
 
+# The most one evaluation of a rule may take. CEL cannot be stopped once it runs, so a rule that
+# took longer is not run again in this process: its later results are UNKNOWN, saying why. The
+# text limits (`celexpr.cost_problem`) keep one evaluation well under a second.
+EVALUATION_BUDGET = 0.25
+
+
+@dataclass
+class _Spent:
+    """The one evaluation of a rule that went over the budget, once there is one, and the
+    budget it went over."""
+
+    seconds: float | None = None
+    budget: float = 0.0
+
+
 @dataclass(frozen=True, eq=False)
 class _Compiled:
     rule: Rule
@@ -97,6 +113,7 @@ class _Compiled:
     in_has: Reads  # the fields read inside has(): bound in the family variables
     weakens: cel.Program | None  # over the expression as written
     weakens_reads: Reads
+    spent: _Spent = field(default_factory=_Spent)
 
 
 @dataclass(frozen=True, eq=False)
@@ -363,15 +380,31 @@ def _target(context: TargetContext) -> dict[str, Any]:
 def _run(item: _Compiled, bindings: cel.Context, missing: set[str]) -> RuleResult:
     if not missing.isdisjoint(item.needs):
         return RuleResult(item.rule, Outcome.NOT_APPLICABLE)
+    if item.spent.seconds is not None:
+        return RuleResult(item.rule, Outcome.UNKNOWN, _over_budget(item))
+    started = time.perf_counter()
     try:
         value = item.program.execute(bindings)
     except Exception as exc:  # any error of one rule on one target is that result, not a crash
         return RuleResult(item.rule, Outcome.UNKNOWN, _error_text(exc))
+    took = time.perf_counter() - started
+    if took > EVALUATION_BUDGET:
+        item.spent.seconds, item.spent.budget = took, EVALUATION_BUDGET
+        return RuleResult(item.rule, Outcome.UNKNOWN, _over_budget(item))
     if value is True:
         return RuleResult(item.rule, Outcome.PASS)
     if value is False:
         return RuleResult(item.rule, Outcome.FAIL)
     return RuleResult(item.rule, Outcome.UNKNOWN, f"expr gave {value!r}, not true or false")
+
+
+def _over_budget(item: _Compiled) -> str:
+    rule = item.rule
+    return (
+        f"not judged: one evaluation of {rule.pack}/{rule.id} ({rule.file}:{rule.expr_line}) "
+        f"took {item.spent.seconds:.2f} s, over the {item.spent.budget:g} s budget; "
+        "simplify its expr"
+    )
 
 
 def _error_text(exc: Exception) -> str:

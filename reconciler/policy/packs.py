@@ -13,9 +13,10 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from reconciler.desired.problems import sorted_problems
+from reconciler.desired.repo import FileTree
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.policy.reader import closest
-from reconciler.policy.rules import Pack, load_pack
+from reconciler.policy.rules import Pack, load_pack, pack_of_bytes, read_pack_file
 
 SHIPPED: tuple[str, ...] = ("cis-zoom-1.0", "zoom-security-baseline")
 
@@ -62,13 +63,17 @@ def load_shipped(name: str) -> Pack:
 
 def repo_pack_file(repo: Path, relative: str) -> Path:
     """A repo pack's file; a path that leaves the repo, or is absolute, is a ConfigError."""
+    return repo / Path(*_repo_pack_parts(relative))
+
+
+def _repo_pack_parts(relative: str) -> tuple[str, ...]:
     posix = PurePosixPath(relative)
     if posix.is_absolute() or ".." in posix.parts or posix.suffix != ".yaml":
         raise ConfigError(
             f"policy pack {relative!r}: a repo pack is a .yaml file named by its path in the repo",
             hint="e.g. policies/ours.yaml, or a shipped name: " + ", ".join(SHIPPED),
         )
-    return repo / Path(*posix.parts)
+    return posix.parts
 
 
 def load_named(names: Iterable[str], repo: Path | None = None) -> list[Pack]:
@@ -92,4 +97,8 @@ def _load_one(name: str, repo: Path | None) -> Pack:
         return load_shipped(name)
     if repo is None:
         raise ConfigError(f"policy pack {name!r}: a repo pack needs the settings repo's path")
-    return load_pack(repo_pack_file(repo, name), name)
+    # Through the repo loader's reader: no folder or file on the way is a link, a pipe or a
+    # device, and the read is bounded (a pull request chooses this path in the PR workflow).
+    rel = "/".join(_repo_pack_parts(name))
+    raw = read_pack_file(FileTree(repo), rel, name)
+    return pack_of_bytes(name, raw, PurePosixPath(rel).stem, shipped=False)

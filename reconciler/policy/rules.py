@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 
 from reconciler.desired import yamlfile
 from reconciler.desired.problems import KeyPath, sorted_problems
+from reconciler.desired.repo import Entry, FileTree, Refused
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.policy.celexpr import (
     EXPR_VARIABLES,
@@ -26,6 +27,7 @@ from reconciler.policy.celexpr import (
     Reads,
     bare_locked,
     compile_expression,
+    cost_problem,
     reads,
     unknown_variables,
 )
@@ -46,6 +48,12 @@ _REMEDY_KEYS = (*FAMILY_VARIABLES, "locks")
 _ID = re.compile(r"[a-z0-9][a-z0-9.-]*")
 # An optional key with a problem (None means absent, which is fine).
 _BAD: Any = object()
+# The biggest pack file read (the shipped CIS pack is under 100 KiB): one byte more is refused
+# unread, like /dev/zero or a file that grows while being read.
+MAX_PACK_BYTES = 512 * 1024
+_TOO_BIG_HINT = "split it into two packs"
+_ANY_LINK = "links are refused wherever they point"
+_SIMPLER = "split it into simpler rules, or test fewer values"
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,11 +109,47 @@ def load_pack(path: Path, display: str | None = None, *, shipped: bool = False) 
     `shipped`: the tool's own packs, where every rule has a pass and a fail example.
     """
     file = display or str(path)
+    raw = read_pack_file(FileTree(path.parent), path.name, file)
+    return pack_of_bytes(file, raw, path.stem, shipped)
+
+
+def read_pack_file(tree: FileTree, rel: str, file: str) -> bytes:
+    """A pack's bytes, read like a repo file: a regular file (no link, pipe or device, nothing
+    followed), at most MAX_PACK_BYTES; one ValidationFailed line at `file` otherwise."""
     try:
-        raw = path.read_bytes()
+        entry = tree.entry(rel)
+        if entry is not None and entry.kind != "file":
+            raise _not_a_pack(entry, rel)
+        return tree.read(rel, MAX_PACK_BYTES)
+    except Refused as refused:
+        # the reader's hint for a big file names max_file_bytes, which is for settings files
+        hint = _TOO_BIG_HINT if "over the limit" in refused.message else refused.hint
+        raise ValidationFailed([_whole_file(file, refused.message, hint)]) from None
     except OSError as exc:
-        raise ValidationFailed([ConfigError(f"cannot read: {exc.strerror}", file=file)]) from None
-    pack, problems = parse_pack(file, raw, expected_name=path.stem, shipped=shipped)
+        message = f"cannot read: {exc.strerror or exc}"
+        raise ValidationFailed([ConfigError(message, file=file)]) from None
+
+
+def _not_a_pack(entry: Entry, rel: str) -> Refused:
+    if entry.rel != rel:  # a folder on the way is a link
+        return Refused(
+            f"{entry.rel}/ is {entry.what}: a policy pack is read from real folders",
+            "replace the link with the folder itself; " + _ANY_LINK,
+        )
+    if entry.kind == "link":
+        hint = "replace the link with the pack file itself; " + _ANY_LINK
+    else:
+        hint = "replace it with a regular .yaml file"
+    return Refused(f"is {entry.what}: a policy pack must be a regular file", hint)
+
+
+def _whole_file(file: str, message: str, hint: str | None) -> ConfigError:
+    return ConfigError(message, file=file, line=1, col=1, hint=hint)
+
+
+def pack_of_bytes(file: str, raw: bytes, expected_name: str | None, shipped: bool) -> Pack:
+    """The pack in `raw`, or ValidationFailed with every problem."""
+    pack, problems = parse_pack(file, raw, expected_name=expected_name, shipped=shipped)
     if problems or pack is None:
         raise ValidationFailed(sorted_problems(problems))
     return pack
@@ -248,6 +292,10 @@ class _PackLoader:
     def _expr(self, path: KeyPath, value: Any, allowed: frozenset[str]) -> str | None:
         text = self.r.text(path, value)
         if text is None:
+            return None
+        costly = cost_problem(text)
+        if costly is not None:
+            self.r.fail(path, f"is refused unrun: it {costly}", _SIMPLER, key=True)
             return None
         try:
             program = compile_expression(text)

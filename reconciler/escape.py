@@ -10,6 +10,7 @@ Values quoted back are cut to a short prefix.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -64,3 +65,15 @@ def workflow_data(text: str) -> str:
 def workflow_property(text: str) -> str:
     """A property value of a workflow command (`file=...`): also `:` and `,` escaped."""
     return workflow_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+# An `@` GitHub would read as a mention (of a user, or an `@org/team`): not after a letter or digit,
+# so the `@` of an email stays as written.
+_MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])")
+ZERO_WIDTH_JOINER = "\u200d"
+
+
+def unmentioned(text: str) -> str:
+    """`text` fit to post to GitHub: a zero-width joiner after each `@` that would mention someone
+    (`@admin`, `@org/team` in a name from Zoom), so it reads the same and notifies no one."""
+    return _MENTION.sub("@" + ZERO_WIDTH_JOINER, text)

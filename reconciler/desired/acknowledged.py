@@ -11,13 +11,19 @@ The loader checks the shape (every problem with file:line). Whether an entry has
 on the day, so it is not a loading problem: `validate` reports expired entries as errors, and the
 audit stops honouring them (the finding fails again), while plan and apply are not held up by a
 date passing.
+
+Two checks keep one entry from silencing a rule for everyone forever: `expires` at most
+`acknowledgement_max_days` (reconciler.yaml, 365 unless set) after today, a loading problem since
+days passing only bring an entry nearer; and `target: "*"` only with `scope: all` written beside
+it, so "every target" is said on purpose.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -28,10 +34,14 @@ from reconciler.desired.scalars import Timestamp
 from reconciler.errors import ConfigError
 
 ACKNOWLEDGED_FILE = "acknowledged.yaml"
-_KEYS = ("target", "rule", "field", "owner", "reason", "expires")
+_KEYS = ("target", "scope", "rule", "field", "owner", "reason", "expires")
+DEFAULT_MAX_DAYS = 365
 _RULE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _FIELD_FAMILIES = (*FAMILY_KEYS, "locks")
-_TARGET_HINT = "use account, group:NAME, user:EMAIL (globs like user:*@contractors.acme.test) or *"
+_TARGET_HINT = (
+    "use account, group:NAME, user:EMAIL (globs like user:*@contractors.acme.test),"
+    " or * with scope: all"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +77,12 @@ class AckEntry:
         return field_label == self.field or field_label.startswith(self.field + ".")
 
 
-def parse_acknowledged(file: str, raw: bytes) -> tuple[list[AckEntry], list[ConfigError]]:
-    """The entries of the file, or every problem in it."""
+def parse_acknowledged(
+    file: str, raw: bytes, max_days: int = DEFAULT_MAX_DAYS, today: date | None = None
+) -> tuple[list[AckEntry], list[ConfigError]]:
+    """The entries of the file, or every problem in it; none may expire more than `max_days`
+    after `today` (UTC's, unless given)."""
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=max_days)
     doc, found = yamlfile.read(file, raw)
     if found:
         return [], found
@@ -84,6 +98,8 @@ def parse_acknowledged(file: str, raw: bytes) -> tuple[list[AckEntry], list[Conf
     problems: list[ConfigError] = []
     for index, item in enumerate(items):
         entry, wrong = _entry(doc, ("acknowledged", index), item)
+        if entry is not None and entry.expires > latest:
+            entry, wrong = None, [_too_late(doc, ("acknowledged", index), max_days, latest)]
         problems += wrong
         if entry is not None:
             entries.append(entry)
@@ -132,6 +148,7 @@ def _entry(
     target = item.get("target")
     if isinstance(target, str) and not _target_ok(target):
         problems.append(fail("target", f"target {target!r} is not a selector", _TARGET_HINT))
+    problems += _scope_problems(item, fail)
     expires = _date(item.get("expires"))
     if isinstance(item.get("expires"), str) and expires is None:
         problems.append(fail("expires", "`expires:` is a date, YYYY-MM-DD"))
@@ -141,6 +158,36 @@ def _entry(
         str(target), rule, field, item["owner"].strip(), item["reason"].strip(), expires, file, line
     )
     return entry, []
+
+
+def _scope_problems(item: dict[str, Any], fail: Callable[..., ConfigError]) -> list[ConfigError]:
+    """`target: "*"` silences a rule for every target, so it must be said twice: `scope: all`."""
+    scope, everyone = item.get("scope"), item.get("target") == "*"
+    if "scope" in item and scope != "all":
+        return [fail("scope", "`scope:` can only be all", 'it goes with target: "*"')]
+    if everyone and scope != "all":
+        return [
+            fail(
+                "target",
+                'target "*" acknowledges the deviation for every target',
+                "add `scope: all` to the entry if every target is meant, or name the targets",
+            )
+        ]
+    if scope == "all" and not everyone:
+        return [fail("scope", '`scope: all` goes only with target: "*"', "remove it")]
+    return []
+
+
+def _too_late(doc: yamlfile.Document, path: KeyPath, max_days: int, latest: date) -> ConfigError:
+    where = (*path, "expires")
+    return problem(
+        doc.file,
+        doc.spot(where),
+        where,
+        f"expires more than {max_days} days from today (after {latest.isoformat()})",
+        "acknowledge for less and renew it then, or raise acknowledgement_max_days in "
+        "reconciler.yaml",
+    )
 
 
 def _field_ok(field: Any) -> bool:

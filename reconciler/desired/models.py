@@ -123,6 +123,14 @@ class RepoOptions(BaseModel):
     max_file_bytes: Annotated[
         int, Field(ge=1024, le=16 * 1024 * 1024, description="Largest file accepted, in bytes.")
     ] = DEFAULT_MAX_FILE_BYTES
+    acknowledgement_max_days: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=3650,
+            description="Latest an acknowledged.yaml entry may expire, in days from today.",
+        ),
+    ] = 365
 
 
 def _families(level: Level) -> dict[str, Any]:

@@ -621,12 +621,13 @@ class _Loader:
             "keep one file per user",
         )
 
-    def acknowledged(self) -> tuple[AckEntry, ...]:
+    def acknowledged(self, options: RepoOptions) -> tuple[AckEntry, ...]:
         entry = self.lookup(ACKNOWLEDGED_FILE)
         raw = self.read(entry) if entry else None
         if raw is None:
             return ()
-        entries, found = parse_acknowledged(ACKNOWLEDGED_FILE, raw)
+        max_days = options.acknowledgement_max_days
+        entries, found = parse_acknowledged(ACKNOWLEDGED_FILE, raw, max_days)
         self.problems += found
         return tuple(entries)
 
@@ -691,7 +692,7 @@ def _load(loader: _Loader) -> DesiredState:
     defaults, defaults_file = loader.defaults(options, config)
     groups = loader.groups()
     users = loader.users()
-    acknowledged = loader.acknowledged()
+    acknowledged = loader.acknowledged(options)
     loader.strays(options)
     loader.problems += profile_conflicts(g.members for g in groups.values() if g.members)
     return DesiredState(

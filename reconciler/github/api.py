@@ -2,8 +2,10 @@
 issue per flow that is opened or updated when a run needs attention and closed when it is clean.
 
 Both are found by a hidden marker (`<!-- reconciler:NAME -->`) in their body, so a second run
-updates the first run's comment or issue instead of adding another. The token comes from the
-environment and never appears in output: errors name the request and GitHub's status and message.
+updates the first run's comment or issue instead of adding another; only one this token's identity
+wrote is ever edited (anyone can paste the marker into a comment). The token comes from the
+environment and never appears in output: errors name the request and GitHub's status and message,
+the token redacted before the message is cut. Every text posted has its `@` mentions neutralised.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from urllib.parse import urlsplit
 import httpx2
 
 from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.escape import unmentioned
+from reconciler.zoom.answers import Redactor
 from reconciler.zoom.config import is_loopback_host
 
 DEFAULT_API = "https://api.github.com"
@@ -27,10 +31,17 @@ _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 _MARKER_NAME = re.compile(r"[A-Za-z0-9_.:/-]{1,100}")
 _MAX_PAGES = 50  # 5,000 comments or issues: far past any real thread
 _MAX_BODY = 4 * 1024 * 1024
+_MESSAGE_CHARS = 200
+# Who Actions' GITHUB_TOKEN (an installation token, which GET /user refuses) writes as.
+ACTIONS_LOGIN = "github-actions[bot]"
 
 
 class GitHubError(ReconcilerError):
     """GitHub refused a request, or answered something that is not what the API documents."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def marker(name: str) -> str:
@@ -81,6 +92,8 @@ class Context:
 class GitHub:
     def __init__(self, context: Context, transport: httpx2.BaseTransport | None = None) -> None:
         self.context = context
+        self._redact = Redactor([context.token])
+        self._login: str | None = None
         self._http = httpx2.Client(
             base_url=context.api_url,
             headers={
@@ -112,7 +125,8 @@ class GitHub:
         except httpx2.HTTPError as error:
             raise GitHubError(f"{what}: {type(error).__name__}") from None
         if answer.status_code >= 400:
-            raise GitHubError(f"{what}: {answer.status_code} {self._message(answer)}")
+            status = answer.status_code
+            raise GitHubError(f"{what}: {status} {self._message(answer)}", status)
         if len(answer.content) > _MAX_BODY:
             raise GitHubError(f"{what}: the answer is over {_MAX_BODY} bytes")
         try:
@@ -122,10 +136,10 @@ class GitHub:
 
     def _message(self, answer: httpx2.Response) -> str:
         try:
-            message = str(answer.json().get("message", ""))[:200]
+            message = str(answer.json().get("message", ""))
         except (ValueError, AttributeError):
             message = ""
-        return message.replace(self.context.token, "***")
+        return self._redact.shown(message, _MESSAGE_CHARS)  # redacted first, then cut
 
     def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for page in range(1, _MAX_PAGES + 1):
@@ -142,6 +156,33 @@ class GitHub:
     def _repo(self, tail: str) -> str:
         return f"/repos/{self.context.repository}{tail}"
 
+    # -- who we are -------------------------------------------------------------------------------
+
+    def login(self) -> str:
+        """The login this token writes as: GET /user's for a user's token; an installation token
+        (Actions' GITHUB_TOKEN, refused by GET /user with 403) writes as `github-actions[bot]`,
+        or as RECONCILER_GITHUB_LOGIN when another app's token is used (`SLUG[bot]`)."""
+        if self._login is None:
+            self._login = os.environ.get("RECONCILER_GITHUB_LOGIN") or self._user_login()
+        return self._login
+
+    def _user_login(self) -> str:
+        try:
+            found = self._call("GET", "/user")
+        except GitHubError as error:
+            if error.status == 403:
+                return ACTIONS_LOGIN
+            raise
+        login = found.get("login") if isinstance(found, dict) else None
+        if not isinstance(login, str) or not login:
+            raise GitHubError("GET /user: the answer has no login")
+        return login
+
+    def _ours(self, item: dict[str, Any]) -> bool:
+        """Whether this token's identity wrote `item` (a comment or an issue)."""
+        user = item.get("user")
+        return isinstance(user, dict) and user.get("login") == self.login()
+
     # -- the sticky comment -----------------------------------------------------------------------
 
     def upsert_comment(self, number: int, name: str, text: str) -> tuple[str, int]:
@@ -150,7 +191,7 @@ class GitHub:
         mark = marker(name)
         body = fit(mark, text)
         for comment in self._pages(self._repo(f"/issues/{number}/comments"), {}):
-            if mark in str(comment.get("body", "")):
+            if mark in str(comment.get("body", "")) and self._ours(comment):
                 comment_id = _id(comment)
                 self._call(
                     "PATCH", self._repo(f"/issues/comments/{comment_id}"), json={"body": body}
@@ -165,12 +206,15 @@ class GitHub:
         mark = marker(name)
         params = {"state": "open", "labels": ISSUE_LABEL}
         for issue in self._pages(self._repo("/issues"), params):
-            if "pull_request" not in issue and mark in str(issue.get("body", "")):
+            if "pull_request" in issue or mark not in str(issue.get("body", "")):
+                continue
+            if self._ours(issue):
                 return issue
         return None
 
     def open_issue(self, name: str, title: str, text: str) -> tuple[str, int]:
         body = fit(marker(name), text)
+        title = unmentioned(title)
         found = self.find_issue(name)
         if found is not None:
             number = _number(found)
@@ -190,14 +234,16 @@ class GitHub:
         if found is None:
             return "none open", None
         number = _number(found)
-        self._call("POST", self._repo(f"/issues/{number}/comments"), json={"body": note})
+        posted = {"body": unmentioned(note)}
+        self._call("POST", self._repo(f"/issues/{number}/comments"), json=posted)
         self._call("PATCH", self._repo(f"/issues/{number}"), json={"state": "closed"})
         return "closed", number
 
 
 def fit(mark: str, text: str, limit: int = COMMENT_LIMIT) -> str:
-    """The marker and the text, cut to GitHub's limit with a note when it is longer."""
-    body = f"{mark}\n{text}"
+    """The marker and the text (mentions neutralised), cut to GitHub's limit with a note when it
+    is longer."""
+    body = f"{mark}\n{unmentioned(text)}"
     if len(body) <= limit:
         return body
     note = "\n\n**Cut to GitHub's comment limit; the full report is in the run's artifacts.**\n"

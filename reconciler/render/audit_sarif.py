@@ -17,6 +17,7 @@ from reconciler.audit.model import AuditFinding, AuditResult, FindingKind, Findi
 from reconciler.diff import MISSING
 from reconciler.escape import printable, quoted
 from reconciler.policy import Rule
+from reconciler.render.markdown import code, escape
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
@@ -40,6 +41,8 @@ SECURITY_SEVERITY = {"critical": "9.0", "high": "7.0", "medium": "5.0", "low": "
 # RFC 3986 path characters kept as written; everything else is percent-encoded.
 _URI_SAFE = "/@!$&'()*+,;="
 _NOT_NAME_CHARACTER = re.compile(r"[^A-Za-z0-9]+")
+# A reference shown as a CommonMark autolink, where nothing is read as Markdown or HTML.
+_AUTOLINK_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
 
 _DRIFT_DESCRIPTION = (
     "A field the settings repository manages has a different value in Zoom than the repository "
@@ -94,28 +97,48 @@ def _message(text: str) -> dict[str, str]:
     return {"text": text}
 
 
+def _reference_markdown(reference: str) -> str:
+    """A URL as an autolink (its text is never Markdown), anything else escaped."""
+    if _AUTOLINK_URL.fullmatch(reference):
+        return f"<{reference}>"
+    return escape(reference)
+
+
+def help_markdown(rule: Rule) -> str:
+    """`help.markdown`: the pack's text (repo input) escaped, so no HTML or comment reaches
+    code scanning's page as written."""
+    parts = [escape(rule.rationale)]
+    if rule.references:
+        parts.append(
+            "**References**\n\n"
+            + "\n".join(f"- {_reference_markdown(ref)}" for ref in rule.references)
+        )
+    remedy = remedy_lines(rule.remedy)
+    if remedy:
+        parts.append(
+            "**To comply**, set in the target's settings file:\n\n"
+            + "\n".join(f"- {code(line)}" for line in remedy)
+        )
+    levels = ", ".join(rule.levels)
+    parts.append(f"Defined in {code(rule.file)} line {rule.line}; levels: {escape(levels)}.")
+    return "\n\n".join(parts)
+
+
 def _policy_descriptor(rule: Rule) -> dict[str, Any]:
     severity = str(rule.severity)
     remedy = remedy_lines(rule.remedy)
     text = [rule.rationale]
-    markdown = [rule.rationale]
     if rule.references:
         text.append("References: " + "; ".join(rule.references))
-        markdown.append("**References**\n\n" + "\n".join(f"- {ref}" for ref in rule.references))
     if remedy:
         text.append("To comply, set: " + "; ".join(remedy))
-        markdown.append(
-            "**To comply**, set in the target's settings file:\n\n"
-            + "\n".join(f"- `{line}`" for line in remedy)
-        )
     text.append(f"Defined in {rule.file}:{rule.line}, levels: {', '.join(rule.levels)}.")
-    markdown.append(f"Defined in `{rule.file}` line {rule.line}; levels: {', '.join(rule.levels)}.")
     return {
         "id": rule_code(rule),
         "name": pascal_case(rule.id),
         "shortDescription": _message(rule.title),
         "fullDescription": _message(rule.rationale),
-        "help": {"text": "\n\n".join(text), "markdown": "\n\n".join(markdown)},
+        "help": {"text": "\n\n".join(text), "markdown": help_markdown(rule)},
         "defaultConfiguration": {"level": LEVEL_BY_SEVERITY[severity]},
         "properties": {
             "security-severity": SECURITY_SEVERITY[severity],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,14 @@ acknowledged:
     reason: Alice runs the support clinic
     expires: {expires}
 """
+
+
+TODAY = datetime.now(UTC).date()
+SOON = (TODAY + timedelta(days=30)).isoformat()  # within the year an entry may run
+MAX_DAYS_HINT = (
+    "(hint: acknowledge for less and renew it then, or raise acknowledgement_max_days in "
+    "reconciler.yaml)"
+)
 
 
 def repo_of(tmp: Path, files: dict[str, str], setup: list[dict[str, Any]] | None = None) -> Path:
@@ -134,14 +143,14 @@ def test_since_lists_exactly_the_fields_changed_in_zoom(tmp_path: Path) -> None:
 
 
 def test_an_acknowledged_finding_does_not_fail_until_it_expires(tmp_path: Path) -> None:
-    repo = chat_repo(tmp_path / "a", ACK.format(expires="2999-12-31"))
+    repo = chat_repo(tmp_path / "a", ACK.format(expires=SOON))
     done = audit(repo, "--format", "json", "--quiet", "--users", "alice@acme.test")
     assert done.exit_code == 0, done.output
     report = json.loads(done.stdout)
     alice = [f for f in report["findings"] if f["target"].get("email") == "alice@acme.test"]
     assert [
         (f["status"], f["acknowledged"]["owner"], f["acknowledged"]["expires"]) for f in alice
-    ] == [("acknowledged", "it-security@acme.test", "2999-12-31")]
+    ] == [("acknowledged", "it-security@acme.test", SOON)]
     assert report["acknowledgements"][0]["source"] == {"file": "acknowledged.yaml", "line": 2}
     counts = next(r["counts"] for r in report["rules"] if r["id"] == "ours/no-chat")
     assert counts["fail"] == sum(
@@ -181,15 +190,88 @@ def test_a_malformed_acknowledgement_is_a_validation_error_with_its_line(tmp_pat
 
 
 def test_a_typo_in_an_acknowledged_rule_is_caught_by_validate(tmp_path: Path) -> None:
-    repo = chat_repo(
-        tmp_path, ACK.format(expires="2999-12-31").replace("ours/no-chat", "ours/no-chats")
-    )
+    repo = chat_repo(tmp_path, ACK.format(expires=SOON).replace("ours/no-chat", "ours/no-chats"))
     checked = CliRunner().invoke(cli, ["validate", str(repo)])
     assert checked.exit_code == 1
     assert checked.stdout == (
         "acknowledged.yaml:2:1: the acknowledgement names rule ours/no-chats, which no enabled "
         "pack has (hint: did you mean ours/no-chat?)\n"
     )
+
+
+def test_an_acknowledgement_past_the_maximum_expiry_is_refused_at_its_line(tmp_path: Path) -> None:
+    repo = chat_repo(tmp_path, ACK.format(expires="9999-12-31"))
+    before = {path: path.read_bytes() for path in repo.rglob("*") if path.is_file()}
+    checked = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert checked.exit_code == 1
+    latest = (TODAY + timedelta(days=365)).isoformat()
+    assert checked.stdout == (
+        "acknowledged.yaml:6:14: acknowledged[0].expires: expires more than 365 days from today "
+        f"(after {latest}) {MAX_DAYS_HINT}\n"
+    )
+    apps: list[Any] = []
+    done = audit(repo, connector=recording(apps))
+    assert done.exit_code == 1
+    assert apps == []  # refused before Zoom was asked anything
+    assert {path: path.read_bytes() for path in repo.rglob("*") if path.is_file()} == before
+
+
+def test_the_maximum_expiry_is_set_in_reconciler_yaml(tmp_path: Path) -> None:
+    in_400_days = (TODAY + timedelta(days=400)).isoformat()
+    repo = chat_repo(tmp_path / "long", ACK.format(expires=in_400_days))
+    options = repo / "reconciler.yaml"
+    options.write_text(options.read_text() + "acknowledgement_max_days: 730\n")
+    assert CliRunner().invoke(cli, ["validate", str(repo)]).exit_code == 0
+    options.write_text(options.read_text().replace("730", "7"))
+    checked = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert checked.exit_code == 1
+    assert checked.stdout == (
+        "acknowledged.yaml:6:14: acknowledged[0].expires: expires more than 7 days from today "
+        f"(after {(TODAY + timedelta(days=7)).isoformat()}) {MAX_DAYS_HINT}\n"
+    )
+
+
+def test_target_star_is_refused_without_scope_all(tmp_path: Path) -> None:
+    everyone = ACK.format(expires=SOON).replace("user:alice@acme.test", '"*"')
+    repo = chat_repo(tmp_path / "star", everyone)
+    checked = CliRunner().invoke(cli, ["validate", str(repo)])
+    assert checked.exit_code == 1
+    assert checked.stdout == (
+        'acknowledged.yaml:2:13: acknowledged[0].target: target "*" acknowledges the deviation '
+        "for every target (hint: add `scope: all` to the entry if every target is meant, or name "
+        "the targets)\n"
+    )
+    apps: list[Any] = []
+    assert audit(repo, connector=recording(apps)).exit_code == 1
+    assert apps == []
+
+
+def test_scope_is_all_and_goes_only_with_target_star(tmp_path: Path) -> None:
+    other = ACK.format(expires=SOON).replace("    rule:", "    scope: everyone\n    rule:")
+    checked = CliRunner().invoke(cli, ["validate", str(chat_repo(tmp_path / "a", other))])
+    assert (checked.exit_code, checked.stdout) == (
+        1,
+        "acknowledged.yaml:3:12: acknowledged[0].scope: `scope:` can only be all "
+        '(hint: it goes with target: "*")\n',
+    )
+    alone = ACK.format(expires=SOON).replace("    rule:", "    scope: all\n    rule:")
+    checked = CliRunner().invoke(cli, ["validate", str(chat_repo(tmp_path / "b", alone))])
+    assert (checked.exit_code, checked.stdout) == (
+        1,
+        'acknowledged.yaml:3:12: acknowledged[0].scope: `scope: all` goes only with target: "*" '
+        "(hint: remove it)\n",
+    )
+
+
+def test_target_star_with_scope_all_acknowledges_every_target(tmp_path: Path) -> None:
+    everyone = ACK.format(expires=SOON).replace("user:alice@acme.test", '"*"\n    scope: all')
+    repo = chat_repo(tmp_path, everyone)
+    done = audit(repo, "--format", "json", "--quiet", "--users", "alice@acme.test")
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert [(f["status"], f["acknowledged"]["owner"]) for f in report["findings"]] == [
+        ("acknowledged", "it-security@acme.test")
+    ]
 
 
 def test_exit_codes_clean_findings_and_unknown(tmp_path: Path) -> None:

@@ -99,6 +99,22 @@ def one_severity_each() -> AuditResult:
     return AuditResult(tool_version="0.1.0", rules=rules, targets=[target], findings=findings)
 
 
+def hostile_pack_text() -> AuditResult:
+    """A repo pack whose rule text carries HTML, a comment opener and Markdown."""
+    result = sample()
+    result.rules = [
+        dataclasses.replace(
+            result.rules[0],
+            rationale="Keep <script>alert(1)</script> out.\n<!-- hide the rest *bold* [x](y)",
+            references=("https://example.test/a_b#c", "see <!-- here --> `x`"),
+            remedy={"meeting_security": {"waiting_room": "`<b>`|"}},
+            file="policies/our<b>s.yaml",
+        ),
+        *result.rules[1:],
+    ]
+    return result
+
+
 @pytest.fixture(scope="module")
 def schema_validator() -> Any:
     if not SCHEMA_PATH.is_file():
@@ -111,8 +127,15 @@ def schema_validator() -> Any:
 
 @pytest.mark.parametrize(
     "build",
-    [sample, AuditResult, passes_only, hostile_paths, one_severity_each],
-    ids=["sample", "empty", "passes-only", "hostile-paths", "one-severity-each"],
+    [sample, AuditResult, passes_only, hostile_paths, one_severity_each, hostile_pack_text],
+    ids=[
+        "sample",
+        "empty",
+        "passes-only",
+        "hostile-paths",
+        "one-severity-each",
+        "hostile-pack-text",
+    ],
 )
 def test_the_sarif_is_valid_against_the_schema(schema_validator: Any, build: Any) -> None:
     errors = sorted(schema_validator.iter_errors(sarif(build())), key=lambda e: list(e.path))
@@ -157,6 +180,23 @@ def test_one_descriptor_per_rule_then_drift_and_unreadable() -> None:
     assert drift["properties"]["security-severity"] == "5.0"
     assert unreadable["defaultConfiguration"] == {"level": "error"}
     assert unreadable["properties"]["security-severity"] == "7.0"
+
+
+def test_a_packs_html_and_comments_reach_help_markdown_escaped() -> None:
+    result = hostile_pack_text()
+    rule = run_of(result)["tool"]["driver"]["rules"][0]
+    assert rule["help"]["markdown"] == (
+        "Keep \\<script\\>alert(1)\\</script\\> out. \\<!-- hide the rest \\*bold\\* "
+        "\\[x\\](y)\n\n"
+        "**References**\n\n"
+        "- <https://example.test/a_b#c>\n"
+        "- see \\<!-- here --\\> \\`x\\`\n\n"
+        "**To comply**, set in the target's settings file:\n\n"
+        '- ``meeting_security.waiting_room: "`<b>`\\|"``\n\n'
+        f"Defined in `policies/our<b>s.yaml` line {result.rules[0].line}; levels: group, account."
+    )
+    assert "<script>" not in rule["help"]["markdown"]
+    assert "\n<!--" not in rule["help"]["markdown"] and " <!--" not in rule["help"]["markdown"]
 
 
 def test_one_result_per_finding_with_its_rule() -> None:

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 TOKEN = "ghs_test_token_never_printed"
+ACTIONS_LOGIN = "github-actions[bot]"
 
 
 @dataclass
@@ -37,10 +38,21 @@ class Store:
     issues: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     next_id: int = 1000
+    # None: the token is an installation token, as Actions' GITHUB_TOKEN is: GET /user answers
+    # 403 and what it writes is GitHub's `github-actions[bot]`; else a user's token and login.
+    login: str | None = None
+    # (status, message): every request is refused so, as GitHub refuses with {"message": ...}.
+    refusal: tuple[int, str] | None = None
 
     def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
+
+    @property
+    def author(self) -> dict[str, str]:
+        if self.login is None:
+            return {"login": ACTIONS_LOGIN, "type": "Bot"}
+        return {"login": self.login, "type": "User"}
 
 
 def github_app(store: Store) -> Starlette:
@@ -48,7 +60,18 @@ def github_app(store: Store) -> Starlette:
         store.calls.append(f"{request.method} {request.url.path}")
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return JSONResponse({"message": "Bad credentials"}, status_code=401)
+        if store.refusal is not None:
+            status, message = store.refusal
+            return JSONResponse({"message": message}, status_code=status)
         return None
+
+    async def user(request: Request) -> JSONResponse:
+        if (refused := await authorized(request)) is not None:
+            return refused
+        if store.login is None:
+            message = "Resource not accessible by integration"
+            return JSONResponse({"message": message}, status_code=403)
+        return JSONResponse({"login": store.login, "type": "User"})
 
     def page(items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
         size = int(request.query_params.get("per_page", 30))
@@ -62,7 +85,7 @@ def github_app(store: Store) -> Starlette:
         thread = store.comments.setdefault(number, [])
         if request.method == "POST":
             body = (await request.json())["body"]
-            item = {"id": store.new_id(), "body": body}
+            item = {"id": store.new_id(), "body": body, "user": store.author}
             thread.append(item)
             return JSONResponse(item, status_code=201)
         return JSONResponse(page(thread, request))
@@ -84,7 +107,7 @@ def github_app(store: Store) -> Starlette:
         if request.method == "POST":
             data = await request.json()
             number = len(store.issues) + len(store.comments) + 1
-            item = {"number": number, "state": "open", **data}
+            item = {"number": number, "state": "open", "user": store.author, **data}
             store.issues.append(item)
             return JSONResponse(item, status_code=201)
         state = request.query_params.get("state", "open")
@@ -111,6 +134,7 @@ def github_app(store: Store) -> Starlette:
             Route(base + "/issues/{number:int}/comments", comments, methods=["GET", "POST"]),
             Route(base + "/issues/{number:int}", issue, methods=["PATCH"]),
             Route(base + "/issues", issues, methods=["GET", "POST"]),
+            Route("/user", user, methods=["GET"]),
         ]
     )
 

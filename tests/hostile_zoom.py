@@ -82,6 +82,8 @@ class HostileZoom:
     huge_bytes: int = 300_000_000  # for "huge"
     declare_length: bool = False  # "huge" with a Content-Length up front
     trickle_every: float = 5.0  # "trickle": one byte this often
+    pages_total: int = 700  # "endless_pages": the total_records of the first page
+    total_growth: int = 0  # "endless_pages": what each later page adds to it
     requests: list[Asked] = field(default_factory=list)
     chunks_sent: int = 0
     disconnected: bool = False
@@ -135,7 +137,9 @@ class HostileZoom:
         if self.mode == "repeat_token":
             return _page(path, 1, "the-same-token", total=1000)
         if self.mode == "endless_pages":
-            return _page(path, 300, f"page-{int(token.rpartition('-')[2] or 0) + 1}", total=700)
+            number = int(token.rpartition("-")[2] or 0) + 1
+            total = self.pages_total + self.total_growth * (number - 1)
+            return _page(path, 300, f"page-{number}", total=total)
         if self.mode == "other_user" and _is_user(path):
             return _user("u-bob", "bob@acme.test")
         return _ok(asked)

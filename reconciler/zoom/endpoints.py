@@ -32,8 +32,10 @@ MAX_PAGE_SIZE = 300
 OWN_ACCOUNT = "me"
 # Pages a listing may run past what `total_records` allows (records added while it runs).
 PAGE_SLACK = 2
-# With no `total_records` at all, a listing still ends: 6 million users at 300 a page.
-MAX_PAGES = 20_000
+# The most records a listing reads: Zoom's largest accounts have some hundreds of thousands of
+# users. A `total_records` above it is not believed, and with none a listing still ends.
+MAX_RECORDS = 2_000_000
+MAX_PAGES = math.ceil(MAX_RECORDS / MAX_PAGE_SIZE)
 _STOPPED = "stopped so that the listing cannot loop; run again, and report it to Zoom if it stays"
 
 
@@ -137,7 +139,7 @@ class _Listing:
         """The token for the next page ("" at the end), once the page is checked."""
         self.pages += 1
         if page.total_records is not None:
-            self.total, self.counted = max(self.total, page.total_records), True
+            self._count(page.total_records)
         if self.page_size is None:
             self.page_size = max(1, items)  # unasked, Zoom sends what it sends per page
         token = page.next_page_token or ""
@@ -147,6 +149,21 @@ class _Listing:
             self._stop(self._too_many())
         self.tokens.add(token)
         return token
+
+    def _count(self, total: int) -> None:
+        """The bound comes from the first page's count: a later page may add the records that
+        fit in the slack (users added while the listing runs), never raise it further."""
+        if total > MAX_RECORDS:
+            self._stop(
+                f"total_records is {total:,}, more than the {MAX_RECORDS:,} records a listing "
+                "reads"
+            )
+        if not self.counted:
+            self.total, self.counted = total, True
+            return
+        most = self.total + PAGE_SLACK * (self.page_size or MAX_PAGE_SIZE)
+        if total > most:
+            self._stop(f"total_records grew from {self.total:,} to {total:,} in {self.pages} pages")
 
     def _most_pages(self) -> int:
         if not self.counted or self.page_size is None:

@@ -451,6 +451,37 @@ async def test_pages_beyond_total_records_stop_the_listing(
     assert len(app.api_requests) == 5  # 3 pages hold 700 records; 2 more of slack
 
 
+@pytest.mark.parametrize(("path", "call"), LISTINGS)
+async def test_an_absurd_total_records_stops_the_listing_at_its_first_page(
+    path: str, call: Callable[[ZoomClient], Awaitable[Any]]
+) -> None:
+    """3e8 records with fresh page tokens paged to the 20,000-page cap (about 15 minutes)."""
+    app = HostileZoom(mode="endless_pages", pages_total=300_000_000)
+    async with in_process(app) as zoom:
+        text = await failure(call(zoom), BadAnswer)
+    assert text == (
+        f"GET {path}: Zoom's pages do not end: total_records is 300,000,000, more than the "
+        f"2,000,000 records a listing reads; {STOPPED}"
+    )
+    assert len(app.api_requests) == 1
+
+
+@pytest.mark.parametrize(("path", "call"), LISTINGS)
+async def test_a_total_records_that_keeps_growing_stops_the_listing(
+    path: str, call: Callable[[ZoomClient], Awaitable[Any]]
+) -> None:
+    """Each page claims 1,000 more records than the last, so the bound never comes: it is the
+    first page's count, with room for the records two pages hold."""
+    app = HostileZoom(mode="endless_pages", pages_total=700, total_growth=1000)
+    async with in_process(app) as zoom:
+        text = await failure(call(zoom), BadAnswer)
+    assert text == (
+        f"GET {path}: Zoom's pages do not end: total_records grew from 700 to 1,700 in 2 pages; "
+        + STOPPED
+    )
+    assert len(app.api_requests) == 2
+
+
 # -- 7. identity --------------------------------------------------------------------------------
 
 

@@ -15,14 +15,13 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.escape import unmentioned
 from reconciler.zoom.answers import Redactor
-from reconciler.zoom.config import is_loopback_host
+from reconciler.zoom.config import require_safe_url
 
 DEFAULT_API = "https://api.github.com"
 COMMENT_LIMIT = 65_536
@@ -73,19 +72,8 @@ class Context:
                 f"GITHUB_REPOSITORY {repository!r} is not OWNER/NAME",
                 hint="run inside GitHub Actions, or set GITHUB_REPOSITORY",
             )
-        api_url = env.get("GITHUB_API_URL", DEFAULT_API).rstrip("/")
-        parts = urlsplit(api_url)
-        secure = parts.scheme == "https" and bool(parts.hostname)
-        local = (
-            parts.scheme == "http"
-            and bool(parts.hostname)
-            and is_loopback_host(parts.hostname or "")
-        )
-        if not (secure or local) or parts.username or parts.password or parts.query:
-            raise ConfigError(
-                "GITHUB_API_URL must be an https:// URL (http:// only on a loopback address)",
-                hint=f"unset it to use {DEFAULT_API}",
-            )
+        api_url = (env.get("GITHUB_API_URL", "").strip() or DEFAULT_API).rstrip("/")
+        require_safe_url("GITHUB_API_URL", api_url)  # the same rule as Zoom's URLs
         return cls(api_url, repository, token)
 
 

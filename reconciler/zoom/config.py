@@ -81,7 +81,16 @@ def is_loopback_host(host: str) -> bool:
 
 def require_safe_url(name: str, url: str) -> None:
     """Tokens and secrets travel only over https, or plain http to this machine; a URL carries
-    no user name or password, no query and no fragment, and its port is a number."""
+    no user name or password, no query and no fragment, and its port is a number. Nothing in it
+    is white space or a control character: URL parsers drop some of them silently (a newline
+    inside the host), so what is checked would not be what is asked."""
+    odd = next((index for index, char in enumerate(url) if _unfit(char)), None)
+    if odd is not None:
+        # Not quoted back: the text around it may hold a password.
+        raise ConfigError(
+            f"{name} has a space or control character at character {odd + 1}",
+            hint="write the URL on its own, with nothing before, inside or after it",
+        )
     parts = _split(name, url)
     if parts.scheme == "https" and parts.hostname:
         return
@@ -91,6 +100,10 @@ def require_safe_url(name: str, url: str) -> None:
         f"{name}={_shown(parts)} is not an https:// URL",
         hint="use https://, or plain http:// only for a loopback address such as 127.0.0.1",
     )
+
+
+def _unfit(char: str) -> bool:
+    return char.isspace() or not char.isprintable()
 
 
 def _split(name: str, url: str) -> SplitResult:
@@ -151,9 +164,10 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
 
 def endpoints_from_env(env: Mapping[str, str] | None = None) -> Endpoints:
     env = os.environ if env is None else env
+    # Stripped, as a shell or a CI secret's trailing newline leaves it, then checked whole.
     return Endpoints(
-        api_url=env.get("ZOOM_API_URL") or DEFAULT_API_URL,
-        oauth_url=env.get("ZOOM_OAUTH_URL") or DEFAULT_OAUTH_URL,
+        api_url=env.get("ZOOM_API_URL", "").strip() or DEFAULT_API_URL,
+        oauth_url=env.get("ZOOM_OAUTH_URL", "").strip() or DEFAULT_OAUTH_URL,
     )
 
 

@@ -115,3 +115,17 @@ def test_mentions_are_neutralised_in_every_body_and_title_posted(tmp_path: Path)
     issue = store.issues[0]
     assert issue["title"] == f"Ping @{ZWJ}admin"
     assert issue["body"] == f"<!-- reconciler:audit -->\nExit 1.\n\n{neutral}\n"
+
+
+def test_the_github_api_url_is_stripped_then_checked_like_zoom_s(tmp_path: Path) -> None:
+    with served_github() as (store, api):
+        padded = run(f" {api}\n", "comment", str(body_file(tmp_path, "hi")), "--pr", "7")
+        broken = api.replace("//", "//\n")
+        inside = run(broken, "comment", str(body_file(tmp_path, "hi")), "--pr", "7")
+    assert (padded.exit_code, padded.stdout) == (0, "created comment 1001 on #7\n")
+    assert inside.exit_code == 1
+    assert inside.stderr == (
+        "error: GITHUB_API_URL has a space or control character at character 8 (hint: write the "
+        "URL on its own, with nothing before, inside or after it)\n"
+    )
+    assert len(store.comments[7]) == 1

@@ -641,3 +641,30 @@ def test_a_url_with_a_query_is_refused_without_showing_it() -> None:
     assert str(caught.value).startswith(
         "ZOOM_API_URL='https://api.zoom.us/v2' has a query or fragment"
     )
+
+
+def test_a_url_from_the_environment_is_stripped_then_checked_whole() -> None:
+    found = endpoints_from_env({"ZOOM_API_URL": "  https://api.zoom.us/v2\n"})
+    assert found.api_url == "https://api.zoom.us/v2"
+    with pytest.raises(ConfigError) as caught:
+        endpoints_from_env({"ZOOM_API_URL": " http://10.255.255.1/v2"})
+    assert str(caught.value).startswith("ZOOM_API_URL='http://10.255.255.1/v2' is not an https://")
+
+
+@pytest.mark.parametrize(
+    ("url", "at"),
+    [
+        (" http://127.0.0.1/v2", 1),  # given as it is, not from the environment
+        ("https://api.zoom.us\n.evil.example/v2", 20),  # urlsplit drops the newline
+        ("https://api.zoom.us/v2\t", 23),
+        ("https://api.zo\u200bom.us/v2", 15),  # a zero-width space
+        ("https://api.zoom.us/v 2", 22),
+    ],
+)
+def test_a_url_with_a_space_or_control_character_inside_is_refused(url: str, at: int) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Endpoints(api_url=url)
+    assert str(caught.value) == (
+        f"ZOOM_API_URL has a space or control character at character {at} (hint: write the URL "
+        "on its own, with nothing before, inside or after it)"
+    )

@@ -6,6 +6,7 @@ same language without importing one another.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Literal
 
@@ -55,3 +56,19 @@ def lock_family_of(family: Family) -> LockFamily:
 
 def no_progress(_done: int, _total: int) -> None:
     """A ProgressHook that shows nothing."""
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def email_key(email: str) -> str:
+    """An email as every layer compares it: A-Z folded to a-z, nothing else. `str.lower()`
+    folds more (the Kelvin sign K to k), so a file named with a look-alike would manage
+    another user."""
+    return email.translate(_ASCII_LOWER)
+
+
+def look_alike_key(email: str) -> str:
+    """What an email looks like: compatibility forms and every case folded, to warn of a name
+    that resembles another without being it. Never used to match."""
+    return unicodedata.normalize("NFKC", email).casefold()

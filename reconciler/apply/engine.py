@@ -255,7 +255,8 @@ class Applier:
 
     async def run(self, workers: int) -> ApplyReport:
         before = dataclasses.replace(self.zoom.counters)
-        report = ApplyReport(blocked=self.plan.blocked)
+        unknown = len({entry.target for entry in self.plan.unknown})
+        report = ApplyReport(blocked=self.plan.blocked, unknown_targets=unknown)
         phases = _phases(self.plan.requests)
         total, done = sum(len(phase) for phase in phases), 0
         for phase in phases:

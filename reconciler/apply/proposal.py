@@ -27,7 +27,7 @@ from reconciler.plan.engine import Planner
 from reconciler.plan.model import Change, Plan, Request, Status, TargetRef
 from reconciler.plan.scope import EVERYTHING
 from reconciler.shapes import OPTIONS, UnsendableChange, lock_zoom_shape, patch_bodies
-from reconciler.vocab import lock_family_of
+from reconciler.vocab import email_key, lock_family_of
 from reconciler.zoom.endpoints import UserSummary
 
 AGAIN = "plan again"
@@ -170,7 +170,7 @@ async def _user_of(planner: Planner, target: TargetRef) -> UserSummary:
     except NotFound as gone:
         message = f"the plan's user id {target.id} is not a user in Zoom: {AGAIN}"
         raise PlanRefused(message) from gone
-    if user.get("email", "").lower() != (target.email or "").lower():
+    if email_key(user.get("email", "")) != email_key(target.email or ""):
         raise PlanRefused(f"the plan's user id {target.id} is not {target.email} in Zoom: {AGAIN}")
     if user.get("status", "active") != "active":
         raise PlanRefused(

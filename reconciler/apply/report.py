@@ -102,6 +102,8 @@ class ApplyReport:
     rechecked: int = 0
     still_pending: list[Change] = field(default_factory=list)
     recheck_error: str | None = None
+    # Targets the plan could not read (or tell apart): never written, so never converged.
+    unknown_targets: int = 0
 
     @classmethod
     def nothing_sent(cls, blocked: list[Change]) -> ApplyReport:
@@ -135,6 +137,7 @@ class ApplyReport:
             not any(counts[result] for result in unfinished)
             and not self.still_pending
             and self.recheck_error is None
+            and not self.unknown_targets
         )
 
     def verdicts(self) -> dict[TargetRef, Result]:

@@ -19,7 +19,7 @@ from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan, Weakening
 from reconciler.plan.policies import engine_for, weakening_changes
 from reconciler.plan.scope import Scope
-from reconciler.vocab import ProgressHook, no_progress
+from reconciler.vocab import ProgressHook, email_key, no_progress
 
 DEFAULT_MAX_PLAN_AGE = timedelta(hours=24)
 # Below this many managed targets a share limit says little (2 of 5 is 40 %): only the count holds.
@@ -140,7 +140,7 @@ async def recheck(plan: Plan, state: DesiredState, session: Session, report: App
     scope = Scope(
         account=False,
         groups=frozenset(t.name or t.id for t in below if t.kind == "group"),
-        users=frozenset((t.email or t.id).lower() for t in below if t.kind == "user"),
+        users=frozenset(email_key(t.email or t.id) for t in below if t.kind == "user"),
     )
     try:
         again = await build_plan(state, session.reader.fresh(), scope, workers=session.workers)

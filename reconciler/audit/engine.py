@@ -39,7 +39,7 @@ from reconciler.desired.models import KEY_OF_FAMILY
 from reconciler.desired.state import DesiredState, Settings, dotted
 from reconciler.diagnostic import Diagnostic
 from reconciler.diff import MISSING, diff_managed, lookup
-from reconciler.errors import DailyLimitReached, ZoomAPIError
+from reconciler.errors import DailyLimitReached, WrongRecord, ZoomAPIError
 from reconciler.live.directory import check_named_targets
 from reconciler.live.locks import ACCOUNT, Holder, LockView, covering_lock
 from reconciler.live.reader import LIVE_ONLY, LiveReader, LockViews, Unreadable
@@ -54,6 +54,7 @@ from reconciler.vocab import (
     LeafPath,
     LockFamily,
     ProgressHook,
+    email_key,
     no_progress,
 )
 from reconciler.zoom import map_concurrently
@@ -201,7 +202,7 @@ class Auditor:
         selector = self.settings.users
         if selector is not None:
             active = [u for u in active if selector.wants(u["email"], self._group_names(u))]
-        return sorted(active, key=lambda u: u["email"].lower())
+        return sorted(active, key=lambda u: email_key(u["email"]))
 
     # -- one target -------------------------------------------------------------------------------
 
@@ -245,6 +246,9 @@ class Auditor:
 
     async def _judge_user(self, item: tuple[int, UserSummary]) -> _Judged:
         index, user = item
+        ambiguous = self.reader.directory.identity_problem(user)
+        if ambiguous is not None:
+            raise WrongRecord(ambiguous)  # UNKNOWN: whose settings these are cannot be told
         groups = self._group_names(user)
         desired = self._user_desired(user, groups)
         target = AuditTarget(_user_ref(user), groups, managed=bool(desired))
@@ -252,7 +256,7 @@ class Auditor:
         return await self._judge(index, target, desired, views, views, None, {})
 
     def _user_desired(self, user: UserSummary, groups: tuple[str, ...]) -> Settings:
-        email = user["email"].lower()
+        email = email_key(user["email"])
         if email in self.state.users:
             return effective_user_settings(self.state, email, groups)
         if groups not in self._desired_cache:
@@ -470,7 +474,7 @@ def _code(rule: Rule) -> str:
 
 
 def _user_ref(user: UserSummary) -> TargetRef:
-    return TargetRef("user", user["id"], email=user["email"].lower())
+    return TargetRef("user", user["id"], email=email_key(user["email"]))
 
 
 def _first_field(rule: Rule) -> tuple[Family, LeafPath]:

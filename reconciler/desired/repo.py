@@ -69,7 +69,7 @@ from reconciler.desired.state import (
 )
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.escape import printable, quoted
-from reconciler.vocab import Family
+from reconciler.vocab import Family, email_key
 
 OPTIONS_FILE = "reconciler.yaml"
 ACCOUNT_FILE = "account.yaml"
@@ -581,7 +581,7 @@ class _Loader:
             usable = self.usable_name(entry, "users", hint)
             checked = self.check(entry, "user")
             if checked is not None and usable and self.user_matches(entry, checked):
-                self.add_user(users, User(email.lower(), entry.rel, settings_of(checked)))
+                self.add_user(users, User(email_key(email), entry.rel, settings_of(checked)))
         return users
 
     def usable_name(self, entry: Entry, folder: str, hint: str) -> bool:
@@ -596,7 +596,7 @@ class _Loader:
     def user_matches(self, entry: Entry, checked: Checked) -> bool:
         named = checked.data.get("user")
         email = entry.name.removesuffix(".yaml")
-        if named is None or named.lower() == email.lower():
+        if named is None or email_key(named) == email_key(email):
             return True
         self.fail(
             entry.rel,

@@ -29,7 +29,7 @@ from reconciler.desired.state import DesiredState, Settings, dotted, leaves, nes
 from reconciler.desired.writer import Edit
 from reconciler.desired.zoomfields import family_model, lock_shape, managed_shape
 from reconciler.diff import MISSING, lookup, strictly_equal
-from reconciler.errors import ConfigError, DailyLimitReached, ZoomAPIError
+from reconciler.errors import ConfigError, DailyLimitReached, WrongRecord, ZoomAPIError
 from reconciler.escape import printable, quoted
 from reconciler.live.locks import ACCOUNT, Holder
 from reconciler.live.reader import LiveReader, Unreadable
@@ -41,6 +41,7 @@ from reconciler.vocab import (
     Level,
     LockFamily,
     ProgressHook,
+    email_key,
     no_progress,
 )
 from reconciler.zoom import map_concurrently
@@ -227,7 +228,7 @@ class Exporter:
         selector = self.options.scope.users
         if selector is not None:
             users = [u for u in users if selector.wants(u["email"], directory.group_names(u))]
-        users.sort(key=lambda u: u["email"].lower())
+        users.sort(key=lambda u: email_key(u["email"]))
         found: list[TargetFile] = []
         done = 0
         async for outcome in map_concurrently(self._user_file, users, workers=self.workers):
@@ -243,7 +244,10 @@ class Exporter:
         return found
 
     async def _user_file(self, user: UserSummary) -> TargetFile | None:
-        email = user["email"].lower()
+        ambiguous = self.reader.directory.identity_problem(user)
+        if ambiguous is not None:
+            raise WrongRecord(ambiguous)  # left out: whose settings these are cannot be told
+        email = email_key(user["email"])
         documents = await self._documents("user", user["id"])
         if documents is None:
             raise ZoomAPIError("its settings could not be read")
@@ -373,7 +377,7 @@ def group_file(state: DesiredState, name: str, group_id: str = "") -> TargetFile
 
 
 def user_file(state: DesiredState, email: str, user_id: str = "") -> TargetFile:
-    key = email.lower()
+    key = email_key(email)
     user = state.users.get(key)
     return TargetFile(
         "user", f"user {key}", user.file if user else f"users/{key}.yaml",

@@ -16,6 +16,7 @@ from reconciler.desired.problems import Spot, problem, sorted_problems
 from reconciler.desired.state import DesiredState, Group
 from reconciler.diagnostic import Diagnostic, Severity, from_problem
 from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.vocab import email_key, look_alike_key
 from reconciler.zoom.endpoints import GroupSummary, UserSummary
 
 USER_NOT_ACTIVE = "user-not-active"
@@ -25,15 +26,57 @@ INDIVIDUAL_LOOKUP_LIMIT = 50
 
 @dataclass
 class Directory:
-    users: dict[str, UserSummary] = field(default_factory=dict)  # by lower-case email
+    users: dict[str, UserSummary] = field(default_factory=dict)  # by email_key
     users_by_id: dict[str, UserSummary] = field(default_factory=dict)
     groups_by_name: dict[str, GroupSummary] = field(default_factory=dict)
     groups_by_id: dict[str, GroupSummary] = field(default_factory=dict)
     listed_all_users: bool = False
+    # Emails (by email_key) that Zoom gives more than one identity: two ids for one email, or
+    # one id for two emails. Such a user is never written: whose settings would land where
+    # cannot be told. The value says why, naming both.
+    ambiguous: dict[str, str] = field(default_factory=dict)
+    # Emails whose lookup Zoom answered with another user's record, and what it said.
+    misanswered: dict[str, str] = field(default_factory=dict)
+    _look_alikes: dict[str, str] | None = None
 
     def add_user(self, user: UserSummary) -> None:
-        self.users[user["email"].lower()] = user
-        self.users_by_id[user["id"]] = user
+        """The first record seen for an email or id stays; a second that contradicts it makes
+        both emails ambiguous (each keeps the first reason found)."""
+        key, user_id = email_key(user["email"]), user["id"]
+        known = self.users.get(key)
+        if known is not None and known["id"] != user_id:
+            self.ambiguous.setdefault(
+                key,
+                (
+                    f"Zoom has two users with the email {user['email']} "
+                    f"(ids {known['id']} and {user_id}); not written: which one the file means "
+                    "cannot be told, so fix the duplicate in Zoom"
+                ),
+            )
+        holder = self.users_by_id.get(user_id)
+        if holder is not None and email_key(holder["email"]) != key:
+            why = (
+                f"Zoom gives the id {user_id} to both {holder['email']} and {user['email']}; "
+                "not written: a write to that id would change another user's settings, so "
+                "check both users in Zoom"
+            )
+            self.ambiguous.setdefault(key, why)
+            self.ambiguous.setdefault(email_key(holder["email"]), why)
+        self.users.setdefault(key, user)
+        self.users_by_id.setdefault(user_id, user)
+        self._look_alikes = None
+
+    def identity_problem(self, user: UserSummary) -> str | None:
+        """Why this user must not be written, when Zoom gives its email more than one identity."""
+        return self.ambiguous.get(email_key(user["email"]))
+
+    def look_alike(self, email: str) -> str | None:
+        """A listed user's email that `email` resembles (case, compatibility forms) without
+        being it: franK@acme.test, with the Kelvin sign, and frank@acme.test."""
+        if self._look_alikes is None:
+            self._look_alikes = {look_alike_key(key): key for key in self.users}
+        found = self._look_alikes.get(look_alike_key(email))
+        return found if found is not None and found != email_key(email) else None
 
     def group_names(self, user: UserSummary) -> list[str]:
         ids = user.get("group_ids") or []
@@ -93,6 +136,24 @@ def _user_problem(state: DesiredState, directory: Directory, email: str) -> Conf
         return None
     found = directory.users.get(email)
     if found is None:
+        resembled = directory.look_alike(email)
+        if resembled is not None:
+            return problem(
+                user.file,
+                Spot(1, 1),
+                ("user",),
+                f"Zoom has no user {ascii(email)[1:-1]}, only the look-alike {resembled}",
+                "emails match exactly but for ASCII case: rename the file if it is meant for "
+                f"{resembled}; skipped",
+            )
+        if email in directory.misanswered:
+            return problem(
+                user.file,
+                Spot(1, 1),
+                ("user",),
+                f"user {ascii(email)[1:-1]}: {directory.misanswered[email]}",
+                "skipped",
+            )
         return problem(
             user.file,
             Spot(1, 1),

@@ -18,7 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from reconciler.desired.state import Settings, dotted
 from reconciler.diff import MISSING, lookup
-from reconciler.errors import DailyLimitReached, NotFound, ZoomAPIError
+from reconciler.errors import DailyLimitReached, NotFound, WrongRecord, ZoomAPIError
 from reconciler.live.directory import Directory
 from reconciler.live.locks import (
     ACCOUNT,
@@ -30,7 +30,15 @@ from reconciler.live.locks import (
     lock_verdict,
 )
 from reconciler.shapes import lock_repo_shape, option_ids, repo_shape
-from reconciler.vocab import LOCK_FAMILIES, Family, LeafPath, Level, LockFamily, LockLevel
+from reconciler.vocab import (
+    LOCK_FAMILIES,
+    Family,
+    LeafPath,
+    Level,
+    LockFamily,
+    LockLevel,
+    email_key,
+)
 from reconciler.zoom import (
     ZoomClient,
     get_lock_settings,
@@ -159,6 +167,11 @@ class LiveReader:
             return await get_user(self.zoom, email)
         except NotFound:
             return None
+        except WrongRecord as error:
+            # Another user's record is never taken for the one asked: the file is skipped,
+            # saying why (see `check_named_targets`).
+            self.directory.misanswered[email] = error.message
+            return None
 
     async def user_by_id(self, user_id: str) -> UserSummary:
         found = self.directory.users_by_id.get(user_id)
@@ -168,7 +181,7 @@ class LiveReader:
         return found
 
     async def member_emails(self, group_id: str) -> list[str]:
-        return [m["email"].lower() async for m in iter_group_members(self.zoom, group_id)]
+        return [email_key(m["email"]) async for m in iter_group_members(self.zoom, group_id)]
 
     # -- settings -----------------------------------------------------------------------------
 

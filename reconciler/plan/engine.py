@@ -18,7 +18,7 @@ from reconciler.desired.layering import effective_user_settings
 from reconciler.desired.state import Account, DesiredState, Group, Settings, dotted, nest
 from reconciler.diagnostic import Diagnostic
 from reconciler.diff import LeafChange, diff_managed, lookup, strictly_equal
-from reconciler.errors import DailyLimitReached, ZoomAPIError
+from reconciler.errors import DailyLimitReached, WrongRecord, ZoomAPIError
 from reconciler.live import (
     ACCOUNT,
     Blocked,
@@ -59,6 +59,7 @@ from reconciler.vocab import (
     Level,
     LockFamily,
     ProgressHook,
+    email_key,
     family_option,
     lock_family_of,
     no_progress,
@@ -205,7 +206,7 @@ class Planner:
             check_selected_users(reader.directory, selected)
             check_selected_groups(self.state, self.scope.groups or ())
         users = self._user_targets(wanted)
-        self.planned_emails = {user["email"].lower() for user in users}
+        self.planned_emails = {email_key(user["email"]) for user in users}
         return users
 
     async def _profile_members(self) -> list[str]:
@@ -416,7 +417,7 @@ class Planner:
 
     async def user_target(self, user: UserSummary, desired: Settings | None = None) -> PlanTarget:
         """A user as a target: effective desired settings, and the levels whose locks apply."""
-        ref = TargetRef("user", user["id"], email=user["email"].lower())
+        ref = TargetRef("user", user["id"], email=email_key(user["email"]))
         views = await self.views.above(user)
         wanted = self.desired_for(user) if desired is None else desired
         group_ids = user.get("group_ids") or []
@@ -425,7 +426,7 @@ class Planner:
         return PlanTarget("user", user["id"], ref, wanted, views, above, groups)
 
     def desired_for(self, user: UserSummary) -> Settings:
-        email = user["email"].lower()
+        email = email_key(user["email"])
         names = tuple(self.reader.directory.group_names(user))
         if email in self.state.users:
             return effective_user_settings(self.state, email, names)
@@ -542,6 +543,9 @@ async def _plan_group(
 
 async def _plan_users(planner: Planner, users: list[UserSummary]) -> AsyncIterator[TargetResult]:
     async def plan_one(user: UserSummary) -> TargetResult | None:
+        ambiguous = planner.reader.directory.identity_problem(user)
+        if ambiguous is not None:
+            raise WrongRecord(ambiguous)  # UNKNOWN below: never read, never written
         desired = planner.desired_for(user)
         if not desired:
             return None  # nothing in the repo reaches this user: no read, no lock views
@@ -554,7 +558,7 @@ async def _plan_users(planner: Planner, users: list[UserSummary]) -> AsyncIterat
         if outcome.error is not None:
             if isinstance(outcome.error, DailyLimitReached):
                 raise outcome.error
-            ref = TargetRef("user", outcome.item["id"], email=outcome.item["email"].lower())
+            ref = TargetRef("user", outcome.item["id"], email=email_key(outcome.item["email"]))
             yield TargetResult(ref, unknown=[Unknown(ref, None, str(outcome.error))])
         elif outcome.result is not None:
             yield outcome.result

@@ -31,7 +31,7 @@ from reconciler.live.locks import lock_leaf_for
 from reconciler.plan.engine import Planner, PlanTarget
 from reconciler.plan.scope import Scope
 from reconciler.shapes import OPTIONS
-from reconciler.vocab import Family, LeafPath
+from reconciler.vocab import Family, LeafPath, email_key
 
 Verdict = Literal["not managed", "in sync", "locked in sync", "pending", "blocked", "unknown"]
 
@@ -137,7 +137,7 @@ async def explain(
     state: DesiredState, session: Session, email: str, field: str, family: Family | None = None
 ) -> Explanation:
     family, path = parse_field(field, family)
-    email = email.lower()
+    email = email_key(email)
     # The repo as a whole decides the verdict: its account and group locks count as applied.
     scope = Scope(users=frozenset({email}))
     planner = Planner(state, session.reader, scope, workers=1)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from reconciler.errors import ConfigError
+from reconciler.vocab import email_key
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Scope:
         return self.groups is None or name in self.groups
 
     def wants_user(self, email: str) -> bool:
-        return self.users is None or email.lower() in self.users
+        return self.users is None or email_key(email) in self.users
 
 
 EVERYTHING = Scope()
@@ -43,9 +44,9 @@ def parse_selectors(selectors: Iterable[str]) -> Scope:
         elif kind == "group" and name:
             groups.add(name)
         elif kind == "user" and "@" in name:
-            users.add(name.lower())
+            users.add(email_key(name))
         elif "@" in selector and not name:
-            users.add(selector.lower())
+            users.add(email_key(selector))
         else:
             raise ConfigError(
                 f"--target {selector!r} is not a selector",
@@ -70,9 +71,9 @@ class UserSelector:
             if kind == "group" and name:
                 groups.append(name)
             elif kind == "user" and name:
-                emails.append(name.lower())
+                emails.append(email_key(name))
             elif "@" in selector and not name:
-                emails.append(selector.lower())
+                emails.append(email_key(selector))
             else:
                 raise ConfigError(
                     f"--users {selector!r} is not a selector",
@@ -81,6 +82,6 @@ class UserSelector:
         return cls(tuple(emails), tuple(groups)) if emails or groups else None
 
     def wants(self, email: str, groups: Iterable[str]) -> bool:
-        if any(fnmatchcase(email.lower(), pattern) for pattern in self.emails):
+        if any(fnmatchcase(email_key(email), pattern) for pattern in self.emails):
             return True
         return any(fnmatchcase(name, pattern) for name in groups for pattern in self.groups)

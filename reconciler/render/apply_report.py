@@ -106,6 +106,11 @@ def _verdict(report: ApplyReport, fh: TextIO) -> None:
         )
         return
     fh.write("Not converged:")
+    if report.unknown_targets:
+        fh.write(
+            f" {report.unknown_targets} target(s) could not be read or told apart (UNKNOWN, "
+            "above) and were not written;"
+        )
     if report.recheck_error:
         fh.write(f" the final read failed ({printable(report.recheck_error)});")
     if report.still_pending:

@@ -13,7 +13,7 @@ from typing import Any, TypedDict, cast
 from urllib.parse import quote
 
 from reconciler.errors import BadAnswer, WrongRecord
-from reconciler.vocab import Family, Level, LockFamily, LockLevel, family_option
+from reconciler.vocab import Family, Level, LockFamily, LockLevel, email_key, family_option
 from reconciler.zoom.answers import (
     GroupPage,
     LockDocument,
@@ -120,7 +120,7 @@ def _is_the_one_asked(user: UserRecord, asked: str) -> bool:
     if asked == OWN_ACCOUNT:
         return True
     if "@" in asked:
-        return user.email.lower() == asked.lower()  # Zoom's emails are case-insensitive
+        return email_key(user.email) == email_key(asked)  # ASCII letters only: see email_key
     return user.id == asked
 
 

@@ -93,7 +93,8 @@ def test_apply_writes_no_user_it_could_not_read(tmp_path: Path) -> None:
     writes = [e for e in zoom.sandbox.journal.entries() if e.method != "GET"]
     assert [e.path for e in writes if e.path.startswith("/v2/users/")] == []
     assert output.splitlines()[-1] == (
-        "Not converged: a fresh plan would still show the changes above that did not apply."
+        "Not converged: 12 target(s) could not be read or told apart (UNKNOWN, above) and were "
+        "not written; a fresh plan would still show the changes above that did not apply."
     )
 
 

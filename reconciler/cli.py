@@ -706,6 +706,8 @@ def export(
     inherit), or bring live values back into the files it has."""
     if sum([bool(fields), managed_only, all_fields]) > 1:
         _fail("--fields, --managed-only and --all-fields do not go together; pick one")
+    if level is not None and remedy is None:
+        _fail("--level goes with --remedy PACK (the layer remedies are written at); drop it")
     mode: Mode = "managed" if managed_only else "all" if all_fields else "differences"
     with _failures(path), _Loop() as loop:
         Path(path).mkdir(parents=True, exist_ok=True)

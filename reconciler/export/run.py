@@ -13,6 +13,7 @@ files are then written all at once or not at all (`export.stage`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,10 +107,19 @@ def write(
         report.lines += summary_lines(target.file, changes)
         report.written.append(target.file)
         report.keys_written += len(changes)
+    if staged and not os.path.lexists(root / GITIGNORE):
+        # `.reconciler/` holds the lock, snapshots and sandbox state: never for git.
+        staged[GITIGNORE] = IGNORED
+        report.written.append(GITIGNORE)
+        report.lines += [GITIGNORE, "  + .reconciler/"]
     if staged:
         _loads_with(state, staged)
     if staged and not dry_run:
         commit(root, staged, schemas=any(not t.exists for t in targets if t.file in staged))
+
+
+GITIGNORE = ".gitignore"
+IGNORED = b"# the run lock, snapshots and sandbox state of reconciler\n.reconciler/\n"
 
 
 def usable_targets(

@@ -127,7 +127,8 @@ def test_all_fields_writes_every_settable_field_of_a_family(tmp_path: Path) -> N
     carol = load_repo(repo).users["carol@acme.test"].settings
     assert carol.families == ("meeting_security",)
     assert len(carol.flat("meeting_security")) > 10
-    assert sorted(p.name for p in repo.iterdir()) == [".reconciler", "schemas", "users"]
+    names = sorted(p.name for p in repo.iterdir())
+    assert names == [".gitignore", ".reconciler", "schemas", "users"]
 
 
 HAND_WRITTEN = {
@@ -246,8 +247,46 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would(tmp_path: Path) -> None
     done = run("export", str(repo), "--sandbox", "--quiet", "--dry-run", "--account")
     assert done.exit_code == 0, done.output
     assert done.stdout.startswith("account.yaml\n  + settings.")
-    assert "1 file(s) would change" in done.stderr
+    assert done.stdout.endswith("\n.gitignore\n  + .reconciler/\n")
+    assert "2 file(s) would change" in done.stderr  # account.yaml and .gitignore
     assert sorted(p.name for p in repo.iterdir()) == [".reconciler"]
+
+
+def test_a_new_repo_gets_a_gitignore_that_keeps_reconciler_state_out_of_git(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    done = run("export", str(repo), "--sandbox", "--quiet", "--account")
+    assert done.exit_code == 0, done.output
+    assert "2 file(s) changed" in done.stderr
+    assert (repo / ".gitignore").read_text(encoding="utf-8") == (
+        "# the run lock, snapshots and sandbox state of reconciler\n.reconciler/\n"
+    )
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    tracked = git(repo, "ls-files").split()
+    assert ".gitignore" in tracked
+    assert not [name for name in tracked if name.startswith(".reconciler/")]
+
+
+def test_a_gitignore_the_repo_has_is_left_as_it_is(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitignore").write_text("*.tmp\n", encoding="utf-8")
+    done = run("export", str(repo), "--sandbox", "--quiet", "--account")
+    assert done.exit_code == 0, done.output
+    assert "1 file(s) changed" in done.stderr
+    assert (repo / ".gitignore").read_text(encoding="utf-8") == "*.tmp\n"
+
+
+def test_level_without_remedy_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    done = run("export", str(repo), "--sandbox", "--level", "account")
+    assert done.exit_code == 1
+    assert done.stderr == (
+        "error: --level goes with --remedy PACK (the layer remedies are written at); drop it\n"
+    )
+    assert not repo.exists()
 
 
 def test_conflicting_modes_are_refused_before_zoom_is_read(tmp_path: Path) -> None:

@@ -120,7 +120,9 @@ def test_hostile_names_are_left_out_one_warning_each_and_the_rest_is_exported(
     # '..' is a safe name with a group: key; the long name is cut, and says its name too.
     written = settings_files(repo)
     assert written == plain | {"groups/group.yaml", f"groups/{'L' * 120}.yaml"}
-    assert f"{len(written)} file(s) changed" in done.stderr  # as many as there are
+    # as many as there are, and the new repo's .gitignore
+    assert (repo / ".gitignore").is_file()
+    assert f"{len(written) + 1} file(s) changed" in done.stderr
     assert 'group: ".."' in (repo / "groups/group.yaml").read_text()
     assert sorted(p.name for p in (repo / ".reconciler").iterdir()) == ["sandbox.json"]
     checked = run("validate", str(repo))

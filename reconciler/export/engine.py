@@ -312,9 +312,8 @@ class Exporter:
             for path, value in leaves(document):
                 if mode == "managed" and path not in managed:
                     continue
-                label = field_label(key, dotted(path))
-                if not self._wanted_label(label) and path not in managed:
-                    continue
+                if not self._wanted_label(field_label(key, dotted(path))):
+                    continue  # --fields: only those, whether the file names them or not
                 # A field the level above does not have is the target's own (a user's
                 # `feature` section): nothing is inherited, so it is written only with
                 # --all-fields, or the files of every user would repeat Zoom's defaults.
@@ -340,7 +339,8 @@ class Exporter:
             managed = own.flat(lock_family) if own is not None else {}
             live = dict(leaves(locks.get(lock_family, {})))
             for path, wanted in managed.items():  # a managed lock Zoom no longer has
-                if path not in live and wanted is True:
+                label = field_label(KEY_OF_FAMILY[lock_family], dotted(path), locks=True)
+                if path not in live and wanted is True and self._wanted_label(label):
                     edits.append(Edit((*prefix, *path), False))
             if self.options.mode == "managed":
                 edits += [Edit((*prefix, *p), v) for p, v in live.items() if p in managed]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,46 @@ def test_conflicting_modes_are_refused_before_zoom_is_read(tmp_path: Path) -> No
 )
 def test_export_writes_only_where_the_loader_reads(rel: str, safe: bool) -> None:
     assert (settings_path_problem(rel) is None) is safe
+
+
+def _example_copy(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "acme", repo)
+    asyncio.run(prepare_sandbox(repo))
+    return repo
+
+
+def test_fields_edits_only_the_fields_it_names(tmp_path: Path) -> None:
+    """The example's live account differs from its files in a dozen keys (dave's
+    cloud_recording, heidi's screen_sharing, mallory's join_before_host, ...): --fields
+    brings back only those it names, whether the files name them or not."""
+    repo = _example_copy(tmp_path)
+    before = {p: p.read_bytes() for p in repo.rglob("*.yaml")}
+    none = run(
+        "export",
+        str(repo),
+        "--sandbox",
+        "--quiet",
+        "--dry-run",
+        "--fields",
+        "meeting_security.waiting_room",
+    )
+    assert (none.exit_code, none.stdout) == (0, "")
+    assert none.stderr.startswith("0 file(s) would change (0 key(s)), 16 unchanged")
+    one = run(
+        "export",
+        str(repo),
+        "--sandbox",
+        "--quiet",
+        "--dry-run",
+        "--fields",
+        "settings.recording.cloud_recording",
+    )
+    assert one.exit_code == 0
+    assert one.stdout == (
+        "users/dave@acme.test.yaml\n"
+        "  ~ settings.recording.cloud_recording: false -> true\n"
+        ".gitignore\n"
+        "  + .reconciler/\n"
+    )
+    assert {p: p.read_bytes() for p in repo.rglob("*.yaml")} == before

@@ -31,13 +31,14 @@ from reconciler.desired.zoomfields import family_model, lock_shape, managed_shap
 from reconciler.diff import MISSING, lookup, strictly_equal
 from reconciler.errors import ConfigError, DailyLimitReached, WrongRecord, ZoomAPIError
 from reconciler.escape import printable, quoted
-from reconciler.live.locks import ACCOUNT, Holder
+from reconciler.live.locks import ACCOUNT, Holder, locked_leaf
 from reconciler.live.reader import LiveReader, Unreadable
 from reconciler.plan.scope import UserSelector
 from reconciler.vocab import (
     FAMILIES,
     LOCK_FAMILIES,
     Family,
+    LeafPath,
     Level,
     LockFamily,
     ProgressHook,
@@ -258,7 +259,10 @@ class Exporter:
         target = user_file(self.state, user["email"], user["id"])
         existing = self.state.users.get(email)
         own = existing.settings if existing else None
-        target.edits = self._settings_edits(documents, parent, own)
+        above = [self.read.account_locks]
+        if group_ids:
+            above.append(self.read.group_locks.get(group_ids[0], {}))
+        target.edits = self._settings_edits(documents, parent, own, _locked_fields(above))
         if not target.edits and not target.exists:
             return None
         return target
@@ -282,7 +286,10 @@ class Exporter:
         group = self.state.groups.get(name)
         target = group_file(self.state, name, group_id)
         target.edits = self._settings_edits(
-            documents, self.read.account, group.settings if group else None
+            documents,
+            self.read.account,
+            group.settings if group else None,
+            _locked_fields([self.read.account_locks]),
         )
         target.edits += self._lock_edits(
             self.read.group_locks.get(group_id, {}),
@@ -302,8 +309,11 @@ class Exporter:
         documents: dict[Family, dict[str, Any]],
         parent: dict[Family, dict[str, Any]] | None,
         own: Settings | None,
+        locked_above: frozenset[tuple[Family, LeafPath]] = frozenset(),
     ) -> list[Edit]:
-        """The leaves this file should set to their live value."""
+        """The leaves this file should set to their live value. A field a level above locks is
+        not added: the target holds what the lock holds, and a file setting it would be a
+        BLOCKED change in the next plan."""
         mode = self.options.mode
         edits: list[Edit] = []
         for family, document in documents.items():
@@ -314,6 +324,8 @@ class Exporter:
                     continue
                 if not self._wanted_label(field_label(key, dotted(path))):
                     continue  # --fields: only those, whether the file names them or not
+                if path not in managed and _is_locked(locked_above, family, path):
+                    continue
                 # A field the level above does not have is the target's own (a user's
                 # `feature` section): nothing is inherited, so it is written only with
                 # --all-fields, or the files of every user would repeat Zoom's defaults.
@@ -352,6 +364,23 @@ class Exporter:
                 if path in managed or lookup(above.get(lock_family, {}), path) is not True:
                     edits.append(Edit((*prefix, *path), value))
         return edits
+
+
+def _locked_fields(
+    docs: list[dict[LockFamily, dict[str, Any]]],
+) -> frozenset[tuple[Family, LeafPath]]:
+    """The settings fields the lock documents of the levels above lock."""
+    return frozenset(
+        locked_leaf(lock_family, path)
+        for doc in docs
+        for lock_family, document in doc.items()
+        for path, value in leaves(document)
+        if value is True
+    )
+
+
+def _is_locked(locked: frozenset[tuple[Family, LeafPath]], family: Family, path: LeafPath) -> bool:
+    return any((family, path[:depth]) in locked for depth in range(1, len(path) + 1))
 
 
 def account_file(state: DesiredState) -> TargetFile:

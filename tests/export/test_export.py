@@ -356,3 +356,18 @@ def test_fields_edits_only_the_fields_it_names(tmp_path: Path) -> None:
         "  + .reconciler/\n"
     )
     assert {p: p.read_bytes() for p in repo.rglob("*.yaml")} == before
+
+
+def test_no_file_gets_a_value_a_lock_above_holds(tmp_path: Path) -> None:
+    """Seed 0's groups lock fields their members hold otherwise in Zoom: exported into user
+    files, each was a BLOCKED change in the next plan (28 of 300 users; 127 of 1,500). They
+    are inherited from the lock, so the files leave them out and the plan is empty."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    asyncio.run(prepare_sandbox(repo, tenant=generate_tenant(users=300, seed=0)))
+    done = run("export", str(repo), "--sandbox", "--quiet")
+    assert done.exit_code == 0, done.output
+    assert run("validate", str(repo)).exit_code == 0
+    plan = run("plan", str(repo), "--sandbox", "--quiet", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.stdout[-2000:]
+    assert plan.stdout.splitlines()[-1] == "No changes. Zoom matches the settings repo."

@@ -9,7 +9,7 @@ targets only: a `--since` over 50,000 users costs what the changed ones cost, pl
 Writing streams (one target at a time, nothing but the keys held) into a temp file beside the
 snapshot, renamed into place on `close`: an interrupted audit leaves no half snapshot. The
 manifest beside it records the compressed file's sha256, so an earlier snapshot edited after it
-was written is refused instead of compared.
+was written is refused instead of compared; a snapshot without its manifest is refused too.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024
 READ_HINT = "pass a snapshot written by `reconciler audit`"
 ALTERED_HINT = "take a new snapshot with `reconciler audit`, or pass the file as it was written"
+NO_MANIFEST_HINT = (
+    "keep the manifest beside the snapshot as `reconciler audit` wrote it, or take a new snapshot"
+)
 # The start of every target line the writer produces; a line that does not start like this
 # (written by something else) is parsed whole instead. Keys with escapes take that path too.
 _PREFIX = re.compile(rb'\{"key":"([^"\\]{1,1024})","sha256":"([0-9a-f]{64})",')
@@ -397,8 +400,8 @@ def _header(path: Path, line: bytes) -> SnapshotHeader:
 
 def read_header(path: Path) -> SnapshotHeader:
     """The snapshot's header, after checking the file is one: its first line is a reconciler
-    snapshot header of this format version, and when its manifest is beside it, the file's
-    bytes are those the manifest recorded."""
+    snapshot header of this format version, and its manifest is beside it and records the
+    file's bytes (without one, every line could be forged with its hash recomputed)."""
     lines = _lines(path)
     try:
         _number, line = next(lines)  # `_lines` raises on an empty file
@@ -416,7 +419,13 @@ def _check_manifest(path: Path, header: SnapshotHeader) -> None:
             text = raw.read(MAX_MANIFEST_BYTES + 1)
     except ConfigError:
         if not os.path.lexists(manifest):
-            return  # a snapshot copied without its manifest: its lines are still checked
+            raise _bad(
+                path,
+                None,
+                f"has no manifest ({manifest.name} is not beside it): a snapshot is compared only "
+                "with the manifest written with it",
+                hint=NO_MANIFEST_HINT,
+            ) from None
         raise
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__

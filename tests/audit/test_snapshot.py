@@ -442,7 +442,8 @@ def test_a_file_that_is_not_gzip_is_refused(tmp_path: Path) -> None:
     earlier.write_bytes(b'{"snapshot": "reconciler"}\n')
 
     assert (
-        refused_resealed(earlier, current) == f"{earlier}:1: is not a gzip-compressed snapshot {READ_HINT}"
+        refused_resealed(earlier, current)
+        == f"{earlier}:1: is not a gzip-compressed snapshot {READ_HINT}"
     )
 
 

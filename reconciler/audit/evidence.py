@@ -3,6 +3,10 @@
 `manifest.json` names the settings repo's commit, the tool's version, when the audit ran, the
 account, each policy pack with the sha256 of its file, and the sha256 and size of every file
 written beside it (the reports and the snapshot). It is written last, so it covers them all.
+
+`verify` trusts nothing in the bundle: the manifest must list every file (an unlisted file is a
+problem, as is a listed one that is missing or edited), each listed path must be a plain relative
+path inside the bundle, and nothing is read through a link or outside the folder.
 """
 
 from __future__ import annotations
@@ -10,10 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.audit.model import FORMAT_VERSION, AuditResult
+from reconciler.desired.repo import FileTree, Refused
+from reconciler.errors import ConfigError
+from reconciler.escape import printable
 
 MANIFEST = "manifest.json"
 
@@ -67,12 +76,115 @@ def write_manifest(result: AuditResult, folder: Path, files: list[Path]) -> Path
     return target
 
 
-def verify(folder: Path) -> list[str]:
-    """The files of a bundle whose bytes no longer match its manifest (empty: intact)."""
-    found = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    altered = []
-    for entry in found["files"]:
-        path = folder / entry["path"]
-        if not path.is_file() or file_sha256(path) != entry["sha256"]:
-            altered.append(entry["path"])
-    return altered
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024  # a snapshot of a large account; a device never ends
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MALFORMED_HINT = "pass a folder written by `reconciler audit --evidence`"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `verify` found: how many listed files match, and one line per problem (each naming
+    its file, relative to the bundle)."""
+
+    checked: int
+    problems: list[str]
+
+
+def verify(folder: Path) -> Verification:
+    """Check a bundle both ways: every file the manifest lists is there with its sha256, and
+    every file there is listed. Nothing outside `folder` is read and no link is followed.
+    Raises ConfigError when the manifest cannot be read or is not one."""
+    tree = FileTree(folder)
+    entries = _entries(folder, _read_manifest(tree, folder / MANIFEST))
+    problems: list[str] = []
+    listed: set[str] = set()
+    checked = 0
+    for path, digest in entries:
+        if (reason := _unsafe_path(path)) is not None:
+            problems.append(f"{printable(path, 120)}: {reason}; it was not read")
+            continue
+        listed.add(path)
+        found = _problem(tree, path, digest)
+        if found is None:
+            checked += 1
+        else:
+            problems.append(f"{path}: {found}")
+    problems += [f"{rel}: {why}" for rel, why in _unlisted(tree, "", listed)]
+    if not entries:
+        problems.append(f"{MANIFEST}: lists no files: a bundle always holds its reports")
+    return Verification(checked, problems)
+
+
+def _read_manifest(tree: FileTree, where: Path) -> Any:
+    try:
+        text = tree.read(MANIFEST, MAX_MANIFEST_BYTES)
+    except Refused as refused:
+        raise ConfigError(refused.message, file=str(where), hint=_MALFORMED_HINT) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot read the manifest: {reason}", file=str(where)) from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise ConfigError("is not JSON", file=str(where), hint=_MALFORMED_HINT) from None
+
+
+def _entries(folder: Path, document: Any) -> list[tuple[str, str]]:
+    """(path, sha256) of each listed file, once the manifest has the shape one has."""
+    files = document.get("files") if isinstance(document, dict) else None
+    if not isinstance(files, list) or not all(_is_entry(entry) for entry in files):
+        raise ConfigError(
+            "is not an evidence manifest: `files` must be a list of {path, sha256, bytes}",
+            file=str(folder / MANIFEST),
+            hint=_MALFORMED_HINT,
+        )
+    return [(entry["path"], entry["sha256"]) for entry in files]
+
+
+def _is_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("path"), str)
+        and isinstance(entry.get("sha256"), str)
+        and _SHA256.fullmatch(entry["sha256"]) is not None
+        and type(entry.get("bytes")) is int
+    )
+
+
+def _unsafe_path(path: str) -> str | None:
+    """Why a listed path is not a plain relative path inside the bundle (None: it is one)."""
+    parts = path.split("/")
+    if not path or "\\" in path or "\0" in path or path.startswith("/"):
+        return "is not a plain relative path inside the bundle"
+    if any(part in ("", ".", "..") for part in parts) or path == MANIFEST:
+        return "is not a plain relative path inside the bundle"
+    return None
+
+
+def _problem(tree: FileTree, path: str, digest: str) -> str | None:
+    entry = tree.entry(path)
+    if entry is None:
+        return "is in the manifest but missing from the bundle"
+    if entry.kind != "file":
+        return f"is {entry.what}, not a file: it was not read"
+    try:
+        data = tree.read(path, MAX_FILE_BYTES)
+    except (Refused, OSError):
+        return "cannot be read as a regular file"
+    if hashlib.sha256(data).hexdigest() != digest:
+        return "was edited: its sha256 is not the one the manifest records"
+    return None
+
+
+def _unlisted(tree: FileTree, folder: str, listed: set[str]) -> list[tuple[str, str]]:
+    """The files (and links, and anything else) in the bundle that the manifest does not list."""
+    found: list[tuple[str, str]] = []
+    for entry in tree.entries(folder):
+        if entry.rel in (MANIFEST, f".{MANIFEST}.partial"):
+            continue
+        if entry.kind == "folder":
+            found += _unlisted(tree, entry.rel, listed)
+        elif entry.rel not in listed:
+            found.append((printable(entry.rel, 120), f"is {entry.what} not in the manifest"))
+    return found

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from reconciler.audit.evidence import Verification, verify
+from reconciler.cli import cli
 from reconciler.errors import ConfigError
 
 FILES = {"audit.json": b'{"findings": []}\n', "audit.md": b"# Audit\n", "s.jsonl.gz": b"\x1f\x8b"}
@@ -160,3 +162,43 @@ def test_a_manifest_that_is_a_link_or_missing_is_refused(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as caught:
         verify(folder)
     assert str(caught.value).startswith(f"{folder / 'manifest.json'}: is a symbolic link")
+
+
+# -- `reconciler audit verify DIR` --------------------------------------------------------------
+
+
+def verify_cli(folder: Path) -> Result:
+    result = CliRunner().invoke(cli, ["audit", "verify", str(folder)], env={"NO_COLOR": "1"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def test_the_command_exits_0_with_the_count_of_files_checked(tmp_path: Path) -> None:
+    folder = bundle(tmp_path)
+    done = verify_cli(folder)
+    assert done.exit_code == 0
+    assert done.stdout == f"Verified: 3 files match the manifest in {folder}\n"
+    assert done.stderr == ""
+
+
+def test_the_command_exits_3_with_a_line_per_altered_file(tmp_path: Path) -> None:
+    folder = bundle(tmp_path)
+    (folder / "audit.json").write_bytes(b"forged")
+    (folder / "extra.txt").write_text("added")
+    before = tree(tmp_path)
+    done = verify_cli(folder)
+    assert done.exit_code == 3
+    assert done.stdout == (
+        "altered: audit.json: was edited: its sha256 is not the one the manifest records\n"
+        "altered: extra.txt: is a file not in the manifest\n"
+    )
+    assert tree(tmp_path) == before  # nothing written
+
+
+def test_the_command_exits_1_on_a_malformed_manifest(tmp_path: Path) -> None:
+    folder = bundle(tmp_path)
+    (folder / "manifest.json").write_text("{not json")
+    done = verify_cli(folder)
+    assert done.exit_code == 1
+    assert done.stdout == ""
+    assert done.stderr == f"error: {folder / 'manifest.json'}: is not JSON {HINT}\n"

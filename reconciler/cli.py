@@ -27,7 +27,7 @@ from reconciler.apply.audit_log import audit_log_path, check_audit_log
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.run import ApplySettings, check_plan, run_apply
 from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
-from reconciler.audit.evidence import verify, write_manifest
+from reconciler.audit.evidence import KEY_ENV, verify, write_manifest
 from reconciler.audit.model import AuditResult
 from reconciler.audit.run import (
     acknowledgement_problems,
@@ -512,6 +512,11 @@ def _write_report(result: AuditResult, fmt: str, out: Path) -> None:
         _fail(f"cannot write the report to {printable(str(out))}: {error.strerror or error}")
 
 
+def _evidence_key() -> bytes | None:
+    """The key that signs and checks evidence manifests; never printed, never written."""
+    return os.environ.get(KEY_ENV, "").encode("utf-8") or None
+
+
 def _write_evidence(result: AuditResult, folder: Path) -> None:
     """Every format beside the snapshot, then the manifest over all of them."""
     written = []
@@ -522,7 +527,7 @@ def _write_evidence(result: AuditResult, folder: Path) -> None:
         snapshot = Path(result.snapshot.path)
         written += [snapshot, manifest_path(snapshot)]
     try:
-        manifest = write_manifest(result, folder, written)
+        manifest = write_manifest(result, folder, written, _evidence_key())
     except OSError as error:
         _fail(f"cannot write the evidence manifest in {printable(str(folder))}: {error}")
     click.echo(f"Evidence in {printable(str(folder))} ({printable(str(manifest))})", err=True)
@@ -665,9 +670,14 @@ def audit(
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
 def audit_verify(folder: Path) -> None:
     """Check an evidence bundle against its manifest: every listed file there and unedited, no
-    file there unlisted. Exit 0 verified, 3 altered (a line per file), 1 unreadable."""
+    file there unlisted; with RECONCILER_EVIDENCE_KEY set, its signature too. Exit 0 verified,
+    3 altered (a line per file), 1 unreadable."""
     with _failures(str(folder)):
-        found = verify(folder)
+        found = verify(folder, _evidence_key())
+    if not found.signature_checked:
+        click.echo(
+            f"note: the manifest's signature was not checked: {KEY_ENV} is not set", err=True
+        )
     for problem in found.problems:
         click.echo(f"altered: {printable(problem)}")
     if found.problems:

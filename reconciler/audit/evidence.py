@@ -7,11 +7,16 @@ written beside it (the reports and the snapshot). It is written last, so it cove
 `verify` trusts nothing in the bundle: the manifest must list every file (an unlisted file is a
 problem, as is a listed one that is missing or edited), each listed path must be a plain relative
 path inside the bundle, and nothing is read through a link or outside the folder.
+
+Hashes alone cannot tell a bundle recomputed from scratch: with `RECONCILER_EVIDENCE_KEY` set
+when it is written, the manifest carries an HMAC-SHA256 over its canonical content, and `verify`
+with the key refuses a manifest whose HMAC is missing or wrong.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -25,6 +30,8 @@ from reconciler.errors import ConfigError
 from reconciler.escape import printable
 
 MANIFEST = "manifest.json"
+KEY_ENV = "RECONCILER_EVIDENCE_KEY"
+SIGNATURE_ALGORITHM = "HMAC-SHA256"
 
 
 def file_sha256(path: Path) -> str:
@@ -61,11 +68,30 @@ def manifest(result: AuditResult, folder: Path, files: list[Path]) -> dict[str, 
     }
 
 
-def write_manifest(result: AuditResult, folder: Path, files: list[Path]) -> Path:
-    """Write `manifest.json` into `folder` (through a temporary file, then renamed)."""
+def _canonical(document: dict[str, Any]) -> bytes:
+    """What the signature covers: the manifest without its signature, in one spelling."""
+    unsigned = {name: value for name, value in document.items() if name != "signature"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _signature(document: dict[str, Any], key: bytes) -> str:
+    return hmac.new(key, _canonical(document), hashlib.sha256).hexdigest()
+
+
+def write_manifest(
+    result: AuditResult, folder: Path, files: list[Path], key: bytes | None = None
+) -> Path:
+    """Write `manifest.json` into `folder` (through a temporary file, then renamed), signed with
+    `key` when one is given (the algorithm is recorded, never the key)."""
     target = folder / MANIFEST
     partial = folder / f".{MANIFEST}.partial"
-    text = json.dumps(manifest(result, folder, files), indent=2, ensure_ascii=False) + "\n"
+    document = manifest(result, folder, files)
+    if key:
+        document["signature"] = {
+            "algorithm": SIGNATURE_ALGORITHM,
+            "value": _signature(document, key),
+        }
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
     fd = os.open(partial, flags, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -89,15 +115,18 @@ class Verification:
 
     checked: int
     problems: list[str]
+    signature_checked: bool = False  # False: no key was given, so a recomputed bundle passes
 
 
-def verify(folder: Path) -> Verification:
+def verify(folder: Path, key: bytes | None = None) -> Verification:
     """Check a bundle both ways: every file the manifest lists is there with its sha256, and
-    every file there is listed. Nothing outside `folder` is read and no link is followed.
-    Raises ConfigError when the manifest cannot be read or is not one."""
+    every file there is listed; with `key`, the manifest's signature too. Nothing outside
+    `folder` is read and no link is followed. Raises ConfigError when the manifest cannot be
+    read or is not one."""
     tree = FileTree(folder)
-    entries = _entries(folder, _read_manifest(tree, folder / MANIFEST))
-    problems: list[str] = []
+    document = _read_manifest(tree, folder / MANIFEST)
+    entries = _entries(folder, document)
+    problems: list[str] = [] if not key else _signature_problems(document, key)
     listed: set[str] = set()
     checked = 0
     for path, digest in entries:
@@ -113,7 +142,18 @@ def verify(folder: Path) -> Verification:
     problems += [f"{rel}: {why}" for rel, why in _unlisted(tree, "", listed)]
     if not entries:
         problems.append(f"{MANIFEST}: lists no files: a bundle always holds its reports")
-    return Verification(checked, problems)
+    return Verification(checked, problems, signature_checked=bool(key))
+
+
+def _signature_problems(document: dict[str, Any], key: bytes) -> list[str]:
+    signature = document.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("value"), str):
+        return [f"{MANIFEST}: is not signed, and {KEY_ENV} is set: it was not written with the key"]
+    if signature.get("algorithm") != SIGNATURE_ALGORITHM:
+        return [f"{MANIFEST}: is signed with another algorithm than {SIGNATURE_ALGORITHM}"]
+    if not hmac.compare_digest(signature["value"], _signature(document, key)):
+        return [f"{MANIFEST}: its signature does not match: altered, or signed with another key"]
+    return []
 
 
 def _read_manifest(tree: FileTree, where: Path) -> Any:

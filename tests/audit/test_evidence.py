@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from click.testing import CliRunner, Result
 from reconciler.audit.evidence import Verification, verify
 from reconciler.cli import cli
 from reconciler.errors import ConfigError
+from tests.plan.sandbox_repo import prepare
 
 FILES = {"audit.json": b'{"findings": []}\n', "audit.md": b"# Audit\n", "s.jsonl.gz": b"\x1f\x8b"}
 HINT = "(hint: pass a folder written by `reconciler audit --evidence`)"
@@ -167,8 +170,9 @@ def test_a_manifest_that_is_a_link_or_missing_is_refused(tmp_path: Path) -> None
 # -- `reconciler audit verify DIR` --------------------------------------------------------------
 
 
-def verify_cli(folder: Path) -> Result:
-    result = CliRunner().invoke(cli, ["audit", "verify", str(folder)], env={"NO_COLOR": "1"})
+def verify_cli(folder: Path, key: str | None = None) -> Result:
+    env = {"NO_COLOR": "1", "RECONCILER_EVIDENCE_KEY": key}
+    result = CliRunner().invoke(cli, ["audit", "verify", str(folder)], env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result
 
@@ -178,7 +182,9 @@ def test_the_command_exits_0_with_the_count_of_files_checked(tmp_path: Path) -> 
     done = verify_cli(folder)
     assert done.exit_code == 0
     assert done.stdout == f"Verified: 3 files match the manifest in {folder}\n"
-    assert done.stderr == ""
+    assert done.stderr == (
+        "note: the manifest's signature was not checked: RECONCILER_EVIDENCE_KEY is not set\n"
+    )
 
 
 def test_the_command_exits_3_with_a_line_per_altered_file(tmp_path: Path) -> None:
@@ -202,3 +208,88 @@ def test_the_command_exits_1_on_a_malformed_manifest(tmp_path: Path) -> None:
     assert done.exit_code == 1
     assert done.stdout == ""
     assert done.stderr == f"error: {folder / 'manifest.json'}: is not JSON {HINT}\n"
+
+
+# -- the optional HMAC key ------------------------------------------------------------------------
+
+KEY = "k3y-that-must-never-show"
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle written by a real audit of the sandbox with the key set."""
+    repo = tmp_path_factory.mktemp("signed") / "repo"
+    prepare(repo, None)
+    evidence = repo.parent / "evidence"
+    done = CliRunner().invoke(
+        cli,
+        ["audit", str(repo), "--sandbox", "--quiet", "--evidence", str(evidence)],
+        env={"RECONCILER_EVIDENCE_KEY": KEY},
+    )
+    assert done.exit_code == 0, done.output
+    assert KEY not in done.output
+    return evidence
+
+
+def copy_of(bundle_dir: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "copy"
+    shutil.copytree(bundle_dir, folder)
+    return folder
+
+
+def test_the_manifest_records_the_algorithm_and_never_the_key(signed: Path) -> None:
+    manifest = json.loads((signed / "manifest.json").read_text())
+    assert manifest["signature"]["algorithm"] == "HMAC-SHA256"
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["signature"]["value"])
+    assert all(KEY.encode() not in p.read_bytes() for p in signed.rglob("*") if p.is_file())
+    done = verify_cli(signed, KEY)
+    assert done.exit_code == 0
+    assert done.stdout.startswith("Verified: ") and done.stderr == ""
+
+
+def recompute(folder: Path, forged: str) -> None:
+    """What a forger without the key does: edit a file, then recompute its entry."""
+    (folder / "audit.md").write_text(forged)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for item in manifest["files"]:
+        if item["path"] == "audit.md":
+            item.update(entry("audit.md", forged.encode()))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_recomputed_bundle_is_caught_with_the_key(signed: Path, tmp_path: Path) -> None:
+    folder = copy_of(signed, tmp_path)
+    recompute(folder, "# All clean\n")
+    before = tree(folder)
+
+    done = verify_cli(folder, KEY)
+
+    assert done.exit_code == 3
+    assert done.stdout == (
+        "altered: manifest.json: its signature does not match: altered, or signed with another "
+        "key\n"
+    )
+    assert KEY not in done.output
+    assert tree(folder) == before
+    unkeyed = verify_cli(folder)  # without the key, hashes alone cannot tell
+    assert unkeyed.exit_code == 0
+    assert "signature was not checked" in unkeyed.stderr
+
+
+def test_a_signature_removed_or_from_another_key_is_caught(signed: Path, tmp_path: Path) -> None:
+    folder = copy_of(signed, tmp_path)
+    assert verify_cli(folder, "another key").stdout == (
+        "altered: manifest.json: its signature does not match: altered, or signed with another "
+        "key\n"
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["signature"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    done = verify_cli(folder, KEY)
+
+    assert done.exit_code == 3
+    assert done.stdout == (
+        "altered: manifest.json: is not signed, and RECONCILER_EVIDENCE_KEY is set: it was not "
+        "written with the key\n"
+    )

@@ -560,3 +560,46 @@ def test_a_missing_file_a_folder_and_a_fifo_are_refused(tmp_path: Path) -> None:
     assert refused(tmp_path, current) == f"{tmp_path}: is not a regular file {READ_HINT}"
     fifo = tmp_path / "fifo"
     assert refused(fifo, current) == f"{fifo}: is not a regular file {READ_HINT}"
+
+
+# -- temp files of killed audits ----------------------------------------------------------------
+
+
+def test_stale_temps_of_killed_audits_are_removed_by_the_next_writer(tmp_path: Path) -> None:
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    killed = folder / ".2026-11-30T10-00-00Z.jsonl.gz.ab12_cd.tmp"
+    killed.write_bytes(b"")  # what a killed audit leaves: nobody holds its lock
+    old_manifest = folder / ".2026-11-30T10-00-00Z.manifest.json.x9y8.tmp"
+    old_manifest.write_text("{}")
+    os.utime(old_manifest, (0, 0))
+    outside = tmp_path / "keep.tmp"
+    outside.write_text("not ours")
+    link = folder / ".2026-11-29T10-00-00Z.jsonl.gz.zz.tmp"
+    link.symlink_to(outside)
+    other = folder / "notes.tmp"
+    other.write_text("not a temp of ours")
+
+    with SnapshotWriter(folder / "s.jsonl.gz", ACCOUNT_ID, CURRENT_AT) as live:
+        live.add(BOB)
+        # A live writer's temp is locked: another writer's sweep leaves it alone.
+        assert snapshot.remove_stale_temps(folder) == []
+        live.close(CURRENT_AT)
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".2026-11-29T10-00-00Z.jsonl.gz.zz.tmp",
+        "notes.tmp",
+        "s.jsonl.gz",
+        "s.manifest.json",
+    ]
+    assert outside.read_text() == "not ours"
+
+
+def test_a_temp_file_is_never_taken_as_a_snapshot(tmp_path: Path) -> None:
+    earlier, current = pair(tmp_path)
+    temp = earlier.with_name(f".{earlier.name}.ab12.tmp")
+    temp.write_bytes(earlier.read_bytes())
+
+    assert refused(temp, current) == (
+        f"{temp}: is the temp file of an unfinished audit, not a snapshot {READ_HINT}"
+    )

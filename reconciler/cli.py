@@ -27,7 +27,7 @@ from reconciler.apply.audit_log import audit_log_path, check_audit_log
 from reconciler.apply.report import ApplyReport
 from reconciler.apply.run import ApplySettings, check_plan, run_apply
 from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
-from reconciler.audit.evidence import write_manifest
+from reconciler.audit.evidence import KEY_ENV, verify, write_manifest
 from reconciler.audit.model import AuditResult
 from reconciler.audit.run import (
     acknowledgement_problems,
@@ -515,6 +515,11 @@ def _write_report(result: AuditResult, fmt: str, out: Path) -> None:
         _fail(f"cannot write the report to {printable(str(out))}: {error.strerror or error}")
 
 
+def _evidence_key() -> bytes | None:
+    """The key that signs and checks evidence manifests; never printed, never written."""
+    return os.environ.get(KEY_ENV, "").encode("utf-8") or None
+
+
 def _write_evidence(result: AuditResult, folder: Path) -> None:
     """Every format beside the snapshot, then the manifest over all of them."""
     written = []
@@ -525,13 +530,55 @@ def _write_evidence(result: AuditResult, folder: Path) -> None:
         snapshot = Path(result.snapshot.path)
         written += [snapshot, manifest_path(snapshot)]
     try:
-        manifest = write_manifest(result, folder, written)
+        manifest = write_manifest(result, folder, written, _evidence_key())
     except OSError as error:
         _fail(f"cannot write the evidence manifest in {printable(str(folder))}: {error}")
     click.echo(f"Evidence in {printable(str(folder))} ({printable(str(manifest))})", err=True)
 
 
-@cli.command()
+class _AuditCommand(click.Group):
+    """`audit PATH` runs an audit; `audit verify DIR` checks an evidence bundle. A click group
+    takes a subcommand where this command takes PATH, so the first word decides: a subcommand's
+    name (a repo of that name is reached as `./verify`), or PATH."""
+
+    allow_interspersed_args = True  # a command's, not a group's: `audit PATH --sandbox`
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            ctx.meta[_AUDIT_SUBCOMMAND] = args
+            return []
+        return click.Command.parse_args(self, ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        words = ctx.meta.pop(_AUDIT_SUBCOMMAND, None)
+        if words is None:
+            return click.Command.invoke(self, ctx)
+        name, *rest = words
+        with self.commands[name].make_context(name, rest, parent=ctx) as sub:
+            return sub.command.invoke(sub)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return click.Command.collect_usage_pieces(self, ctx)
+
+
+_AUDIT_SUBCOMMAND = "reconciler.audit.subcommand"
+
+
+class _AuditSubcontext(click.Context):
+    """`reconciler audit verify`, not click's `reconciler audit [PATH] verify`: the audit's PATH
+    is no part of a subcommand's path."""
+
+    @property
+    def command_path(self) -> str:
+        parent = self.parent.command_path if self.parent is not None else ""
+        return f"{parent} {self.info_name}".strip()
+
+
+class _AuditSubcommand(click.Command):
+    context_class = _AuditSubcontext
+
+
+@cli.command(cls=_AuditCommand, no_args_is_help=False)
 @path_argument
 @sandbox_option("Audit")
 @format_option(AUDIT_FORMATS, default="markdown")
@@ -620,6 +667,30 @@ def audit(
             err=True,
         )
     _exit(for_audit(result, allow_unknown=allow_unknown))
+
+
+@click.command("verify", cls=_AuditSubcommand)
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+def audit_verify(folder: Path) -> None:
+    """Check an evidence bundle against its manifest: every listed file there and unedited, no
+    file there unlisted; with RECONCILER_EVIDENCE_KEY set, its signature too. Exit 0 verified,
+    3 altered (a line per file), 1 unreadable."""
+    with _failures(str(folder)):
+        found = verify(folder, _evidence_key())
+    if not found.signature_checked:
+        click.echo(
+            f"note: the manifest's signature was not checked: {KEY_ENV} is not set", err=True
+        )
+    for problem in found.problems:
+        click.echo(f"altered: {printable(problem)}")
+    if found.problems:
+        _exit(ExitCode.REFUSED)
+    click.echo(f"Verified: {found.checked} files match the manifest in {printable(str(folder))}")
+    _exit(ExitCode.OK)
+
+
+assert isinstance(audit, _AuditCommand)
+audit.add_command(audit_verify)
 
 
 # -- export -------------------------------------------------------------------------------------

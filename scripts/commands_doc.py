@@ -205,7 +205,8 @@ def _subcommands(
     for name in command.list_commands(ctx):
         sub = command.get_command(ctx, name)
         if sub is not None and not sub.hidden:
-            yield sub, click.Context(sub, info_name=name, parent=ctx, **sub.context_settings)
+            # The command's own context class: it may word its path its own way.
+            yield sub, sub.context_class(sub, info_name=name, parent=ctx, **sub.context_settings)
 
 
 def _walk(

@@ -9,12 +9,13 @@ targets only: a `--since` over 50,000 users costs what the changed ones cost, pl
 Writing streams (one target at a time, nothing but the keys held) into a temp file beside the
 snapshot, renamed into place on `close`: an interrupted audit leaves no half snapshot. The
 manifest beside it records the compressed file's sha256, so an earlier snapshot edited after it
-was written is refused instead of compared.
+was written is refused instead of compared; a snapshot without its manifest is refused too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import hashlib
 import json
@@ -22,6 +23,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import zlib
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -47,6 +49,9 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024
 READ_HINT = "pass a snapshot written by `reconciler audit`"
 ALTERED_HINT = "take a new snapshot with `reconciler audit`, or pass the file as it was written"
+NO_MANIFEST_HINT = (
+    "keep the manifest beside the snapshot as `reconciler audit` wrote it, or take a new snapshot"
+)
 # The start of every target line the writer produces; a line that does not start like this
 # (written by something else) is parsed whole instead. Keys with escapes take that path too.
 _PREFIX = re.compile(rb'\{"key":"([^"\\]{1,1024})","sha256":"([0-9a-f]{64})",')
@@ -143,7 +148,10 @@ class SnapshotWriter:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # mkstemp creates with O_EXCL: never through a link, never an existing file.
+            remove_stale_temps(path.parent)
             handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            # Held until the process ends: what tells a live writer's temp from a killed one's.
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             raise _cannot_write(path, exc) from exc
         self._temp = Path(temp)
@@ -200,7 +208,6 @@ class SnapshotWriter:
             self._gzip.close()
             self._raw.flush()
             os.fsync(self._raw.fileno())
-            self._raw.close()
             digest = _file_sha256(self._temp)
             manifest = {
                 "format_version": FORMAT_VERSION,
@@ -213,6 +220,7 @@ class SnapshotWriter:
             }
             manifest_temp = _durable_temp(self.manifest, json.dumps(manifest, indent=2) + "\n")
             os.replace(self._temp, self.path)
+            self._raw.close()  # only now: its lock kept the temp from being taken as stale
             placed = True
             os.replace(manifest_temp, self.manifest)
             _fsync_folder(self.path.parent)
@@ -243,6 +251,45 @@ class SnapshotWriter:
         except OSError as exc:
             self.discard()
             raise _cannot_write(self.path, exc) from exc
+
+
+_TEMP_NAME = re.compile(r"\..+\.(jsonl\.gz|manifest\.json)\.[A-Za-z0-9_]+\.tmp")
+_MANIFEST_TEMP_STALE_S = 600.0  # a manifest temp lives for one write and one rename
+
+
+def remove_stale_temps(folder: Path) -> list[str]:
+    """Remove the temp files killed audits left in `folder` (a snapshot's is stale once no
+    process holds its lock; a manifest's once it is ten minutes old); returns their names.
+    Links and anything but regular files are left alone."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for name in sorted(os.listdir(folder)):
+            found = _TEMP_NAME.fullmatch(name)
+            if found is not None and _stale(folder / name, found.group(1) == "jsonl.gz"):
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / name).unlink()
+                    removed.append(name)
+    return removed
+
+
+def _stale(path: Path, locked_while_written: bool) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        if not locked_while_written:
+            return time.time() - info.st_mtime > _MANIFEST_TEMP_STALE_S
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a live audit is writing it
+        return True
+    finally:
+        os.close(fd)
 
 
 def _refuse_link(path: Path) -> None:
@@ -397,8 +444,10 @@ def _header(path: Path, line: bytes) -> SnapshotHeader:
 
 def read_header(path: Path) -> SnapshotHeader:
     """The snapshot's header, after checking the file is one: its first line is a reconciler
-    snapshot header of this format version, and when its manifest is beside it, the file's
-    bytes are those the manifest recorded."""
+    snapshot header of this format version, and its manifest is beside it and records the
+    file's bytes (without one, every line could be forged with its hash recomputed)."""
+    if path.name.endswith(".tmp"):
+        raise _bad(path, None, "is the temp file of an unfinished audit, not a snapshot")
     lines = _lines(path)
     try:
         _number, line = next(lines)  # `_lines` raises on an empty file
@@ -416,7 +465,13 @@ def _check_manifest(path: Path, header: SnapshotHeader) -> None:
             text = raw.read(MAX_MANIFEST_BYTES + 1)
     except ConfigError:
         if not os.path.lexists(manifest):
-            return  # a snapshot copied without its manifest: its lines are still checked
+            raise _bad(
+                path,
+                None,
+                f"has no manifest ({manifest.name} is not beside it): a snapshot is compared only "
+                "with the manifest written with it",
+                hint=NO_MANIFEST_HINT,
+            ) from None
         raise
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__

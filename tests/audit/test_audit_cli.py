@@ -302,3 +302,23 @@ def test_a_bad_since_file_is_one_line_and_nothing_is_read(tmp_path: Path) -> Non
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
     assert str(bogus) in done.stderr
     assert apps == []
+
+
+def test_a_since_snapshot_without_its_manifest_exits_1_like_an_altered_one(tmp_path: Path) -> None:
+    repo = chat_repo(tmp_path)
+    first = audit(repo, "--format", "json", "--quiet")
+    snapshot = Path(json.loads(first.stdout)["snapshot"]["path"])
+    manifest = snapshot.with_name(snapshot.name.removesuffix(".jsonl.gz") + ".manifest.json")
+    manifest.unlink()
+    folder = snapshot.parent
+    before = sorted((p.name, p.read_bytes()) for p in folder.iterdir())
+    apps: list[Any] = []
+    done = audit(repo, "--since", str(snapshot), connector=recording(apps))
+    assert done.exit_code == 1  # as a snapshot its manifest says was altered
+    assert done.stderr == (
+        f"error: {snapshot}: has no manifest ({manifest.name} is not beside it): a snapshot is "
+        "compared only with the manifest written with it (hint: keep the manifest beside the "
+        "snapshot as `reconciler audit` wrote it, or take a new snapshot)\n"
+    )
+    assert apps == []  # refused before Zoom was asked anything
+    assert sorted((p.name, p.read_bytes()) for p in folder.iterdir()) == before

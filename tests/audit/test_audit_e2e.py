@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from junitparser import Error, Failure, JUnitXml
 
-from reconciler.audit.evidence import verify
+from reconciler.audit.evidence import Verification, verify
 from reconciler.cli import cli
 from tests.audit.tenant import RULES, Expected, seeded_repo, unreadable_rules
 from tests.plan.sandbox_repo import failing_reads
@@ -131,7 +131,9 @@ def test_the_evidence_manifest_covers_every_file_and_detects_an_edit(audited: An
     assert any(name.endswith(".jsonl.gz") for name in names)
     assert manifest["account_id"] == report["account_id"]
     assert [p["sha256"] for p in manifest["packs"]] == [p["sha256"] for p in report["packs"]]
-    assert verify(evidence) == []
+    assert verify(evidence) == Verification(len(names), [])
     html = evidence / "audit.html"
     html.write_text(html.read_text().replace("audit", "audlt", 1))
-    assert verify(evidence) == ["audit.html"]
+    assert verify(evidence).problems == [
+        "audit.html: was edited: its sha256 is not the one the manifest records"
+    ]

@@ -396,57 +396,81 @@ def test_a_manifest_that_is_none_is_refused(tmp_path: Path) -> None:
 
 def test_a_changed_line_whose_hash_was_kept_is_refused(tmp_path: Path) -> None:
     earlier, current = pair(tmp_path)
-    manifest_path(earlier).unlink()  # without the manifest, each parsed line is still checked
     lines = lines_of(earlier)
     assert lines[3].startswith(b'{"key":"user:u-alice",')
     lines[3] = lines[3].replace(b'"chat":true', b'"chat":false')
     recompress(earlier, lines)
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:4: the snapshot was altered after it was written: the line is not the one "
         f"its sha256 records {ALTERED_HINT}"
     )
 
 
-def earlier_without_manifest(tmp_path: Path) -> tuple[Path, Path]:
+def refused_resealed(earlier: Path, current: Path) -> str:
+    """As `refused`, after recomputing the manifest's file hash the way a forger would: what
+    each line's own check must still catch."""
+    manifest = json.loads(manifest_path(earlier).read_text())
+    manifest["sha256"] = hashlib.sha256(earlier.read_bytes()).hexdigest()
+    manifest_path(earlier).write_text(json.dumps(manifest))
+    return refused(earlier, current)
+
+
+def test_a_snapshot_without_its_manifest_is_refused_and_nothing_is_compared(
+    tmp_path: Path,
+) -> None:
     earlier, current = pair(tmp_path)
+    lines = lines_of(earlier)
+    forged = json.loads(lines[4])  # bob's line, a `before` value forged, its hash recomputed
+    forged["settings"]["general"]["in_meeting"]["chat"] = True
+    del forged["sha256"]
+    digest = hashlib.sha256(snapshot._canonical(forged).encode()).hexdigest()
+    recompress(earlier, [*lines[:4], json.dumps({**forged, "sha256": digest}).encode(), *lines[5:]])
     manifest_path(earlier).unlink()
-    return earlier, current
+    before = sorted((p.name, p.read_bytes()) for p in earlier.parent.iterdir())
+
+    assert refused(earlier, current) == (
+        f"{earlier}: has no manifest (2026-11-30T10-00-00Z.manifest.json is not beside it): a "
+        "snapshot is compared only with the manifest written with it (hint: keep the manifest "
+        "beside the snapshot as `reconciler audit` wrote it, or take a new snapshot)"
+    )
+    assert sorted((p.name, p.read_bytes()) for p in earlier.parent.iterdir()) == before
 
 
 def test_a_file_that_is_not_gzip_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     earlier.write_bytes(b'{"snapshot": "reconciler"}\n')
 
     assert (
-        refused(earlier, current) == f"{earlier}:1: is not a gzip-compressed snapshot {READ_HINT}"
+        refused_resealed(earlier, current)
+        == f"{earlier}:1: is not a gzip-compressed snapshot {READ_HINT}"
     )
 
 
 def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     earlier.write_bytes(earlier.read_bytes()[:-8])  # the end-of-stream trailer is gone
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:8: the compressed stream ends early: the snapshot is truncated {READ_HINT}"
     )
 
 
 def test_a_last_line_without_its_end_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     whole = gzip.decompress(earlier.read_bytes())
     earlier.write_bytes(gzip.compress(whole[:-30]))
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:7: the last line has no end: the snapshot is truncated {READ_HINT}"
     )
 
 
 def test_an_empty_file_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     earlier.write_bytes(gzip.compress(b""))
 
-    assert refused(earlier, current) == f"{earlier}:1: the snapshot is empty {READ_HINT}"
+    assert refused_resealed(earlier, current) == f"{earlier}:1: the snapshot is empty {READ_HINT}"
 
 
 @pytest.mark.parametrize(
@@ -454,21 +478,21 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     [b'{"format": "sandbox", "tenant": {}}', b"[]", b'{"snapshot": "other", "format_version": 1}'],
 )
 def test_a_header_from_something_else_is_refused(tmp_path: Path, header: bytes) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     recompress(earlier, [header, *lines_of(earlier)[1:]])
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:1: is not a reconciler snapshot: its first line is no snapshot header "
         f"{READ_HINT}"
     )
 
 
 def test_another_format_version_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     header = json.loads(lines_of(earlier)[0])
     recompress(earlier, [json.dumps({**header, "format_version": 2}).encode()])
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:1: snapshot format version 2; this reconciler reads version 1 "
         "(hint: take a new snapshot with this version's `reconciler audit`)"
     )
@@ -486,41 +510,41 @@ def test_another_format_version_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_a_line_that_is_no_target_is_refused(tmp_path: Path, line: bytes, message: str) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     lines = lines_of(earlier)
     recompress(earlier, [*lines[:3], line, *lines[3:]])
 
-    assert refused(earlier, current) == f"{earlier}:4: {message} {READ_HINT}"
+    assert refused_resealed(earlier, current) == f"{earlier}:4: {message} {READ_HINT}"
 
 
 def test_a_line_with_the_fields_of_something_else_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     lines = lines_of(earlier)
     document = json.loads(lines[3])
     document["settings"] = {"general": [1, 2]}
     recompress(earlier, [*lines[:3], json.dumps(document).encode(), *lines[4:]])
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:4: is not a snapshot target line: its fields are not a target's {READ_HINT}"
     )
 
 
 def test_a_target_that_appears_twice_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     lines = lines_of(earlier)
     recompress(earlier, [*lines, lines[2]])
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:8: target 'group:g-sales' appears twice {READ_HINT}"
     )
 
 
 def test_a_line_over_16_mib_is_refused(tmp_path: Path) -> None:
-    earlier, current = earlier_without_manifest(tmp_path)
+    earlier, current = pair(tmp_path)
     lines = lines_of(earlier)
     recompress(earlier, [lines[0], b" " * (16 * 1024 * 1024 + 1)])
 
-    assert refused(earlier, current) == (
+    assert refused_resealed(earlier, current) == (
         f"{earlier}:2: a line longer than 16 MiB is no snapshot line {READ_HINT}"
     )
 
@@ -536,3 +560,46 @@ def test_a_missing_file_a_folder_and_a_fifo_are_refused(tmp_path: Path) -> None:
     assert refused(tmp_path, current) == f"{tmp_path}: is not a regular file {READ_HINT}"
     fifo = tmp_path / "fifo"
     assert refused(fifo, current) == f"{fifo}: is not a regular file {READ_HINT}"
+
+
+# -- temp files of killed audits ----------------------------------------------------------------
+
+
+def test_stale_temps_of_killed_audits_are_removed_by_the_next_writer(tmp_path: Path) -> None:
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    killed = folder / ".2026-11-30T10-00-00Z.jsonl.gz.ab12_cd.tmp"
+    killed.write_bytes(b"")  # what a killed audit leaves: nobody holds its lock
+    old_manifest = folder / ".2026-11-30T10-00-00Z.manifest.json.x9y8.tmp"
+    old_manifest.write_text("{}")
+    os.utime(old_manifest, (0, 0))
+    outside = tmp_path / "keep.tmp"
+    outside.write_text("not ours")
+    link = folder / ".2026-11-29T10-00-00Z.jsonl.gz.zz.tmp"
+    link.symlink_to(outside)
+    other = folder / "notes.tmp"
+    other.write_text("not a temp of ours")
+
+    with SnapshotWriter(folder / "s.jsonl.gz", ACCOUNT_ID, CURRENT_AT) as live:
+        live.add(BOB)
+        # A live writer's temp is locked: another writer's sweep leaves it alone.
+        assert snapshot.remove_stale_temps(folder) == []
+        live.close(CURRENT_AT)
+
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".2026-11-29T10-00-00Z.jsonl.gz.zz.tmp",
+        "notes.tmp",
+        "s.jsonl.gz",
+        "s.manifest.json",
+    ]
+    assert outside.read_text() == "not ours"
+
+
+def test_a_temp_file_is_never_taken_as_a_snapshot(tmp_path: Path) -> None:
+    earlier, current = pair(tmp_path)
+    temp = earlier.with_name(f".{earlier.name}.ab12.tmp")
+    temp.write_bytes(earlier.read_bytes())
+
+    assert refused(temp, current) == (
+        f"{temp}: is the temp file of an unfinished audit, not a snapshot {READ_HINT}"
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.live import LiveReader
+from reconciler.private import private_folder
 from reconciler.vocab import Tier
 from reconciler.zoom import ZoomClient
 from reconciler.zoom.budget import ReadBudget
@@ -95,7 +96,7 @@ class Connector:
 
         state_path = sandbox_state_path(repo_root)
         if not state_path.exists():
-            state_path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(state_path.parent)
             save_state(state_path, acme_tenant(), SandboxConfig())
         tenant, config = load_state(state_path)
         app = self.sandbox_app(create_app(config, tenant, state_path=state_path))

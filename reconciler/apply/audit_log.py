@@ -25,6 +25,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import AuditLogError
+from reconciler.private import private_folder
 
 AUDIT_DIR = ".reconciler"
 AUDIT_FILE = "audit.log"
@@ -75,7 +76,7 @@ def check_audit_log(path: Path) -> None:
 
 def _make_parent(path: Path) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
     except FileExistsError as exc:
         # mkdir's own words ("File exists") would hide that the folder is a file.
         raise AuditLogError(

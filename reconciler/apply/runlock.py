@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import RunLocked
+from reconciler.private import private_folder
 
 LOCK_DIR = ".reconciler"
 RETRY_INTERVAL = 0.2  # seconds between attempts while waiting for --lock-timeout
@@ -94,7 +95,7 @@ class RunLock:
 
 def _open_lock(path: Path) -> int:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         fd = os.open(path, _OPEN_FLAGS, _MODE)
     except OSError as exc:
         raise _cannot_lock(path, exc) from exc

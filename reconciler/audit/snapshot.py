@@ -37,6 +37,7 @@ from reconciler.diff import MISSING, strictly_equal
 from reconciler.errors import ConfigError
 from reconciler.escape import printable, quoted
 from reconciler.plan.model import KIND_ORDER
+from reconciler.private import private_folder
 from reconciler.vocab import Level
 
 FORMAT_VERSION = 1
@@ -146,7 +147,7 @@ class SnapshotWriter:
         _refuse_link(path)
         _refuse_link(self.manifest)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(path.parent)
             # mkstemp creates with O_EXCL: never through a link, never an existing file.
             remove_stale_temps(path.parent)
             handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

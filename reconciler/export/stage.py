@@ -19,6 +19,7 @@ from pathlib import Path
 from reconciler.desired.editor_schemas import write_schemas
 from reconciler.desired.repo import Entry, FileTree, too_big
 from reconciler.errors import ConfigError
+from reconciler.private import private_folder
 
 STATE_DIR = ".reconciler"
 SCHEMAS = Path("schemas") / "repo"
@@ -83,7 +84,7 @@ def _state_dir(root: Path) -> Path:
     """The repo's own `.reconciler/`, a real folder (a link could lead to another file system)."""
     folder = root / STATE_DIR
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
+        private_folder(folder)
         mode = folder.lstat().st_mode
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot stage the export there: {exc.strerror}") from None

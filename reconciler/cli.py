@@ -51,7 +51,7 @@ from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
 from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
-from reconciler.escape import printable
+from reconciler.escape import printable, quoted
 from reconciler.exitcodes import (
     ExitCode,
     for_apply,
@@ -61,6 +61,7 @@ from reconciler.exitcodes import (
     for_validate,
 )
 from reconciler.export.engine import ExportOptions, ExportScope, Mode, family_keys
+from reconciler.export.remedy import packs_for
 from reconciler.export.run import run_export, run_remedy
 from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
@@ -748,13 +749,14 @@ def _export_scope(account: bool, groups: str | None, users: tuple[str, ...]) -> 
 @click.option("--all-fields", is_flag=True, help="Write every settable field, inherited or not.")
 @click.option(
     "--remedy",
-    metavar="PACK",
-    help="Write the remedy of every rule of PACK that fails on the live account.",
+    metavar="PACK[,PACK]",
+    help="Write the fewest edits that make every failing rule of the packs pass, each at the"
+    " highest layer that decides it.",
 )
 @click.option(
     "--level",
-    type=click.Choice(["account", "group", "user"]),
-    help="With --remedy: the layer to write remedies at [default: where each rule failed].",
+    type=click.Choice(["account", "group"]),
+    help="With --remedy: the layer to write remedies at [default: the highest that decides].",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @quiet_option
@@ -786,10 +788,13 @@ def export(
         options = ExportOptions(
             _export_scope(only_account, groups, users), family_keys(families), mode, fields
         )
+        packs = None if remedy is None else packs_for(state, _pack_names(remedy))
         session = loop.session(state, sandbox)
-        remedies = None
-        if remedy is not None:
-            report, remedies = loop.run(run_remedy(state, session, remedy, level, dry_run=dry_run))
+        summary: list[str] = []
+        if packs is not None:
+            report, _remedies, summary = loop.run(
+                run_remedy(state, session, packs, level, dry_run=dry_run)
+            )
         else:
             with _progress("export", session, quiet) as progress:
                 report = loop.run(
@@ -799,14 +804,8 @@ def export(
             load_repo(path)  # what was written must load; a failure here is a bug, shown as such
     for line in report.lines:
         click.echo(printable(line))
-    if remedies is not None:
-        for code, labels in sorted(remedies.acted.items()):
-            click.echo(f"remedy of {printable(code)}: {len(labels)} target(s)", err=True)
-        for code, count in sorted(remedies.without_remedy.items()):
-            click.echo(
-                f"no remedy in {printable(code)}: {count} failing target(s) left as they are",
-                err=True,
-            )
+    for line in summary:
+        click.echo(printable(line), err=True)
     verb = "would change" if dry_run else "changed"
     click.echo(
         f"{len(report.written)} file(s) {verb} ({report.keys_written} key(s)), "
@@ -818,6 +817,13 @@ def export(
     for item in report.unknown:
         click.echo(f"error: not exported: {printable(item)}", err=True)
     _exit(ExitCode.ERROR if report.unknown else ExitCode.OK)
+
+
+def _pack_names(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        _fail(f"--remedy {quoted(value)}: name packs separated by commas, e.g. cis-zoom-1.0")
+    return names
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from reconciler.audit.model import field_label
-from reconciler.desired.models import FAMILY_KEYS, KEY_OF_FAMILY
+from reconciler.desired.models import FAMILY_KEYS, KEY_OF_FAMILY, FileKind
 from reconciler.desired.state import DesiredState, Settings, dotted, leaves, nest
 from reconciler.desired.writer import Edit
 from reconciler.desired.zoomfields import family_model, lock_shape, managed_shape
@@ -86,6 +86,7 @@ class TargetFile:
     exists: bool = False
     name: str = ""  # the group's name or the user's email, as Zoom gives it
     target_id: str = ""  # Zoom's id, when known
+    kind: FileKind | None = None  # the loader's kind when not the level's (the defaults file)
 
     @property
     def shown(self) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.connect import Session
-from reconciler.desired import DesiredState
+from reconciler.desired import DesiredState, yamlfile
 from reconciler.desired.models import FileKind
 from reconciler.desired.repo import check_file, load_tree, settings_path_problem, too_big
 from reconciler.desired.state import nest
@@ -29,12 +29,14 @@ from reconciler.desired.writer import (
     summary_lines,
     update_text,
 )
+from reconciler.desired.yamlfile import Document
 from reconciler.diff import MISSING
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.escape import printable, quoted
 from reconciler.export.engine import Exporter, ExportOptions, TargetFile
-from reconciler.export.remedy import Remedies, find_remedies
+from reconciler.export.remedy import Remedies, find_remedies, remedy_summary
 from reconciler.export.stage import StagedTree, commit
+from reconciler.policy import Pack
 from reconciler.vocab import Level, ProgressHook, no_progress
 
 
@@ -88,7 +90,7 @@ def write(
     report: ExportReport,
     *,
     dry_run: bool,
-) -> None:
+) -> dict[str, bytes]:
     """Every file the targets ask for, or none: names and collisions checked first, each file
     rendered and checked as the loader would, the whole repo-to-be loaded, then all moved in."""
     root = state.root
@@ -116,6 +118,7 @@ def write(
         _loads_with(state, staged)
     if staged and not dry_run:
         commit(root, staged, schemas=any(not t.exists for t in targets if t.file in staged))
+    return staged
 
 
 GITIGNORE = ".gitignore"
@@ -209,7 +212,7 @@ def _refusal(target: TargetFile, raw: bytes, limit: int) -> str | None:
     """Why the loader would refuse the file as rendered (a value or name it does not accept)."""
     if len(raw) > limit:
         return f"{target.shown}: {printable(target.file)}: {too_big(len(raw), limit).message}"
-    kind: FileKind = target.level
+    kind: FileKind = target.kind or target.level
     _checked, found = check_file(target.file, raw, kind)
     return f"{target.shown}: the loader would refuse its file: {found[0]}" if found else None
 
@@ -225,11 +228,43 @@ def _loads_with(state: DesiredState, staged: dict[str, bytes]) -> None:
 
 
 async def run_remedy(
-    state: DesiredState, session: Session, pack: str, level: Level | None, *, dry_run: bool
-) -> tuple[ExportReport, Remedies]:
+    state: DesiredState,
+    session: Session,
+    packs: list[Pack],
+    level: Level | None,
+    *,
+    dry_run: bool,
+) -> tuple[ExportReport, Remedies, list[str]]:
+    """The remedy planner's edits written (or shown), and its summary lines."""
     before = session.zoom.counters.requests
-    remedies = await find_remedies(state, session, pack, level)
+    remedies = await find_remedies(state, session, packs, level)
     report = ExportReport(unknown=list(remedies.unknown))
-    write(state, remedies.targets, ExportOptions(), report, dry_run=dry_run)
+    staged = write(state, remedies.targets, ExportOptions(), report, dry_run=dry_run)
     report.requests_sent = session.zoom.counters.requests - before
-    return report, remedies
+    lines = list(remedy_summary(remedies, _key_lines(state.root, remedies, staged)))
+    return report, remedies, lines
+
+
+def _key_lines(
+    root: Path, remedies: Remedies, staged: dict[str, bytes]
+) -> dict[tuple[str, tuple[str, ...]], int]:
+    """The line of each key the remedies wrote, in the file as it is now (or will be)."""
+    found: dict[tuple[str, tuple[str, ...]], int] = {}
+    documents: dict[str, Document | None] = {}
+    for placement in remedies.placed:
+        for file, path in placement.files:
+            if file not in documents:
+                documents[file] = _document(root, file, staged.get(file))
+            document = documents[file]
+            if document is not None:
+                found[(file, path)] = document.spot(path, key=True).line
+    return found
+
+
+def _document(root: Path, file: str, raw: bytes | None) -> Document | None:
+    try:
+        data = raw if raw is not None else (root / file).read_bytes()
+    except OSError:
+        return None
+    document, problems = yamlfile.read(file, data)
+    return None if problems else document

@@ -37,7 +37,49 @@ def rule_field_problems(rule: Rule) -> list[ConfigError]:
         for shown, known in _remedy_fields(rule, level):
             if not known:
                 found.append(_problem(rule, rule.line, f"remedy {shown}", level))
+        if rule.portal is None:
+            found += [_unreachable(rule, shown, level) for shown in unreachable(rule, level)]
     return found
+
+
+def unreachable(rule: Rule, level: Level) -> list[str]:
+    """The remedy's settings (dotted, repo-shaped) that nothing can set for a target of `level`
+    through Zoom's API: the level's PATCH has no such field, and no lock above covers it."""
+    found = []
+    for key, section in (rule.remedy or {}).items():
+        if key == "locks":
+            continue
+        family = FAMILY_VARIABLES[key]
+        for path, _value in leaves(section):
+            if not reachable(level, family, path):
+                found.append(".".join((key, *path)))
+    return found
+
+
+_ABOVE: dict[Level, tuple[Level, ...]] = {"user": ("group", "account"), "group": ("account",)}
+
+
+def reachable(level: Level, family: Family, path: LeafPath) -> bool:
+    """A target of `level` can be given the leaf: by its own PATCH, or by a lock above it
+    (the account's for a group or user, a group's for a user) over a value set there."""
+    if writable(level, family, path):
+        return True
+    above: tuple[Level, ...] = _ABOVE.get(level, ())
+    return any(
+        writable(holder, family, path) and lock_for(holder, family, path) is not None
+        for holder in above
+    )
+
+
+def _unreachable(rule: Rule, shown: str, level: Level) -> ConfigError:
+    return ConfigError(
+        f"{rule.id}: remedy {shown} cannot be set for a {level} through Zoom's API (no such"
+        " field in its PATCH, and no lock above covers it)",
+        file=rule.file,
+        line=rule.line,
+        hint="say where an admin sets it by hand with `portal:`, or leave"
+        f" {level} out of the rule's levels",
+    )
 
 
 def _problem(rule: Rule, line: int, what: str, level: Level) -> ConfigError:
@@ -97,3 +139,84 @@ def _walk(schema: dict[str, Any], path: LeafPath, *, options: bool) -> bool:
             steps.pop(0)  # the option's name: the repo keys Zoom's list of options by it
             node = node.get("items")
     return node is not None
+
+
+# -- what each level can set through the API ------------------------------------------------------
+
+
+def writable(level: Level, family: Family, path: LeafPath) -> bool:
+    """True when the level's PATCH schema has `path` (the repo's shape) as a field."""
+    schema = zoom_settings_schema(level, family, "patch")
+    if family == "meeting_security":
+        path = ("meeting_security", *path)
+    return _walk(schema, path, options=family != "general")
+
+
+_AUTH_SWITCH_LOCKS: dict[Family, LeafPath] = {
+    "meeting_authentication": ("schedule_meeting", "meeting_authentication"),
+    "recording_authentication": ("recording", "recording_authentication"),
+}
+
+
+def lock_for(level: Level, family: Family, path: LeafPath) -> LeafPath | None:
+    """The lock leaf (repo-shaped, under `locks:`) that fixes a settings leaf at a level that
+    holds locks: the shortest prefix of its path that the level's lock PATCH schema has; None
+    when no lock covers it (users hold no locks)."""
+    if level == "user":
+        return None
+    if family in _AUTH_SWITCH_LOCKS:
+        switch = _AUTH_SWITCH_LOCKS[family]
+        known = path == (family,) and _walk(
+            zoom_lock_schema(level, "general", "patch"), switch, options=False
+        )
+        return switch if known else None
+    lock_family: LockFamily = "meeting_security" if family == "meeting_security" else "general"
+    schema = zoom_lock_schema(level, lock_family, "patch")
+    full = ("meeting_security", *path) if family == "meeting_security" else path
+    start = 2 if family == "meeting_security" else 1
+    for end in range(start, len(full) + 1):
+        node = _node(schema, full[:end])
+        if node is not None and node.get("type") == "boolean":
+            return full[:end]
+    return None
+
+
+def _node(schema: dict[str, Any], path: LeafPath) -> dict[str, Any] | None:
+    node: dict[str, Any] | None = schema
+    for step in path:
+        if node is None:
+            return None
+        node = node.get("properties", {}).get(step)
+    return node
+
+
+# Where the web portal keeps each section, for the steps an API cannot take.
+_PORTAL_SECTIONS = {
+    "in_meeting": "Account Management > Account Settings > Meeting > In Meeting (Basic/Advanced)",
+    "schedule_meeting": "Account Management > Account Settings > Meeting > Schedule Meeting",
+    "recording": "Account Management > Account Settings > Recording",
+    "telephony": "Account Management > Account Settings > Audio Conferencing",
+    "audio_conferencing": "Account Management > Account Settings > Audio Conferencing",
+    "email_notification": "Account Management > Account Settings > Meeting > Email Notification",
+    "chat": "Account Management > Account Settings > Team Chat",
+    "other_options": "Account Management > Account Settings > Meeting > Other",
+    "integration": "Account Management > Account Settings > Meeting > Integration",
+    "feature": "Account Management > Account Settings > Meeting",
+    "profile": "Account Management > Account Settings > Meeting",
+    "tsp": "Account Management > Account Settings > Audio Conferencing",
+}
+_PORTAL_FAMILIES = {
+    "meeting_security": "Account Management > Account Settings > Meeting > Security",
+    "meeting_authentication": "Account Management > Account Settings > Meeting > Security"
+    " (Only authenticated users can join meetings)",
+    "recording_authentication": "Account Management > Account Settings > Recording"
+    " (Only authenticated users can view cloud recordings)",
+}
+
+
+def portal_place(family: Family, path: LeafPath) -> str:
+    """Where an admin changes the field by hand (for a group: User Management > Groups > the
+    group > the same tab; for a user: the user's own Settings page)."""
+    if family in _PORTAL_FAMILIES:
+        return _PORTAL_FAMILIES[family]
+    return _PORTAL_SECTIONS.get(path[0], "Account Management > Account Settings")

@@ -41,7 +41,9 @@ EXAMPLE_KINDS: tuple[ExampleKind, ...] = get_args(ExampleKind)
 
 _PACK_KEYS = ("pack", "title", "rules")
 _RULE_REQUIRED = ("id", "title", "severity", "rationale", "levels", "expr")
-_RULE_KEYS = (*_RULE_REQUIRED, "references", "profile", "remedy", "weakens", "examples")
+_RULE_KEYS = (
+    *_RULE_REQUIRED, "references", "profile", "remedy", "portal", "weakens", "examples",
+)  # fmt: skip
 _TARGET_KEYS = ("level", "id", "email", "name", "groups", "type")
 _EXAMPLE_KEYS = ("target", *FAMILY_VARIABLES, LOCKED)
 _REMEDY_KEYS = (*FAMILY_VARIABLES, "locks")
@@ -84,6 +86,8 @@ class Rule:
     references: tuple[str, ...] = ()
     profile: int | None = None
     remedy: dict[str, Any] | None = None
+    # Where an admin sets the remedy by hand, for the levels Zoom's API cannot set it at.
+    portal: str | None = None
     weakens: str | None = None
     weakens_line: int | None = None
     examples: tuple[Example, ...] = ()
@@ -249,8 +253,9 @@ class _PackLoader:
             "references": self._references(path, data),
             "profile": self._profile(path, data),
             "remedy": self._remedy(path, data),
+            "portal": self.r.text((*path, "portal"), data["portal"]) if "portal" in data else None,
         }
-        optional = ("profile", "remedy")
+        optional = ("profile", "remedy", "portal")
         for name, value in fixed.items():
             if value is _BAD or (value is None and name not in optional):
                 return None

@@ -2,7 +2,8 @@
 and issues, and a runner that executes a workflow's `run:` steps the way Actions would: the
 job's and step's `env:` with their `${{ }}` expressions filled in, `if:` conditions, step
 outputs through `$GITHUB_OUTPUT`, a job that stops at the first failed step (except `always()`).
-`uses:` steps are recorded, not run: the tool is already installed in the test's venv.
+`uses:` steps are recorded, not run: the tool is already installed in the test's venv, which
+stands where the action installs it ($RUNNER_TEMP/reconciler-venv, called by path).
 """
 
 from __future__ import annotations
@@ -233,10 +234,18 @@ def run_job(
     env: dict[str, str],
     runner_temp: Path,
     skip: tuple[str, ...] = (),
+    installed: bool = True,
 ) -> JobRun:
     """Run the first job of a reusable workflow, or the steps of a composite action
     (`action.yml`: its `runs.steps`, with `skip` naming steps that are not run, such as the
-    install the test's venv has already done)."""
+    install the test's venv has already done). `installed`: the test's venv stands in for the
+    action's install at $RUNNER_TEMP/reconciler-venv (a link); without it a step must install."""
+    if installed:
+        bin_path = runner_temp / "reconciler-venv" / "bin"
+        bin_path.mkdir(parents=True, exist_ok=True)
+        tool = bin_path / "reconciler"
+        if not tool.exists():
+            tool.symlink_to(Path(sys.executable).parent / "reconciler")
     document = YAML(typ="safe").load(workflow.read_text())
     if "runs" in document:
         declared = document.get("inputs", {})

@@ -220,3 +220,11 @@ def portal_place(family: Family, path: LeafPath) -> str:
     if family in _PORTAL_FAMILIES:
         return _PORTAL_FAMILIES[family]
     return _PORTAL_SECTIONS.get(path[0], "Account Management > Account Settings")
+
+
+def manual_levels(rule: Rule) -> tuple[Level, ...]:
+    """The rule's levels where its remedy is a step by hand: it has none, or no API (nor a lock
+    above) can set one of its fields there."""
+    if not rule.remedy or not [k for k in rule.remedy if k != "locks"]:
+        return rule.levels
+    return tuple(level for level in rule.levels if unreachable(rule, level))

@@ -16,6 +16,7 @@ from reconciler.audit.model import (
     FieldChange,
 )
 from reconciler.diff import MISSING
+from reconciler.policy.fields import manual_levels
 
 
 def target_json(target: AuditTarget) -> dict[str, Any]:
@@ -138,6 +139,9 @@ def audit_json(result: AuditResult, *, with_findings: bool = True) -> dict[str, 
                 "references": list(rule.references),
                 "source": {"file": rule.file, "line": rule.line},
                 "counts": result.rule_counts(f"{rule.pack}/{rule.id}"),
+                # where `export --remedy` cannot fix it and an admin must (with where)
+                "manual_levels": list(manual_levels(rule)),
+                "portal": rule.portal,
             }
             for rule in result.rules
         ],

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from reconciler.audit.model import AuditFinding, AuditResult, FindingStatus
 from reconciler.diff import MISSING
+from reconciler.policy.fields import manual_levels
 from reconciler.render.markdown import COMMENT_LIMIT, code, escape
 
 TITLE = "### reconciler audit"
@@ -84,7 +85,27 @@ def _head(result: AuditResult) -> list[str]:
         ]
         lines.append("|---|---|---|---|---|")
         lines += failing_rules
+    manual = _manual_steps(result)
+    if manual:
+        lines += [
+            "",
+            "#### Manual steps (no API can fix these; `export --remedy` lists them too)",
+            "",
+        ]
+        lines += manual
     return lines
+
+
+def _manual_steps(result: AuditResult) -> list[str]:
+    steps = []
+    for rule in result.rules:
+        rule_code = f"{rule.pack}/{rule.id}"
+        levels = manual_levels(rule)
+        if not levels or not result.rule_counts(rule_code)["fail"]:
+            continue
+        where = f": {escape(rule.portal)}" if rule.portal else ""
+        steps.append(f"- {code(rule_code)} at {', '.join(levels)} level{where}")
+    return steps
 
 
 def _failing_rules(result: AuditResult) -> list[str]:

@@ -47,7 +47,7 @@ REQUIRED_KEYS = {
     "remedy",
     "examples",
 }
-ALLOWED_KEYS = REQUIRED_KEYS | {"weakens"}
+ALLOWED_KEYS = REQUIRED_KEYS | {"weakens", "portal"}
 # cis-<CIS item>, with a level suffix where Zoom names the field differently at that level.
 ID_RE = re.compile(r"^cis-(?P<item>\d+(?:\.\d+)*)(?:-(?P<level>account|group|user))?$")
 PATH_RE = re.compile(

@@ -814,6 +814,8 @@ def export(
     )
     for item in report.skipped:
         click.echo(f"warning: not exported: {printable(item)}", err=True)
+    for item in report.kept:
+        click.echo(f"warning: {printable(item)}", err=True)
     for item in report.unknown:
         click.echo(f"error: not exported: {printable(item)}", err=True)
     _exit(ExitCode.ERROR if report.unknown else ExitCode.OK)

@@ -10,7 +10,11 @@ and write-only fields (the repo's own schemas decide, `desired.zoomfields.manage
 
 On an existing repo the files are updated in place through `desired.writer`, so comments, key
 order, quoting and blank lines stay; `--managed-only` only brings the live values of the keys a
-file already names back into git (accepting drift) and adds nothing.
+file already names back into git (accepting drift) and adds nothing, the keys of the defaults
+file and of `members:` profiles included (`export.layers`).
+
+The live value of a field a lock above covers is the value the lock holds it at (the account's,
+then the primary group's), as the plan compares it; a user's own answer may say otherwise.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from reconciler.desired.zoomfields import family_model, lock_shape, managed_shap
 from reconciler.diff import MISSING, lookup, strictly_equal
 from reconciler.errors import ConfigError, DailyLimitReached, WrongRecord, ZoomAPIError
 from reconciler.escape import printable, quoted
+from reconciler.export.layers import LayerTally
 from reconciler.live.locks import ACCOUNT, Holder, locked_leaf
 from reconciler.live.reader import LiveReader, Unreadable
 from reconciler.plan.scope import UserSelector
@@ -93,6 +98,8 @@ class TargetFile:
         """The target as a warning names it: its name escaped and cut short, and its id."""
         if self.level == "account":
             return "the account"
+        if self.kind == "defaults":
+            return "the defaults file"
         known = f" (id {printable(self.target_id, 40)})" if self.target_id else ""
         return f"{self.level} {quoted(self.name)}{known}"
 
@@ -106,6 +113,7 @@ class ExportRead:
     groups: dict[str, tuple[str, dict[Family, dict[str, Any]]]] = field(default_factory=dict)
     group_locks: dict[str, dict[LockFamily, dict[str, Any]]] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)  # "user x: cause"
+    kept: list[str] = field(default_factory=list)  # shared layers' fields left as they are, why
 
 
 def settable(schema: Schema | None, value: Any) -> Any:
@@ -163,6 +171,8 @@ class Exporter:
         self.workers = workers
         self.progress = progress
         self.read = ExportRead()
+        self.layers: LayerTally | None = None
+        self._locked: dict[str, frozenset[tuple[Family, LeafPath]]] = {}
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -218,9 +228,31 @@ class Exporter:
         for group_id, (name, documents) in read.groups.items():
             if scope.wants_group(name):
                 files.append(self._group_file(group_id, name, documents))
+        if self.options.mode == "managed" and scope.all_users and scope.users is None:
+            # Only a run that reads every user can tell what a shared layer decides.
+            self.layers = LayerTally(self.state, self.options.families, self._wanted_label)
         if scope.all_users or scope.users is not None:
             files += await self._user_files()
+        if self.layers is not None:
+            self._accept_layers(files)
         return files
+
+    def _accept_layers(self, files: list[TargetFile]) -> None:
+        """The defaults file's and members: profiles' edits, each in its file's target."""
+        assert self.layers is not None
+        accepted = self.layers.accepted()
+        self.read.kept += accepted.warnings
+        by_group = {f.name: f for f in files if f.level == "group"}
+        for group, edits in accepted.edits.items():
+            if group is None:
+                target = defaults_file(self.state)
+                files.append(target)
+            elif group in by_group:
+                target = by_group[group]
+            else:  # a group this run leaves out, or one Zoom lacks: its members decide it
+                target = by_group[group] = group_file(self.state, group)
+                files.append(target)
+            target.edits += edits
 
     async def _user_files(self) -> list[TargetFile]:
         reader = self.reader
@@ -240,6 +272,9 @@ class Exporter:
                 if isinstance(outcome.error, DailyLimitReached):
                     raise outcome.error
                 self.read.unknown.append(f"user {outcome.item['email']}: {outcome.error}")
+                if self.layers is not None:
+                    user = outcome.item
+                    self.layers.unread(email_key(user["email"]), directory.group_names(user))
             elif outcome.result is not None:
                 found.append(outcome.result)
         found.sort(key=lambda f: f.file)
@@ -257,13 +292,16 @@ class Exporter:
         parent = self.read.account
         if group_ids and group_ids[0] in self.read.groups:
             parent = self.read.groups[group_ids[0]][1]
+        holders = self._holders(group_ids[:1])
         target = user_file(self.state, user["email"], user["id"])
         existing = self.state.users.get(email)
         own = existing.settings if existing else None
-        above = [self.read.account_locks]
-        if group_ids:
-            above.append(self.read.group_locks.get(group_ids[0], {}))
-        target.edits = self._settings_edits(documents, parent, own, _locked_fields(above))
+        held = _with_held(documents, own, holders)
+        if self.layers is not None:
+            groups = self.reader.directory.group_names(user)
+            self.layers.count(email, groups, lambda f, p: _held(holders, held, f, p))
+        locked = frozenset(leaf for fields, _values in holders for leaf in fields)
+        target.edits = self._settings_edits(held, parent, own, locked)
         if not target.edits and not target.exists:
             return None
         return target
@@ -286,11 +324,10 @@ class Exporter:
     ) -> TargetFile:
         group = self.state.groups.get(name)
         target = group_file(self.state, name, group_id)
+        own = group.settings if group else None
+        holders = self._holders([])
         target.edits = self._settings_edits(
-            documents,
-            self.read.account,
-            group.settings if group else None,
-            _locked_fields([self.read.account_locks]),
+            _with_held(documents, own, holders), self.read.account, own, holders[0][0]
         )
         target.edits += self._lock_edits(
             self.read.group_locks.get(group_id, {}),
@@ -298,6 +335,19 @@ class Exporter:
             group.locks if group else None,
         )
         return target
+
+    def _holders(self, group_ids: list[str]) -> list[_Holder]:
+        """The fields each level above locks and its values: the account's, then the group's."""
+        if "" not in self._locked:
+            self._locked[""] = _locked_fields([self.read.account_locks])
+        holders = [(self._locked[""], self.read.account)]
+        for group_id in group_ids:
+            if group_id not in self.read.groups:
+                continue
+            if group_id not in self._locked:
+                self._locked[group_id] = _locked_fields([self.read.group_locks.get(group_id, {})])
+            holders.append((self._locked[group_id], self.read.groups[group_id][1]))
+        return holders
 
     def _wanted_label(self, label: str) -> bool:
         patterns = self.options.fields
@@ -384,6 +434,36 @@ def _is_locked(locked: frozenset[tuple[Family, LeafPath]], family: Family, path:
     return any((family, path[:depth]) in locked for depth in range(1, len(path) + 1))
 
 
+Documents = dict[Family, dict[str, Any]]
+_Holder = tuple[frozenset[tuple[Family, LeafPath]], Documents]  # what a level locks; its values
+
+
+def _held(holders: list[_Holder], documents: Documents, family: Family, path: LeafPath) -> Any:
+    """A target's live value of one field as the plan compares it: the value the first level
+    above that locks it holds (Zoom enforces that, whatever the target's own answer says), else
+    the target's own."""
+    for locked, values in holders:
+        if _is_locked(locked, family, path):
+            held = lookup(values.get(family, {}), path)
+            if held is not MISSING:
+                return held
+    return lookup(documents.get(family, {}), path)
+
+
+def _with_held(documents: Documents, own: Settings | None, holders: list[_Holder]) -> Documents:
+    """The documents with each field the file names at its `_held` value."""
+    if own is None:
+        return documents
+    found = dict(documents)
+    for family, document in documents.items():
+        flat = dict(leaves(document))
+        for path in own.flat(family):
+            if path in flat:
+                flat[path] = _held(holders, documents, family, path)
+        found[family] = nest(flat)
+    return found
+
+
 def account_file(state: DesiredState) -> TargetFile:
     account = state.account
     return TargetFile(
@@ -394,6 +474,16 @@ def account_file(state: DesiredState) -> TargetFile:
         {},
         exists=account is not None,
     )
+
+
+def defaults_file(state: DesiredState) -> TargetFile:
+    """The all-users defaults file the repo has (export adds keys to it, never creates it)."""
+    file = state.defaults_file or state.options.defaults_file
+    header = "../" * file.count("/") + "schemas/repo/defaults.schema.json"
+    return TargetFile(
+        "user", "defaults", file, header, {}, exists=state.defaults_file is not None,
+        kind="defaults",
+    )  # fmt: skip
 
 
 def group_file(state: DesiredState, name: str, group_id: str = "") -> TargetFile:

@@ -47,6 +47,7 @@ class ExportReport:
     lines: list[str] = field(default_factory=list)  # the diff-like summary
     unknown: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # targets whose name no file can hold
+    kept: list[str] = field(default_factory=list)  # shared layers' fields left as they are, why
     keys_written: int = 0
     requests_sent: int = 0
 
@@ -77,7 +78,7 @@ async def run_export(
     before = session.zoom.counters.requests
     exporter = Exporter(state, session.reader, options, workers=session.workers, progress=progress)
     targets = await exporter.run()
-    report = ExportReport(unknown=exporter.read.unknown)
+    report = ExportReport(unknown=exporter.read.unknown, kept=exporter.read.kept)
     report.requests_sent = session.zoom.counters.requests - before
     write(state, targets, options, report, dry_run=dry_run)
     return report

@@ -3,7 +3,9 @@
 Every layer that sets the field (all-users defaults, the `members:` profile of each of the user's
 groups by priority, the user's own file) with file:line; the effective desired value; the live
 value from Zoom; the locks of the account and of the user's primary group, in Zoom and in the
-repo; and the verdict a plan would reach. It reads through the planner, so the two never disagree.
+repo; and the verdict a plan would reach. It reads through the planner, so the two never disagree:
+the live value of a field a lock above covers is the value the lock holds it at (the plan's
+`before`), and where the user's own answer from Zoom says otherwise, the explanation says so.
 
 FIELD is a dotted path in the repo's shape. A leading family key (`meeting_security.`,
 `meeting_authentication.`, `recording_authentication.`, or `settings.` for general settings)
@@ -27,7 +29,7 @@ from reconciler.desired.zoomfields import lookup as schema_at
 from reconciler.diff import MISSING, lookup, strictly_equal
 from reconciler.errors import ConfigError
 from reconciler.live import Blocked, HeldAsWanted, LockView, Unreadable
-from reconciler.live.locks import lock_leaf_for
+from reconciler.live.locks import covering_lock, lock_leaf_for
 from reconciler.plan.engine import Planner, PlanTarget
 from reconciler.plan.scope import Scope
 from reconciler.shapes import OPTIONS
@@ -56,6 +58,16 @@ class LockFinding:
     value: Any  # the value the lock holds the field at (MISSING when not locked after apply)
 
 
+@dataclass(frozen=True)
+class HeldBy:
+    """A lock above holds the field at `Explanation.live`, though Zoom's answer for the user
+    itself says `own` (Zoom applies the lock; the plan compares the held value)."""
+
+    holder: str  # "the account" or "group NAME"
+    own: Any
+    source: str | None  # the repo file:line that sets the held value, when the repo does
+
+
 @dataclass
 class Explanation:
     email: str
@@ -67,6 +79,7 @@ class Explanation:
     source: str | None = None
     live: Any = MISSING
     live_error: str | None = None
+    held_by: HeldBy | None = None  # set when a lock holds `live` and the user's answer differs
     locks: list[LockFinding] = field(default_factory=list)
     verdict: Verdict = "not managed"
     reason: str | None = None  # why it is blocked
@@ -173,7 +186,18 @@ async def _add_live(found: Explanation, planner: Planner, target: PlanTarget) ->
     if isinstance(live, Unreadable):
         found.live_error = live.cause
         return
-    found.live = lookup(live.values, found.path)
+    own = lookup(live.values, found.path)
+    found.live = own
+    lock = covering_lock(target.views, found.family, found.path)
+    if lock is None or not lock.view.applied:
+        return  # the plan reads the user's own value too
+    # The plan takes the value the lock's holder holds (the repo's, where this run applies it)
+    # for the user's: Zoom enforces it, and the user is not even read.
+    found.live = await planner.views.holder_value(lock.view, found.family, found.path)
+    if not strictly_equal(found.live, own):
+        desired = planner.overlay.settings_of(lock.view.holder)
+        source = desired.sources.get(found.family, {}).get(found.field_name) if desired else None
+        found.held_by = HeldBy(lock.view.holder.who, own, None if source is None else str(source))
 
 
 async def _add_locks(found: Explanation, planner: Planner, target: PlanTarget) -> None:
@@ -210,4 +234,4 @@ async def _add_verdict(found: Explanation, planner: Planner, target: PlanTarget)
             found.verdict = "in sync" if strictly_equal(found.live, found.desired) else "pending"
 
 
-__all__ = ["Explanation", "Layer", "LockFinding", "explain", "parse_field"]
+__all__ = ["Explanation", "HeldBy", "Layer", "LockFinding", "explain", "parse_field"]

@@ -44,6 +44,13 @@ def _values(found: Explanation) -> list[str]:
     live = value_text(found.live)
     if found.live_error is not None:
         live = f"UNKNOWN: {found.live_error}"
+    elif found.held_by is not None:
+        held = found.held_by
+        where = f", as {held.source} sets it" if held.source else ""
+        live += (
+            f"   (held by the lock of {held.holder}{where};"
+            f" Zoom's answer for this user says {value_text(held.own)})"
+        )
     return [f"Desired: {desired}", f"Live:    {live}"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 from pathlib import Path
@@ -13,7 +14,7 @@ from reconciler.cli import cli
 from reconciler.connect import Connector
 from reconciler.errors import ConfigError
 from reconciler.plan.explain import parse_field
-from tests.plan.sandbox_repo import failing_reads, prepare
+from tests.plan.sandbox_repo import failing_reads, plan_repo, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "acme"
@@ -81,6 +82,51 @@ def test_blocked_by_a_group_lock_that_the_repo_manages(tmp_path: Path) -> None:
         "Locks:",
         "  group Support: locked in Zoom and by groups/Support.yaml:8:5; holds it at false",
         "Plan:    BLOCKED: locked by group Support, groups/Support.yaml:8:5: change it there",
+    ]
+
+
+def test_a_field_a_group_locks_is_live_at_the_value_the_lock_holds_as_in_the_plan(
+    tmp_path: Path,
+) -> None:
+    """Engineering locks embed_password_in_join_link in Zoom and holds it at false; Zoom's
+    answer for carol, its member, still says true. The plan takes the held value for carol's
+    (she is not even read) and calls her true BLOCKED from false; explain said `Live: true`
+    beside that verdict. Now it says what the plan says, and what Zoom's answer was."""
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repo)
+    carol = repo / "users" / "carol@acme.test.yaml"
+    carol.write_text(
+        carol.read_text().replace(
+            "    participants_video: true\n",
+            "    participants_video: true\n    embed_password_in_join_link: true\n",
+        )
+    )
+    lock = {"schedule_meeting": {"embed_password_in_join_link": True}}
+    path = "/v2/groups/{group:Engineering}/lock_settings"
+    prepare(repo, [{"method": "PATCH", "path": path, "body": lock}])
+    plan = asyncio.run(plan_repo(repo))
+    [change] = [c for c in plan.changes if c.path[-1] == "embed_password_in_join_link"]
+    assert (change.target.email, change.before, change.after, change.status.value) == (
+        "carol@acme.test",
+        False,
+        True,
+        "blocked",
+    )
+    code, output = explain(
+        tmp_path, "carol@acme.test", "schedule_meeting.embed_password_in_join_link"
+    )
+    assert code == 0
+    assert output.splitlines()[3:] == [
+        "Layers, lowest first (the last one wins):",
+        "  user file   true   users/carol@acme.test.yaml:7:5",
+        "Desired: true   (users/carol@acme.test.yaml:7:5)",
+        "Live:    false   (held by the lock of group Engineering;"
+        " Zoom's answer for this user says true)",
+        "Locks:",
+        "  group Engineering: locked in Zoom (no file in this repo manages that lock);"
+        " holds it at false",
+        "Plan:    BLOCKED: locked by group Engineering in Zoom"
+        " (no file in this repo manages that lock)",
     ]
 
 

@@ -19,7 +19,7 @@ from reconciler.desired.state import DesiredState, Settings, Source, leaves, nes
 from reconciler.diagnostic import Diagnostic, Severity
 from reconciler.live.locks import LockView, covering_lock, locked_leaf
 from reconciler.plan.model import Change, Finding, FindingState, Plan, Status, TargetRef, Weakening
-from reconciler.policy import Engine, Outcome, Rule, TargetContext, load_named
+from reconciler.policy import Engine, Outcome, Rule, TargetContext, load_selected, repo_selections
 from reconciler.vocab import Family, LeafPath, Level, lock_family_of
 
 _SEVERITY = {
@@ -31,9 +31,9 @@ _SEVERITY = {
 
 
 def engine_for(state: DesiredState) -> Engine | None:
-    """The engine of the packs `reconciler.yaml` enables; None when it enables none."""
-    names = list(state.options.policies)
-    return Engine(load_named(names, repo=state.root)) if names else None
+    """The engine of the rules `reconciler.yaml` enables; None when it enables no pack."""
+    selections = repo_selections(state)
+    return Engine(load_selected(selections, repo=state.root)) if selections else None
 
 
 def rule_code(rule: Rule) -> str:

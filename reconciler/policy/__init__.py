@@ -8,6 +8,7 @@
 
 The modules: `rules` (models and the strict loader), `packs` (shipped names and repo paths),
 `celexpr` (compiling, the fields an expression reads), `engine` (evaluation and weakening),
+`conflicts` (enabled rules that no value satisfies together),
 `examples` (a pack's examples as tests), `fields` (fields against Zoom's schemas), `cli` (the
 `policy` click group).
 """

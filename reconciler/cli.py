@@ -49,6 +49,7 @@ from reconciler.cli_options import (
 from reconciler.connect import Connector, Session
 from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
+from reconciler.desired.problems import sorted_problems
 from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
 from reconciler.escape import printable, quoted
@@ -66,7 +67,7 @@ from reconciler.export.run import run_export, run_remedy
 from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
-from reconciler.plan.policies import desired_violations, engine_for
+from reconciler.plan.policies import conflict_problems, desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.scope import UserSelector
 from reconciler.policy.cli import policy
@@ -208,9 +209,10 @@ def validate(path: str) -> None:
     try:
         state = load_repo(path)
         engine = engine_for(state)
-        acks = acknowledgement_problems(state, engine, datetime.now(UTC).date())
-        if acks:
-            raise ValidationFailed(acks)
+        found = acknowledgement_problems(state, engine, datetime.now(UTC).date())
+        found += conflict_problems(state, engine) if engine else []
+        if found:
+            raise ValidationFailed(sorted_problems(found))
     except ValidationFailed as failed:
         _report(failed, path)
         _exit(for_validate(len(failed.problems)))

@@ -18,11 +18,12 @@ from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.desired.acknowledged import expired_problems
 from reconciler.desired.problems import Spot, problem, sorted_problems
+from reconciler.desired.selection import Selection
 from reconciler.diagnostic import Diagnostic
 from reconciler.errors import ConfigError
 from reconciler.plan.changed import repo_commit
 from reconciler.plan.scope import UserSelector
-from reconciler.policy import Engine, Pack, load_named
+from reconciler.policy import Engine, Pack, load_selected, repo_selections, selection_for
 from reconciler.policy.packs import SHIPPED, shipped_file
 from reconciler.vocab import ProgressHook, no_progress
 
@@ -69,6 +70,14 @@ def pack_info(state: DesiredState, names: list[str], packs: list[Pack]) -> list[
     return found
 
 
+def _selections(state: DesiredState, policies: tuple[str, ...]) -> list[Selection]:
+    """The packs named on the command line (filtered as the repo filters them, where it enables
+    them too), else the repo's."""
+    if not policies:
+        return list(repo_selections(state))
+    return [selection_for(state, name) or Selection(name) for name in policies]
+
+
 async def run_audit(
     state: DesiredState,
     session: Session,
@@ -79,8 +88,9 @@ async def run_audit(
     today: date | None = None,
     progress: ProgressHook = no_progress,
 ) -> AuditRun:
-    names = list(policies) or list(state.options.policies)
-    packs = load_named(names, repo=state.root) if names else []
+    selections = _selections(state, policies)
+    names = [selection.pack for selection in selections]
+    packs = load_selected(selections, repo=state.root) if selections else []
     engine = Engine(packs) if packs else None
     started = now()
     shipped = frozenset(p.name for n, p in zip(names, packs, strict=True) if n in SHIPPED)

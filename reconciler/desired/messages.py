@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from reconciler.desired.models import (
     FileKind,
     Scope,
     file_model,
+    policy_key_path,
     scope_of,
 )
 from reconciler.desired.problems import KeyPath, problem
@@ -160,12 +162,21 @@ def _step(annotation: Any, part: str | int) -> Any:
     return _unwrap(args[-1]) if args else None
 
 
+def _model_in(annotation: Any) -> Any:
+    """A union's model (a `policies:` entry is a name or a mapping), else the annotation."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return annotation
+    models = [_unwrap(arg) for arg in typing.get_args(annotation)]
+    found = [m for m in models if isinstance(m, type) and issubclass(m, BaseModel)]
+    return found[0] if len(found) == 1 else annotation
+
+
 def keys_at(kind: FileKind, path: KeyPath) -> list[str]:
     """The keys a file of `kind` allows inside the mapping at `path`."""
     annotation: Any = file_model(kind)
     for part in path:
         annotation = _step(annotation, part)
-    annotation = _unwrap(annotation)
+    annotation = _model_in(_unwrap(annotation))
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [field.alias or name for name, field in annotation.model_fields.items()]
     return []
@@ -245,13 +256,16 @@ def schema_problems(doc: Document, kind: FileKind, exc: ValidationError) -> list
     found = []
     for error in exc.errors(include_url=False):
         path: KeyPath = tuple(error["loc"])
+        if kind == "reconciler":
+            path = policy_key_path(path)
         if error["type"] == "extra_forbidden":
             text, hint = unknown_key(kind, path)
             spot = doc.spot(path, key=True)
         elif error["type"] == "missing":
             text, hint = _missing(kind, path)
             path = path[:-1]
-            spot = doc.spot(path, key=True)
+            # a list item has no key: its spot is where the item starts
+            spot = doc.spot(path, key=bool(path) and isinstance(path[-1], str))
         else:
             text, hint = value_message(error)
             spot = doc.spot(path)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, Discriminator, Field, Tag, create_model
 from pydantic_core import PydanticCustomError
 
 from reconciler.desired.problems import KeyPath
@@ -58,6 +58,59 @@ def _pack_name(value: str) -> str:
         return value
     expected = " or ".join(f"'{name}'" for name in POLICY_PACKS)
     raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+
+
+PackName = Annotated[str, AfterValidator(_pack_name)]
+RuleSeverity = Literal["low", "medium", "high", "critical"]
+
+
+class PackChoice(BaseModel):
+    """A `policies:` entry written as a mapping: a pack and which of its rules to enable."""
+
+    model_config = STRICT
+
+    pack: Annotated[PackName, Field(description="A shipped pack's name, or policies/NAME.yaml.")]
+    profile: Annotated[
+        Literal[1, 2] | None,
+        Field(
+            description="The CIS profile: 1 keeps the rules of profile 1 (and rules without a "
+            "profile); 2 keeps profiles 1 and 2 (and rules without one)."
+        ),
+    ] = None
+    except_: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(alias="except", description="Rule ids of the pack not to enable."),
+    ] = []
+    severity: Annotated[
+        list[RuleSeverity],
+        Field(min_length=1, description="Keep only the rules of these severities."),
+    ] = []
+
+
+# A plain name and a mapping are told apart by the value's type (not tried one after the other),
+# so a problem is reported once, about the form that was written. The tags never reach a message:
+# `policy_key_path` drops them from pydantic's locations.
+POLICY_TAGS = ("name", "mapping")
+
+
+def _entry_kind(value: Any) -> str:
+    return "mapping" if isinstance(value, dict | PackChoice) else "name"
+
+
+PolicyEntry = Annotated[
+    Annotated[PackName, Tag("name")] | Annotated[PackChoice, Tag("mapping")],
+    Discriminator(_entry_kind),
+]
+
+
+def policy_key_path(path: KeyPath) -> KeyPath:
+    """A pydantic location in reconciler.yaml as a key path: `policies.0.mapping.profile` is
+    `policies[0].profile`."""
+    if len(path) > 2 and path[0] == "policies" and path[2] in POLICY_TAGS:
+        return path[:2] + path[3:]
+    return path
+
+
 _DESCRIPTIONS: dict[Family, str] = {
     "general": "General settings by Zoom's sections: in_meeting, recording, schedule_meeting...",
     "meeting_authentication": "Meeting authentication: the switch and the options to offer.",
@@ -93,11 +146,13 @@ class RepoOptions(BaseModel):
     ] = None
     safety: Safety = Safety()
     policies: Annotated[
-        list[Annotated[str, AfterValidator(_pack_name)]],
+        list[PolicyEntry],
         Field(
             description="Policy packs to check: a shipped name ("
             + ", ".join(POLICY_PACKS)
-            + ") or a pack file of this repo (policies/NAME.yaml)."
+            + ") or a pack file of this repo (policies/NAME.yaml); or a mapping "
+            "{pack: NAME, profile: 1, except: [RULE-ID], severity: [high]} that enables some of "
+            "its rules."
         ),
     ] = []
     defaults_file: Annotated[

@@ -55,6 +55,7 @@ from reconciler.desired.models import (
     file_model,
 )
 from reconciler.desired.problems import START, KeyPath, Spot, problem, sorted_problems
+from reconciler.desired.selection import OPTIONS_FILE, selections_of
 from reconciler.desired.state import (
     Account,
     DesiredState,
@@ -71,7 +72,6 @@ from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.escape import printable, quoted
 from reconciler.vocab import Family, email_key
 
-OPTIONS_FILE = "reconciler.yaml"
 ACCOUNT_FILE = "account.yaml"
 DEFAULTS_FILE = RepoOptions().defaults_file
 FOLDERS = ("groups", "users")
@@ -705,6 +705,7 @@ def _load(loader: _Loader) -> DesiredState:
         users,
         loader.digests,
         acknowledged,
+        selections_of(options, config.doc if config else None),
     )
 
 

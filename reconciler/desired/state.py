@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.desired.acknowledged import AckEntry
 from reconciler.desired.models import RepoOptions
 from reconciler.vocab import Family, LeafPath
+
+if TYPE_CHECKING:
+    from reconciler.desired.selection import Selection
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -125,6 +128,8 @@ class DesiredState:
     # sha256 of the bytes of every file read, by repo-relative path.
     file_digests: dict[str, str] = field(default_factory=dict)
     acknowledged: tuple[AckEntry, ...] = ()
+    # The `policies:` entries of reconciler.yaml, with where each is written.
+    selections: tuple[Selection, ...] = ()
 
     def profiles(self) -> list[Profile]:
         return [group.members for group in self.groups.values() if group.members]

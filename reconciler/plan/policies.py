@@ -1,6 +1,8 @@
 """The repo's policy packs in validate and plan: which rules the desired and the planned state of
 each target break, where the value that breaks them is set, and which changes weaken security.
 
+`validate` also names pairs of enabled rules that no value satisfies together (`conflicts`).
+
 `validate` is offline: it judges what the repo asks for (the account, each group, each user
 file with the all-users defaults, each group's `members:` profile with the defaults), so only
 rules over fields the repo sets apply. `plan` judges the targets it reads, before (Zoom now) and
@@ -15,11 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.desired.layering import effective_user_settings
+from reconciler.desired.problems import Spot, problem
+from reconciler.desired.selection import OPTIONS_FILE, Selection
 from reconciler.desired.state import DesiredState, Settings, Source, leaves, nest
 from reconciler.diagnostic import Diagnostic, Severity
+from reconciler.errors import ConfigError
 from reconciler.live.locks import LockView, covering_lock, locked_leaf
 from reconciler.plan.model import Change, Finding, FindingState, Plan, Status, TargetRef, Weakening
-from reconciler.policy import Engine, Outcome, Rule, TargetContext, load_named
+from reconciler.policy import Engine, Outcome, Rule, TargetContext, load_selected, repo_selections
+from reconciler.policy.conflicts import Conflict, find_conflicts
+from reconciler.policy.packs import pack_name
 from reconciler.vocab import Family, LeafPath, Level, lock_family_of
 
 _SEVERITY = {
@@ -31,9 +38,9 @@ _SEVERITY = {
 
 
 def engine_for(state: DesiredState) -> Engine | None:
-    """The engine of the packs `reconciler.yaml` enables; None when it enables none."""
-    names = list(state.options.policies)
-    return Engine(load_named(names, repo=state.root)) if names else None
+    """The engine of the rules `reconciler.yaml` enables; None when it enables no pack."""
+    selections = repo_selections(state)
+    return Engine(load_selected(selections, repo=state.root)) if selections else None
 
 
 def rule_code(rule: Rule) -> str:
@@ -211,3 +218,46 @@ def weakening_changes(plan: Plan, engine: Engine) -> list[Weakening]:
         if rules:
             found.append(Weakening(change, tuple(rule_code(rule) for rule in rules)))
     return found
+
+
+# -- validate: rules that cannot both pass --------------------------------------------------------
+
+
+def conflict_problems(state: DesiredState, engine: Engine) -> list[ConfigError]:
+    """One problem for each pair of enabled rules that no value satisfies together, at the
+    `policies:` entry that enables the later rule, with how to drop one of them."""
+    by_pack = {pack_name(selection.pack): selection for selection in repo_selections(state)}
+    return [_conflict_problem(conflict, by_pack) for conflict in find_conflicts(engine)]
+
+
+def _conflict_problem(conflict: Conflict, by_pack: Mapping[str, Selection]) -> ConfigError:
+    first, later = conflict.first, conflict.later
+    message = (
+        f"{rule_code(first)} and {rule_code(later)} cannot both pass: each one's remedy of "
+        f"{conflict.dotted_field} fails the other (at {', '.join(conflict.levels)} level)"
+    )
+    drop = [f"{_entry_name(by_pack, r)} as {_except_form(by_pack, r)}" for r in (later, first)]
+    hint = f"drop one: enable {drop[0]}, or {drop[1]}"
+    selection = by_pack.get(later.pack)
+    source = selection.source() if selection else None
+    if selection is None or source is None:
+        return ConfigError(message, hint=hint)
+    return problem(OPTIONS_FILE, Spot(source.line, source.col), selection.key_path(), message, hint)
+
+
+def _entry_name(by_pack: Mapping[str, Selection], rule: Rule) -> str:
+    selection = by_pack.get(rule.pack)
+    return selection.pack if selection else rule.pack
+
+
+def _except_form(by_pack: Mapping[str, Selection], rule: Rule) -> str:
+    """The mapping form of the rule's entry with the rule excepted."""
+    selection = by_pack.get(rule.pack)
+    parts = [f"pack: {_entry_name(by_pack, rule)}"]
+    if selection and selection.profile is not None:
+        parts.append(f"profile: {selection.profile}")
+    excluded = [*(selection.excluded if selection else ()), rule.id]
+    parts.append(f"except: [{', '.join(excluded)}]")
+    if selection and selection.severities:
+        parts.append(f"severity: [{', '.join(selection.severities)}]")
+    return "{" + ", ".join(parts) + "}"

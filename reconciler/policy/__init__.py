@@ -1,12 +1,14 @@
 """Policy packs: rules in CEL over a target's effective settings (docs/policy-format.md).
 
     packs = load_named(["zoom-security-baseline", "policies/ours.yaml"], repo=root)
+    packs = load_selected(repo_selections(state), repo=state.root)   # as reconciler.yaml says
     engine = Engine(packs)
     results = engine.evaluate(TargetContext("user", email=..., documents=..., locked=...))
     rules = engine.weakening("user", "meeting_security", ("waiting_room",), True, False, context)
 
 The modules: `rules` (models and the strict loader), `packs` (shipped names and repo paths),
 `celexpr` (compiling, the fields an expression reads), `engine` (evaluation and weakening),
+`conflicts` (enabled rules that no value satisfies together),
 `examples` (a pack's examples as tests), `fields` (fields against Zoom's schemas), `cli` (the
 `policy` click group).
 """
@@ -19,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from reconciler.policy.engine import Engine, Outcome, RuleResult, TargetContext, diagnostic
     from reconciler.policy.examples import ExampleResult, run_examples
-    from reconciler.policy.packs import SHIPPED, installed, load_named, load_shipped
+    from reconciler.policy.packs import (
+        SHIPPED,
+        installed,
+        load_named,
+        load_selected,
+        load_shipped,
+        repo_selections,
+        selection_for,
+    )
     from reconciler.policy.rules import Example, Pack, Rule, load_pack, parse_pack
 
 # Imported on first use: `import cel` takes about 150 ms (celexpr's docstring), and
@@ -35,6 +45,9 @@ _HOMES = {
     "SHIPPED": "packs",
     "installed": "packs",
     "load_named": "packs",
+    "load_selected": "packs",
+    "repo_selections": "packs",
+    "selection_for": "packs",
     "load_shipped": "packs",
     "Example": "rules",
     "Pack": "rules",
@@ -64,7 +77,10 @@ __all__ = [
     "installed",
     "load_named",
     "load_pack",
+    "load_selected",
     "load_shipped",
     "parse_pack",
+    "repo_selections",
     "run_examples",
+    "selection_for",
 ]

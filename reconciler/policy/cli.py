@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.escape import printable
 
 if TYPE_CHECKING:
     from reconciler.policy.examples import ExampleResult
@@ -33,7 +34,7 @@ def policy() -> None:
     help="A shipped pack's name, or a pack file's path (default: every shipped pack).",
 )
 def list_rules(packs: tuple[str, ...]) -> None:
-    """One rule a line: id, severity, levels, references."""
+    """Each pack's name and title, then one rule a line: id, severity, profile, levels, title."""
     from reconciler.policy.packs import installed, load_named  # noqa: PLC0415 - see above
 
     try:
@@ -41,6 +42,7 @@ def list_rules(packs: tuple[str, ...]) -> None:
     except ConfigError as exc:
         _exit_with_problems(exc)
     for pack in loaded:
+        click.echo(_pack_line(pack))
         for rule in pack.rules:
             click.echo(_rule_line(rule))
 
@@ -54,9 +56,18 @@ def _load_any(name: str) -> Pack:
     return load_named([name])[0]
 
 
+def _pack_line(pack: Pack) -> str:
+    count = len(pack.rules)
+    # a repo pack's text is the pack author's: shown with hidden characters escaped
+    title = printable(pack.title)
+    return f"{printable(pack.name)}: {title} ({count} rule{'' if count == 1 else 's'})"
+
+
 def _rule_line(rule: Rule) -> str:
-    references = "; ".join(rule.references) or "-"
-    return f"{rule.id}\t{rule.severity}\t{','.join(rule.levels)}\t{references}"
+    """Tab-separated under its pack's line; `-` for a rule without a profile."""
+    profile = f"profile {rule.profile}" if rule.profile is not None else "-"
+    fields = (rule.id, rule.severity, profile, ",".join(rule.levels), printable(rule.title))
+    return "  " + "\t".join(fields)
 
 
 @policy.command("test")

@@ -1,4 +1,5 @@
-"""Where packs live: the shipped ones by name, a settings repo's own by relative path.
+"""Where packs live: the shipped ones by name, a settings repo's own by relative path; and which
+of their rules a repo enables (`load_selected`, reconciler.yaml's `policies:` entries).
 
 Shipped packs are `policies/<name>.yaml` beside the package in a checkout, and
 `reconciler/_policies/<name>.yaml` in an installed wheel (pyproject's force-include), found the
@@ -7,16 +8,19 @@ way `reconciler.schemas.schemas_root` finds the schemas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from reconciler.desired.problems import sorted_problems
+from reconciler.desired.problems import Spot, problem, sorted_problems
 from reconciler.desired.repo import FileTree
+from reconciler.desired.selection import OPTIONS_FILE, Selection, selections_of
+from reconciler.desired.state import DesiredState
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.policy.reader import closest
-from reconciler.policy.rules import Pack, load_pack, pack_of_bytes, read_pack_file
+from reconciler.policy.rules import Pack, Rule, load_pack, pack_of_bytes, read_pack_file
 
 SHIPPED: tuple[str, ...] = ("cis-zoom-1.0", "zoom-security-baseline")
 
@@ -92,6 +96,13 @@ def load_named(names: Iterable[str], repo: Path | None = None) -> list[Pack]:
     return packs
 
 
+def pack_name(name: str) -> str:
+    """The `pack:` name of the pack a `policies:` entry names (a repo pack's is its file's stem)."""
+    if name in SHIPPED or not name.endswith(".yaml"):
+        return name
+    return PurePosixPath(name).stem
+
+
 def _load_one(name: str, repo: Path | None) -> Pack:
     if name in SHIPPED or not name.endswith(".yaml"):
         return load_shipped(name)
@@ -102,3 +113,111 @@ def _load_one(name: str, repo: Path | None) -> Pack:
     rel = "/".join(_repo_pack_parts(name))
     raw = read_pack_file(FileTree(repo), rel, name)
     return pack_of_bytes(name, raw, PurePosixPath(rel).stem, shipped=False)
+
+
+# -- the rules a repo enables ---------------------------------------------------------------------
+
+
+def repo_selections(state: DesiredState) -> tuple[Selection, ...]:
+    """The repo's `policies:` entries (a state built without the loader: from its options)."""
+    return state.selections or selections_of(state.options, None)
+
+
+def selection_for(state: DesiredState, pack: str) -> Selection | None:
+    """The repo's entry for `pack` (a shipped name or a repo path), None when it enables none:
+    how a command that names a pack itself filters its rules as the repo does."""
+    return next((found for found in repo_selections(state) if found.pack == pack), None)
+
+
+def load_selected(selections: Sequence[Selection], repo: Path | None = None) -> list[Pack]:
+    """The packs of the selections with only the rules each enables: the one way every command
+    finds the repo's rules. Every problem, of the packs and of the entries (an id `except:`
+    does not know, a profile no rule has, a pack named twice), in one ValidationFailed."""
+    packs = load_named([selection.pack for selection in selections], repo)
+    problems = _twice(selections)
+    chosen = []
+    for selection, pack in zip(selections, packs, strict=True):
+        found = selection_problems(selection, pack)
+        problems += found
+        chosen.append(dataclasses.replace(pack, rules=enabled_rules(selection, pack)))
+    if problems:
+        raise ValidationFailed(sorted_problems(problems))
+    return chosen
+
+
+def enabled_rules(selection: Selection, pack: Pack) -> tuple[Rule, ...]:
+    return tuple(rule for rule in pack.rules if _enabled(selection, rule))
+
+
+def _enabled(selection: Selection, rule: Rule) -> bool:
+    if rule.id in selection.excluded:
+        return False
+    if selection.severities and rule.severity not in selection.severities:
+        return False
+    # CIS's profile 2 extends profile 1; a rule without a profile is in both
+    return selection.profile is None or rule.profile is None or rule.profile <= selection.profile
+
+
+def selection_problems(selection: Selection, pack: Pack) -> list[ConfigError]:
+    """What is wrong with an entry once its pack is read."""
+    found = _unknown_ids(selection, pack)
+    if selection.profile is not None and all(r.profile != selection.profile for r in pack.rules):
+        profiles = sorted({rule.profile for rule in pack.rules if rule.profile is not None})
+        hint = (
+            f"its rules' profiles: {', '.join(map(str, profiles))}"
+            if profiles
+            else "its rules have no profile: remove profile"
+        )
+        message = f"{pack.name} has no rule of profile {selection.profile}"
+        found.append(_problem(selection, ("profile",), message, hint))
+    if not found and not enabled_rules(selection, pack):
+        message = f"enables no rule of {pack.name}"
+        found.append(_problem(selection, (), message, "loosen profile, except or severity"))
+    return found
+
+
+def _unknown_ids(selection: Selection, pack: Pack) -> list[ConfigError]:
+    ids = [rule.id for rule in pack.rules]
+    found = []
+    first: dict[str, int] = {}
+    for number, rule_id in enumerate(selection.excluded):
+        where = ("except", number)
+        if rule_id in first:
+            at = _at(selection, ("except", first[rule_id]))
+            message = f"names {rule_id!r} twice" + (f" (first at {at})" if at else "")
+            found.append(_problem(selection, where, message, "remove one"))
+            continue
+        first[rule_id] = number
+        if rule_id not in ids:
+            close = closest(rule_id, ids)
+            hint = f"did you mean '{close}'?" if close else "`reconciler policy list` names them"
+            found.append(_problem(selection, where, f"{pack.name} has no rule {rule_id!r}", hint))
+    return found
+
+
+def _twice(selections: Sequence[Selection]) -> list[ConfigError]:
+    found = []
+    seen: dict[str, Selection] = {}
+    for selection in selections:
+        earlier = seen.setdefault(selection.pack, selection)
+        if earlier is not selection:
+            at = _at(earlier, ())
+            message = f"enables {selection.pack} twice" + (f" (first at {at})" if at else "")
+            found.append(_problem(selection, (), message, "keep one entry for each pack"))
+    return found
+
+
+def _at(selection: Selection, inner: tuple[str | int, ...]) -> str | None:
+    """`line:col` of a part of the entry, or None outside the repo."""
+    source = selection.source(inner)
+    return f"{source.line}:{source.col}" if source else None
+
+
+def _problem(
+    selection: Selection, inner: tuple[str | int, ...], message: str, hint: str | None
+) -> ConfigError:
+    source = selection.source(inner)
+    if source is None:
+        return ConfigError(f"policy pack {selection.pack}: {message}", hint=hint)
+    spot = Spot(source.line, source.col)
+    return problem(OPTIONS_FILE, spot, selection.key_path(inner), message, hint)

@@ -70,18 +70,35 @@ def test_a_field_of_no_level_is_a_problem(tmp_path: Path) -> None:
     )
 
 
-def test_list_prints_one_rule_a_line() -> None:
+def test_list_prints_the_packs_title_then_one_rule_a_line() -> None:
     code, output = run("list", "--pack", "zoom-security-baseline")
     assert code == 0
     lines = output.splitlines()
-    assert lines[0] == "zsb-waiting-room\thigh\tgroup,account\t-"
-    assert len(lines) >= 12
+    assert lines[:2] == [
+        "zoom-security-baseline: Zoom security baseline (15 rules)",
+        "  zsb-waiting-room\thigh\t-\tgroup,account\tThe waiting room is on by default",
+    ]
+    assert len(lines) == 16
 
 
-def test_list_defaults_to_every_shipped_pack() -> None:
+def test_list_defaults_to_every_shipped_pack_with_profiles() -> None:
     code, output = run("list")
     assert code == 0
-    assert "zsb-lobby-locked\tcritical\taccount\t-" in output.splitlines()
+    lines = output.splitlines()
+    assert lines[0].startswith("cis-zoom-1.0: CIS Zoom Benchmark v1.0.0")
+    assert (
+        "  cis-1.1.1.8\tlow\tprofile 1\tuser,group,account\tThe passcode is embedded in the "
+        "join link"
+    ) in lines
+    assert "zoom-security-baseline: Zoom security baseline (15 rules)" in lines
+
+
+def test_list_escapes_a_repo_packs_hidden_characters(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yaml", 'pack: p\ntitle: "P\\e[31m"\nrules:\n' + rule_text())
+    code, output = run("list", "--pack", str(path))
+    assert code == 0
+    assert "\x1b" not in output
+    assert output.splitlines()[0].startswith("p: P")
 
 
 def test_list_of_an_unknown_pack_exits_1() -> None:

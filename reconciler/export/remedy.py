@@ -33,13 +33,15 @@ from reconciler.audit.engine import Auditor, AuditSettings
 from reconciler.audit.model import AuditFinding, FindingKind, FindingStatus
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
+from reconciler.desired.selection import Selection
 from reconciler.desired.state import Settings, leaves, nest
 from reconciler.desired.writer import Edit
 from reconciler.diff import strictly_equal
 from reconciler.export.engine import TargetFile, account_file, group_file
-from reconciler.policy import Engine, Outcome, Pack, Rule, TargetContext, load_named
+from reconciler.policy import Engine, Outcome, Pack, Rule, TargetContext
 from reconciler.policy.celexpr import FAMILY_VARIABLES, VARIABLE_OF
 from reconciler.policy.fields import lock_for, portal_place, writable
+from reconciler.policy.packs import load_selected, selection_for
 from reconciler.vocab import Family, LeafPath, Level, email_key
 
 # The family variable name, as a key at the top of a settings file.
@@ -135,7 +137,10 @@ def remedy_locks(rule: Rule) -> list[LeafPath]:
 
 
 def packs_for(state: DesiredState, names: Iterable[str]) -> list[Pack]:
-    return load_named(list(names), repo=state.root)
+    """The named packs with the rules the repo's `policies:` entry for each enables: a remedy
+    never fixes a rule the repo has excepted or left out of its profile."""
+    chosen = [selection_for(state, name) or Selection(name) for name in names]
+    return load_selected(chosen, repo=state.root)
 
 
 async def find_remedies(

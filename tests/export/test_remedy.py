@@ -191,3 +191,44 @@ def test_what_each_level_can_set_and_lock() -> None:
     assert reachable("group", "general", ("schedule_meeting", "personal_meeting"))
     unlockable = ("in_meeting", "virtual_background_settings", "allow_videos")
     assert not reachable("group", "general", unlockable)
+
+
+def test_a_rule_the_repo_excepts_is_not_remedied(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "reconciler.yaml").write_text(
+        "policies:\n  - pack: zoom-security-baseline\n    except: [zsb-lobby-locked]\n",
+        encoding="utf-8",
+    )
+    asyncio.run(prepare_sandbox(repo, tenant=generate_tenant(12, 2, 7)))
+    done = run("export", str(repo), "--sandbox", "--quiet", "--remedy", "zoom-security-baseline")
+    assert done.exit_code == 0, done.output
+    remedied = {line.split(":")[0] for line in done.stderr.splitlines() if "remedy of" in line}
+    # without the except, this tenant fails zsb-lobby-locked at the account (the next test)
+    assert "remedy of zoom-security-baseline/zsb-waiting-room" in remedied
+    assert "remedy of zoom-security-baseline/zsb-lobby-locked" not in remedied
+
+
+def test_level_group_puts_what_users_need_in_each_group(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "reconciler.yaml").write_text("policies: [zoom-security-baseline]\n", encoding="utf-8")
+    asyncio.run(prepare_sandbox(repo, tenant=generate_tenant(12, 2, 7)))
+    done = run(
+        "export", str(repo), "--sandbox", "--quiet", "--remedy", "zoom-security-baseline",
+        "--level", "group",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    lines = done.stderr.splitlines()
+    users_rule = next(s for s in lines if "/zsb-user-keeps-waiting-room:" in s)
+    spots = re.findall(r"([^\s,]+):\d+ ([^\s,]+)", users_rule.split("target(s): ", 1)[1])
+    assert spots == [
+        ("groups/Engineering.yaml", "meeting_security.waiting_room"),
+        ("groups/Engineering.yaml", "locks.meeting_security.waiting_room"),
+        ("groups/Sales.yaml", "meeting_security.waiting_room"),
+        ("groups/Sales.yaml", "locks.meeting_security.waiting_room"),
+    ]
+    # an account-level rule still needs the account's own value
+    lobby = next(s for s in lines if "/zsb-lobby-locked:" in s)
+    assert "account.yaml:" in lobby
+    assert run("validate", str(repo)).exit_code == 0

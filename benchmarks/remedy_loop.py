@@ -74,10 +74,12 @@ def loop(users: int, groups: int, seed: int, pack: str) -> dict[str, Any]:
         row["user files"] = sum(1 for p in files if p.parent.name == "users")
         row["validate"] = reconciler(env, "validate", str(repo))[0]
         journal_before = patches(env)
-        code, _out, _err, took = reconciler(
+        code, _out, err, took = reconciler(
             env, "apply", str(repo), "--yes", "--force", "--quiet"
         )
         row["apply"] = f"{code} ({took:.0f} s)"
+        if code not in (0, 2):  # the one line a user acts on, so a failing row says why
+            row["apply said"] = err.strip().splitlines()[-1:] or ["(nothing)"]
         row["PATCHes"] = patches(env) - journal_before
         code, out, _err, took = reconciler(env, "audit", str(repo), "--quiet", "--format", "json")
         after = failures(out)
@@ -97,12 +99,15 @@ def main() -> None:
     parser.add_argument("--pack", default="cis-zoom-1.0")
     args = parser.parse_args()
     rows = [loop(users, args.groups, args.seed, args.pack) for users in args.users]
-    columns = [key for key in rows[0] if key != "still failing"]
+    notes = ("still failing", "apply said")
+    columns = [key for key in rows[0] if key not in notes]
     print(" | ".join(columns))
     for row in rows:
         print(" | ".join(str(row[key]) for key in columns))
     for row in rows:
         print(f"{row['users']} users, still failing: {row['still failing'] or 'nothing'}")
+        if "apply said" in row:
+            print(f"{row['users']} users, apply said: {row['apply said'][0]}")
 
 
 if __name__ == "__main__":

@@ -232,3 +232,28 @@ def test_level_group_puts_what_users_need_in_each_group(tmp_path: Path) -> None:
     lobby = next(s for s in lines if "/zsb-lobby-locked:" in s)
     assert "account.yaml:" in lobby
     assert run("validate", str(repo)).exit_code == 0
+
+
+def test_the_audit_report_lists_the_manual_steps_with_where_to_set_them(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "reconciler.yaml").write_text(f"policies: [{CIS}]\n", encoding="utf-8")
+    asyncio.run(prepare_sandbox(repo, tenant=generate_tenant(12, 2, 7)))
+    done = run("audit", str(repo), "--sandbox", "--quiet", "--format", "markdown")
+    assert done.exit_code == 2
+    lines = done.stdout.splitlines()
+    heading = "#### Manual steps (no API can fix these; `export --remedy` lists them too)"
+    start = lines.index(heading)
+    steps = lines[start + 2 : lines.index("", start + 2)]
+    assert steps == [
+        "- `cis-zoom-1.0/cis-1.1.2.6-group` at group level: for a group: User Management \\>"
+        " Groups \\> the group \\> Meeting \\> Schedule Meeting \\> Use Personal Meeting ID (PMI)"
+        " when scheduling a meeting: off (the group API has no such field)",
+        "- `cis-zoom-1.0/cis-1.1.4.3.3` at group level: for a group: User Management \\> Groups"
+        " \\> the group \\> Meeting \\> In Meeting (Advanced) \\> Virtual background \\> Allow"
+        " users to upload custom backgrounds: off (the group API has no such field)",
+    ]
+    report = json.loads(run("audit", str(repo), "--sandbox", "--quiet", "--format", "json").stdout)
+    rule = next(r for r in report["rules"] if r["id"] == "cis-zoom-1.0/cis-1.1.2.6-group")
+    assert rule["manual_levels"] == ["group"]
+    assert rule["portal"].startswith("for a group: User Management > Groups")

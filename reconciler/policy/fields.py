@@ -160,8 +160,10 @@ _AUTH_SWITCH_LOCKS: dict[Family, LeafPath] = {
 
 def lock_for(level: Level, family: Family, path: LeafPath) -> LeafPath | None:
     """The lock leaf (repo-shaped, under `locks:`) that fixes a settings leaf at a level that
-    holds locks: the shortest prefix of its path that the level's lock PATCH schema has; None
-    when no lock covers it (users hold no locks)."""
+    holds locks: the shortest prefix of its path that the level's lock PATCH and GET schemas
+    both have; None when no lock covers it (users hold no locks). A lock the GET does not
+    return (`schedule_meeting.personal_meeting`) cannot be read back, so apply could never
+    verify it held: no remedy relies on one."""
     if level == "user":
         return None
     if family in _AUTH_SWITCH_LOCKS:
@@ -171,14 +173,18 @@ def lock_for(level: Level, family: Family, path: LeafPath) -> LeafPath | None:
         )
         return switch if known else None
     lock_family: LockFamily = "meeting_security" if family == "meeting_security" else "general"
-    schema = zoom_lock_schema(level, lock_family, "patch")
+    sent = zoom_lock_schema(level, lock_family, "patch")
+    read = zoom_lock_schema(level, lock_family, "get")
     full = ("meeting_security", *path) if family == "meeting_security" else path
     start = 2 if family == "meeting_security" else 1
     for end in range(start, len(full) + 1):
-        node = _node(schema, full[:end])
-        if node is not None and node.get("type") == "boolean":
+        if all(_is_boolean(_node(schema, full[:end])) for schema in (sent, read)):
             return full[:end]
     return None
+
+
+def _is_boolean(node: dict[str, Any] | None) -> bool:
+    return node is not None and node.get("type") == "boolean"
 
 
 def _node(schema: dict[str, Any], path: LeafPath) -> dict[str, Any] | None:

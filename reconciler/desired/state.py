@@ -9,6 +9,7 @@ with the lock families `general` and `meeting_security`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,17 @@ def leaves(nested: Mapping[str, Any], prefix: LeafPath = ()) -> Iterator[tuple[L
             yield from leaves(value, (*prefix, key))
         else:
             yield (*prefix, key), value
+
+
+def deep_merged(under: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` laid on `under`, section by section: a new document, neither input changed."""
+    merged = copy.deepcopy(dict(under))
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def nest(flat: Mapping[LeafPath, Any]) -> dict[str, Any]:

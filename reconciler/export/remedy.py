@@ -34,7 +34,7 @@ from reconciler.audit.model import AuditFinding, FindingKind, FindingStatus
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.desired.selection import Selection
-from reconciler.desired.state import Settings, leaves, nest
+from reconciler.desired.state import Settings, deep_merged, leaves, nest
 from reconciler.desired.writer import Edit
 from reconciler.diff import strictly_equal
 from reconciler.export.engine import TargetFile, account_file, group_file
@@ -100,11 +100,6 @@ class Remedies:
     manual: list[ManualStep] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-
-    @property
-    def acted(self) -> dict[str, int]:
-        """Rule code -> the failing targets its remedy fixes (for the summary)."""
-        return {placement.code: placement.fixes for placement in self.placed}
 
 
 @dataclass
@@ -431,7 +426,7 @@ class _Planner:
             if path[0] == _LOCKS:
                 continue
             family = FAMILY_VARIABLES[path[0]]
-            documents[family] = _merge(documents.get(family, {}), nest({path[1:]: value}))
+            documents[family] = deep_merged(documents.get(family, {}), nest({path[1:]: value}))
         context = TargetContext(level, documents=documents)
         return self.engine.evaluate_rule(rule, context).outcome is not Outcome.FAIL
 
@@ -470,16 +465,6 @@ def _differs(settings: Settings, leaf: Leaf) -> bool:
         ):
             return True
     return False
-
-
-def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(left)
-    for key, value in right.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _unique(rules: list[Rule]) -> list[Rule]:

@@ -14,13 +14,12 @@ not applicable over the documents built (a field neither remedy nor example give
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from reconciler.desired.state import leaves
+from reconciler.desired.state import deep_merged, leaves
 from reconciler.policy.celexpr import FAMILY_VARIABLES, VARIABLE_OF, Field
 from reconciler.policy.engine import Engine, Outcome, TargetContext
 from reconciler.policy.rules import Example, Rule
@@ -136,17 +135,7 @@ def _overlaid(*layers: Mapping[Family, Mapping[str, Any]]) -> _Documents:
     merged: _Documents = {}
     for layer in layers:
         for family, document in layer.items():
-            merged[family] = _merge(merged.get(family, {}), document)
-    return merged
-
-
-def _merge(under: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(under))
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
+            merged[family] = deep_merged(merged.get(family, {}), document)
     return merged
 
 

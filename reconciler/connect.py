@@ -32,6 +32,8 @@ from reconciler.zoom.config import (
     endpoints_from_env,
     rate_for,
 )
+from reconciler.zoom.pacer import Probe
+from reconciler.zoom.rate_memory import RATE_FILE, remember, resumed
 
 SANDBOX_STATE = Path(".reconciler") / "sandbox.json"
 SANDBOX_BASE = "http://127.0.0.1"
@@ -80,9 +82,16 @@ class Connector:
             credentials, client = self._sandbox_client(repo_root, pace, reads)
         else:
             credentials = credentials_from_env()
-            client = ZoomClient(credentials, endpoints_from_env(), rate=pace, read_budget=reads)
+            resumed = _resumed(pace, repo_root, credentials.account_id)
+            client = ZoomClient(credentials, endpoints_from_env(), rate=resumed, read_budget=reads)
         async with client as zoom:
-            yield Session(zoom, LiveReader(zoom), default_in_flight(pace), credentials.account_id)
+            try:
+                yield Session(
+                    zoom, LiveReader(zoom), default_in_flight(pace), credentials.account_id
+                )
+            finally:
+                if zoom.proven_rate is not None:
+                    remember(repo_root / RATE_FILE, credentials.account_id, zoom.proven_rate)
 
     def _sandbox_client(
         self, repo_root: Path, rate: Pace, reads: ReadBudget | None
@@ -101,8 +110,16 @@ class Connector:
         tenant, config = load_state(state_path)
         app = self.sandbox_app(create_app(config, tenant, state_path=state_path))
         credentials = Credentials(tenant.account.id, config.client_id, Secret(config.client_secret))
+        rate = _resumed(rate, repo_root, tenant.account.id)
         endpoints = Endpoints(f"{SANDBOX_BASE}/v2", f"{SANDBOX_BASE}/oauth/token")
         transport = SandboxTransport(app)
         return credentials, ZoomClient(
             credentials, endpoints, rate=rate, transport=transport, read_budget=reads
         )
+
+
+def _resumed(pace: Pace, repo_root: Path, account_id: str) -> Pace:
+    """A probe starts where the last run for this account proved it could go."""
+    if not isinstance(pace, Probe):
+        return pace
+    return resumed(pace, repo_root / RATE_FILE, account_id)

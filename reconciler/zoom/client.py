@@ -232,6 +232,11 @@ class ZoomClient:
         return self._pacer.probe
 
     @property
+    def proven_rate(self) -> float | None:
+        """The rate the probe found the account accepts (see `Pacer.proven_rate`)."""
+        return self._pacer.proven_rate
+
+    @property
     def redactor(self) -> Redactor:
         """What takes secrets and tokens out of server text before a message quotes it."""
         return self._tokens.redactor

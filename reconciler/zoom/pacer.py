@@ -62,8 +62,9 @@ class WaitEvent:
 class Probe:
     """How to find a rate nothing pins: start low, climb while Zoom accepts, back off on a 429."""
 
-    start: float  # requests/s to begin with; a 429 never takes the rate below it
+    start: float  # the lowest rate probed: a 429 never takes the rate below it
     ceiling: float  # the highest rate any plan allows
+    resume: float | None = None  # requests/s to begin with (a rate proven before), else start
     step: float = 5.0  # requests/s added ...
     every: int = 15  # ... after this many accepted requests since the last step
     backoff: float = 0.5  # the rate is multiplied by this on a per-second 429 ...
@@ -74,6 +75,12 @@ class Probe:
             raise ValueError(
                 f"a probe needs 0 < start <= ceiling, got {self.start}, {self.ceiling}"
             )
+        if self.resume is not None and not self.start <= self.resume <= self.ceiling:
+            raise ValueError(f"a probe resumes between its start and ceiling, not {self.resume}")
+
+    @property
+    def first_rate(self) -> float:
+        return self.start if self.resume is None else self.resume
 
 
 class _Probing:
@@ -88,12 +95,18 @@ class _Probing:
         self.since_step = 0
         self.settled_until = -math.inf
         self.lowered_at = -math.inf
+        # The highest rate the account accepted for a whole step without a 429 since (what a
+        # later run may resume at); None until one step has passed.
+        self.proven: float | None = None
 
     def raised(self, rate: float, now: float) -> float:
         """The rate after one more accepted request."""
         self.accepted += 1
         self.since_step += 1
-        if self.since_step < self.probe.every or now < self.settled_until:
+        if self.since_step < self.probe.every:
+            return rate
+        self.proven = rate if self.proven is None else max(self.proven, rate)
+        if now < self.settled_until:
             return rate
         self.since_step = 0
         return min(self.ceiling, rate + self.probe.step)
@@ -107,12 +120,17 @@ class _Probing:
         self.clean_since, self.accepted, self.since_step = now, 0, 0
         self.lowered_at = now
         self.settled_until = now + self.probe.settle_seconds
-        return min(rate, max(self.floor, held, rate * self.probe.backoff))
+        lowered = min(rate, max(self.floor, held, rate * self.probe.backoff))
+        if self.proven is not None:
+            self.proven = min(self.proven, lowered)
+        return lowered
 
     def cap(self, limit: float) -> None:
         """Zoom said the limit is `limit`: never probe above it, nor insist on a floor above it."""
         self.ceiling = min(self.ceiling, limit)
         self.floor = min(self.floor, limit)
+        if self.proven is not None:
+            self.proven = min(self.proven, limit)
 
 
 class Pacer:
@@ -125,7 +143,7 @@ class Pacer:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._probing = _Probing(rate) if isinstance(rate, Probe) else None
-        self.rate = rate.start if isinstance(rate, Probe) else rate
+        self.rate = rate.first_rate if isinstance(rate, Probe) else rate
         self._burst_seconds = burst_seconds
         self._clock = clock
         self._sleep = sleep
@@ -141,6 +159,12 @@ class Pacer:
     def probe(self) -> Probe | None:
         """The probe looking for the rate, or None when the rate is pinned (or unpaced)."""
         return self._probing.probe if self._probing else None
+
+    @property
+    def proven_rate(self) -> float | None:
+        """The highest rate a probe saw accepted for a whole step and not refused since: the
+        rate the next run for this account can start at. None when not probing or too early."""
+        return self._probing.proven if self._probing else None
 
     async def acquire(self) -> float:
         """Wait for this request's slot; return how long it waited."""

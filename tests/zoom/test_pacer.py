@@ -222,3 +222,28 @@ async def test_only_a_quarter_seconds_worth_of_callers_hold_slots_so_a_new_rate_
     done = await asyncio.gather(*callers, return_exceptions=True)
     assert sum(isinstance(result, asyncio.CancelledError) for result in done) == 1
     assert await asyncio.wait_for(pacer.acquire(), 1.0) >= 0.0
+
+
+async def test_a_probe_proves_each_rate_held_for_a_whole_step_and_a_429_takes_it_back() -> None:
+    time = FakeTime()
+    pacer = Pacer(PROBE, clock=time.clock, sleep=time.sleep)
+    await pacer.acquire()
+    assert pacer.proven_rate is None  # nothing accepted yet
+    accept(pacer, time, 10)
+    assert (pacer.proven_rate, pacer.rate) == (20.0, 25.0)
+    accept(pacer, time, 25)  # 25 and 30 proven; 35 tried for 5 requests only
+    assert (pacer.proven_rate, pacer.rate) == (30.0, 35.0)
+    pacer.throttle(None, sent_at=time.now)
+    assert pacer.rate is not None and pacer.proven_rate == pacer.rate < 30.0
+
+
+async def test_a_probe_resumes_at_a_rate_proven_before_and_still_never_drops_below_start() -> None:
+    time = FakeTime()
+    resumed = Probe(start=20.0, ceiling=60.0, step=5.0, every=10, resume=55.0)
+    pacer = Pacer(resumed, clock=time.clock, sleep=time.sleep)
+    assert pacer.rate == 55.0
+    await pacer.acquire()
+    pacer.throttle(None, sent_at=time.now)
+    assert pacer.rate == 27.5
+    with pytest.raises(ValueError, match=r"resumes between its start and ceiling, not 70\.0"):
+        Probe(start=20.0, ceiling=60.0, resume=70.0)

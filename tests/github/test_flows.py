@@ -12,10 +12,12 @@ from typing import Any
 
 import jsonschema
 import pytest
+from click.testing import CliRunner
 from ruamel.yaml import YAML
 
+from reconciler.cli import cli
 from tests.github.standin import TOKEN, JobRun, Store, event_file, run_job, served_github
-from tests.plan.sandbox_repo import commit_all, git, git_repo, prepare
+from tests.plan.sandbox_repo import commit_all, failing_reads, git, git_repo, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -353,3 +355,31 @@ def test_an_unreadable_report_fails_the_step_but_keeps_the_exit_code(tmp_path: P
         step.stdout
     )
     assert outputs["exit-code"] == "0"
+
+
+def test_an_apply_that_could_not_read_a_target_outputs_it_as_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = workspace(tmp_path)
+    alice_security = {
+        "path": "/v2/users/{user:alice}/settings",
+        "query": {"option": "meeting_security"},
+        "status": 404,
+        "body": {"code": 1001, "message": "User does not exist: {user:alice}."},
+    }
+    runner = CliRunner()
+    done = runner.invoke(
+        cli,
+        ["apply", str(repo), "--sandbox", "--yes", "--format", "json"],
+        obj=failing_reads(repo, [alice_security]),
+        catch_exceptions=False,
+    )
+    assert done.exit_code == 1, done.output
+    report = tmp_path / "apply.json"
+    report.write_text(done.stdout)
+    assert json.loads(done.stdout)["unknown_targets"] == 1
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    outputs = runner.invoke(cli, ["github", "outputs", str(report), "--exit-code", "1"])
+    assert outputs.exit_code == 0, outputs.output
+    written = dict(line.split("=", 1) for line in outputs.stdout.splitlines())
+    assert (written["unknown"], written["blocked"], written["not-applied"]) == ("1", "3", "0")

@@ -24,7 +24,7 @@ import click
 
 from reconciler import __version__
 from reconciler.apply.audit_log import audit_log_path, check_audit_log
-from reconciler.apply.report import ApplyReport
+from reconciler.apply.report import ApplyReport, Traffic
 from reconciler.apply.run import ApplySettings, check_plan, run_apply
 from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
 from reconciler.audit.evidence import KEY_ENV, verify, write_manifest
@@ -269,6 +269,7 @@ def _progress(label: str, session: Session, quiet: bool) -> Iterator[ProgressHoo
         session.zoom.observer = lines.wait
         try:
             yield lines
+            lines.finish()
         finally:
             session.zoom.observer = None
         return
@@ -483,7 +484,7 @@ def apply(
             if not made.requests:
                 _finish(
                     made,
-                    ApplyReport.nothing_sent(made.blocked),
+                    ApplyReport.nothing_sent(made.blocked, Traffic.of(session.zoom.counters)),
                     fmt,
                     run_id,
                     fail_on_blocked,

@@ -17,7 +17,6 @@ updates to one user); targets run in parallel under the client's pacer.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from reconciler.apply.audit_log import AuditLog
@@ -27,7 +26,6 @@ from reconciler.apply.report import (
     ApplyReport,
     ChangeOutcome,
     RequestOutcome,
-    Traffic,
     field_result,
 )
 from reconciler.desired.state import nest
@@ -254,7 +252,6 @@ class Applier:
         return outcomes
 
     async def run(self, workers: int) -> ApplyReport:
-        before = dataclasses.replace(self.zoom.counters)
         unknown = len({entry.target for entry in self.plan.unknown})
         report = ApplyReport(blocked=self.plan.blocked, unknown_targets=unknown)
         phases = _phases(self.plan.requests)
@@ -269,12 +266,6 @@ class Applier:
         report.outcomes.sort(key=lambda o: o.request.target.sort_key())
         report.stopped = self.stopped
         report.changes = self._change_outcomes(report.outcomes)
-        now = self.zoom.counters
-        report.traffic = Traffic(
-            now.requests - before.requests,
-            now.retries - before.retries,
-            now.throttled - before.throttled,
-        )
         return report
 
     def _change_outcomes(self, outcomes: list[RequestOutcome]) -> list[ChangeOutcome]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.plan.model import Change, Request, TargetRef
 from reconciler.vocab import LeafPath
+
+if TYPE_CHECKING:
+    from reconciler.zoom.client import ClientCounters
 
 # The cause of a NOT APPLIED field when no lock in Zoom explains it.
 NO_LOCK_FOUND = (
@@ -82,11 +85,16 @@ def field_result(outcome: RequestOutcome, path: LeafPath) -> tuple[ChangeResult,
 
 @dataclass(frozen=True)
 class Traffic:
-    """What the client did during the run."""
+    """What the client did during the run: every request it sent (token, reads, writes,
+    read-backs, the final re-check), the retries among them, and the 429s it met."""
 
     requests: int = 0
     retries: int = 0
     throttled: int = 0
+
+    @classmethod
+    def of(cls, counters: ClientCounters) -> Traffic:
+        return cls(counters.requests, counters.retries, counters.throttled)
 
 
 @dataclass
@@ -106,10 +114,12 @@ class ApplyReport:
     unknown_targets: int = 0
 
     @classmethod
-    def nothing_sent(cls, blocked: list[Change]) -> ApplyReport:
-        """The report of a plan with nothing to send: only its blocked changes."""
+    def nothing_sent(cls, blocked: list[Change], traffic: Traffic) -> ApplyReport:
+        """The report of a plan with nothing to send: only its blocked changes, and the
+        requests that made the plan."""
         return cls(
             blocked=blocked,
+            traffic=traffic,
             changes=[ChangeOutcome(change, "blocked", change.reason) for change in blocked],
         )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from reconciler.apply.audit_log import AuditLog
 from reconciler.apply.engine import Applier
 from reconciler.apply.proposal import check_proposal
-from reconciler.apply.report import ApplyReport
+from reconciler.apply.report import ApplyReport, Traffic
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.desired.models import Safety
@@ -110,7 +110,10 @@ async def run_apply(
     progress: ProgressHook = no_progress,
 ) -> ApplyReport:
     """Apply a plan on the run's session, after `check_plan` (so no caller can skip it), and
-    end by reading again what could have moved with the changes above it."""
+    end by reading again what could have moved with the changes above it.
+
+    The report's traffic is the session's: a session is one command, so it counts every request
+    of the run, from the token and the plan's reads to the final re-check."""
     await check_plan(plan, state, session, settings)
     with AuditLog(settings.audit_log, plan.repo_commit, settings.run_id) as audit:
         applier = Applier(
@@ -123,6 +126,7 @@ async def run_apply(
         )
         report = await applier.run(session.workers)
     await recheck(plan, state, session, report)
+    report.traffic = Traffic.of(session.zoom.counters)
     return report
 
 

@@ -71,7 +71,7 @@ def counts(report: dict[str, Any]) -> dict[str, int]:
             "not_applied": number(summary.get("not_applied")) + number(summary.get("failed")),
             "drift": 0,
             "violations": 0,
-            "unknown": 0,
+            "unknown": number(report.get("unknown_targets")),
         }
     findings = _mapping(report.get("policy")).get("findings")
     findings = findings if isinstance(findings, list) else []

@@ -131,6 +131,7 @@ def render_report_json(plan: Plan, report: ApplyReport, fh: TextIO, *, run_id: s
         "converged": report.converged,
         "summary": report.counts(),
         "targets_in_sync": plan.counted_summary().targets_in_sync,
+        "unknown_targets": report.unknown_targets,
         "targets": [
             {"target": target.to_json(), "counts": counts}
             for target, counts in report.by_target().items()

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TextIO
 
+from reconciler.diagnostic import Diagnostic
 from reconciler.escape import printable
 from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
 from reconciler.render.changes import (
@@ -29,6 +30,8 @@ from reconciler.render.policy import policy_lines
 
 COMMENT_LIMIT = 65_536
 TITLE = "### reconciler plan"
+# Skipped files named in the comment; the JSON plan has them all.
+MAX_SKIPPED_SHOWN = 20
 TABLE_HEAD = "| | field | before | after | source |\n|---|---|---|---|---|"
 # Characters that Markdown would read as formatting in free text (reasons, error messages).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
@@ -94,10 +97,25 @@ def _head(plan: Plan, changed_since: str | None) -> str:
     )
     if notes:
         lines += ["", "<br>\n".join(notes)]
+    lines += _skipped_files(plan.skipped)
     policy = policy_lines(plan)
     if policy:
         lines += ["", escape(policy[0]), *(f"- {escape(line.strip())}" for line in policy[1:])]
     return "\n".join(lines) + "\n"
+
+
+def _skipped_files(skipped: list[Diagnostic]) -> list[str]:
+    """Each skipped file named, with why: a pull request's reader never sees the run's warnings."""
+    if not skipped:
+        return []
+    lines = ["", "**Skipped files:**"]
+    for item in skipped[:MAX_SKIPPED_SHOWN]:
+        hint = f" ({escape(item.hint)})" if item.hint else ""
+        lines.append(f"- {code(item.where or '(no file)')}: {escape(item.message)}{hint}")
+    if len(skipped) > MAX_SKIPPED_SHOWN:
+        more = len(skipped) - MAX_SKIPPED_SHOWN
+        lines.append(f"- and {plural(more, 'more file')} (the JSON plan artifact lists all)")
+    return lines
 
 
 def _summary_table(summary: Summary) -> list[str]:

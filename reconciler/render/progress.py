@@ -7,7 +7,10 @@ first, and one for each long wait the client reports.
     plan: paused 7.0 s by Zoom's rate limit (HTTP 429) on GET /users/u1/settings
     plan: 1800/1800 (100%), 15.0/s, 3603 requests (30.0/s), 0 retries, 0 429s, took 2m00s
 
-It writes only to the file handle it is given. Rates are averages since it was made.
+`finish` writes a last line when the run has gone on since the last one (apply's final re-check
+reads after its last target is done), so the last count shown is the run's summary's. It writes
+only to the file handle it is given. Rates are averages since it was made; "requests" counts
+every request the client sent (token requests and retries too).
 """
 
 from __future__ import annotations
@@ -57,9 +60,12 @@ class ProgressLines:
         self._started = clock()
         self._last_line: float | None = None
         self._last_tenths = 0
+        self._last_done = (0, 0)
+        self._shown_requests = 0
 
     def __call__(self, done: int, total: int) -> None:
         now = self._clock()
+        self._last_done = (done, total)
         if now - self._started < self._quiet_for:
             return
         tenths = _tenths(done, total)
@@ -70,6 +76,13 @@ class ProgressLines:
         else:
             return
         self._last_line, self._last_tenths = now, tenths
+
+    def finish(self) -> None:
+        """The closing line, if lines were shown and the counts moved since the last one."""
+        if self._last_line is None or self._counters.requests == self._shown_requests:
+            return
+        done, total = self._last_done
+        self._write(self._progress(done, total, self._clock() - self._started))
 
     def wait(self, event: WaitEvent) -> None:
         """A line for a long wait of the client's (always: it is what a quiet log needs)."""
@@ -97,6 +110,7 @@ class ProgressLines:
         )
 
     def _write(self, line: str) -> None:
+        self._shown_requests = self._counters.requests
         self._fh.write(f"{self._label}: {line}\n")
         self._fh.flush()  # a CI log shows lines as they come only if they leave the buffer
 

@@ -105,6 +105,8 @@ class RetryPolicy:
 class ClientCounters:
     """What the client did, for progress bars and reports."""
 
+    # Every HTTP request the client sent: token requests, API requests and each retry of one,
+    # counted as it leaves, so that it matches what the server saw.
     requests: int = 0
     retries: int = 0
     throttled: int = 0
@@ -183,6 +185,7 @@ class ZoomClient:
             timeout=timeout,
             limits=httpx2.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
             headers={"Accept": "application/json"},
+            event_hooks={"request": [self._count_sent]},
         )
         self._max_body, self._deadline = max_body, deadline
         self._max_retry_after = max_retry_after
@@ -199,6 +202,9 @@ class ZoomClient:
         self._in_flight = asyncio.Semaphore(in_flight)
         self._stopped: DailyLimitReached | None = None
         self._reads = ReadClock(read_budget, clock) if read_budget else None
+
+    async def _count_sent(self, _request: httpx2.Request) -> None:
+        self.counters.requests += 1
 
     async def __aenter__(self) -> Self:
         return self
@@ -381,7 +387,6 @@ class ZoomClient:
                 json=json,
                 headers={"Authorization": f"Bearer {token}"},
             )
-            self.counters.requests += 1
             sent_at = self._clock()
             return await self._send_watched(request, method, path), sent_at
 

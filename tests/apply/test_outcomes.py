@@ -3,18 +3,23 @@ repo's scheduled run; files for users who left; two applies at once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconciler.apply.runlock import run_lock_path
 from reconciler.diff import lookup
-from reconciler.sandbox import SandboxConfig, acme_tenant
+from reconciler.sandbox import DEFAULT_ACCOUNT_ID, SandboxApp, acme_tenant
 from reconciler.sandbox.effective import Resolver
 from tests.apply.conftest import Served, reconciler, serving, zoom_env
 from tests.apply.repos import BUSINESS, to_yaml, write_repo
@@ -155,33 +160,80 @@ def _apply_process(repo: Path, env: dict[str, str], *args: str) -> subprocess.Po
     )
 
 
+# A bound on each wait below, so that a broken run fails instead of hanging; no step relies on
+# it passing (each waits for a state), and it stays under the client's 60 s deadline per request.
+STATE_BOUND = 50.0
+
+
+class HoldsFirstPatch:
+    """Holds the first PATCH (so its apply holds the run lock) until `release` is set."""
+
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+        self.held, self.release = threading.Event(), threading.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        first = scope["type"] == "http" and scope["method"] == "PATCH" and not self.held.is_set()
+        if first:
+            self.held.set()
+            await asyncio.to_thread(self.release.wait, STATE_BOUND)
+        await self.app(scope, receive, send)
+
+
+def _until(state: Callable[[], bool], what: str, *alive: subprocess.Popen[str]) -> None:
+    """Wait for `state`, failing at once when a process that should bring it about has exited."""
+    deadline = time.monotonic() + STATE_BOUND
+    while not state():
+        exited = [process.args for process in alive if process.poll() is not None]
+        assert not exited, f"exited before {what}: {exited}"
+        assert time.monotonic() < deadline, f"no {what} after {STATE_BOUND:g} s"
+        time.sleep(0.01)
+
+
+def _has_open(process: subprocess.Popen[str], path: Path) -> bool:
+    """Whether `process` has `path` open (it is trying the run lock)."""
+    folder = Path(f"/proc/{process.pid}/fd")
+    try:
+        return any(os.readlink(fd) == str(path) for fd in folder.iterdir())
+    except OSError:  # an fd closed while looking
+        return False
+
+
 @pytest.mark.slow
 def test_two_applies_at_once_send_each_change_once(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    repo = _example(tmp_path)
-    config = SandboxConfig(latency_ms=40)
-    with serving(monkeypatch, acme_tenant(), config) as served:
+    """The first apply is held at its first PATCH, so it holds the run lock while a second
+    apply is refused and a third waits on the lock (it has the lock file open); then it goes on."""
+    repo = _example(tmp_path).resolve()
+    lock = run_lock_path(repo, DEFAULT_ACCOUNT_ID)
+    gates: list[HoldsFirstPatch] = []
+
+    def wrap(app: SandboxApp) -> HoldsFirstPatch:
+        gates.append(HoldsFirstPatch(app))
+        return gates[0]
+
+    with serving(monkeypatch, acme_tenant(), wrap=wrap) as served:
         served.forget()
-        env = zoom_env(served.url)
+        env, gate = zoom_env(served.url), gates[0]
         first = _apply_process(repo, env)
-        lock = next(iter((repo / ".reconciler").glob("apply-*.lock")), None)
-        deadline = time.monotonic() + 20
-        while (lock is None or not lock.read_text()) and time.monotonic() < deadline:
-            time.sleep(0.02)
-            lock = next(iter((repo / ".reconciler").glob("apply-*.lock")), None)
+        _until(gate.held.is_set, "PATCH from the first apply", first)
         refused = _apply_process(repo, env)
         waiting = _apply_process(repo, env, "--lock-timeout", "120")
-        outputs = [process.communicate(timeout=120) for process in (first, refused, waiting)]
+        refused_output = refused.communicate(timeout=STATE_BOUND)
+        _until(lambda: _has_open(waiting, lock), "lock file open in the third apply", waiting)
+        assert first.poll() is None  # still held: the third apply waits on its lock
+        gate.release.set()
+        outputs = [process.communicate(timeout=120) for process in (first, waiting)]
         served.settle()
         patches = served.patches()
     assert first.returncode == 0, outputs[0]
-    assert refused.returncode == 1, outputs[1]
-    assert outputs[1][1].startswith(
+    assert refused.returncode == 1, refused_output
+    assert refused_output[1].startswith(
         f"error: another apply of this repo and account is running (pid {first.pid}, started "
     )
-    assert waiting.returncode == 0, outputs[2]
-    assert "Plan: 0 changes to 3 targets, 3 blocked" in outputs[2][0]  # planned after the first
+    assert waiting.returncode == 0, outputs[1]
+    assert "Plan: 0 changes to 3 targets, 3 blocked" in outputs[1][0]  # planned after the first
     sent = [
         (e.path, e.query.get("option", ""), json.dumps(e.body, sort_keys=True)) for e in patches
     ]

@@ -12,9 +12,12 @@ from typing import Any
 
 import jsonschema
 import pytest
+from click.testing import CliRunner
+from ruamel.yaml import YAML
 
+from reconciler.cli import cli
 from tests.github.standin import TOKEN, JobRun, Store, event_file, run_job, served_github
-from tests.plan.sandbox_repo import commit_all, git, git_repo, prepare
+from tests.plan.sandbox_repo import commit_all, failing_reads, git, git_repo, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -137,6 +140,21 @@ def test_plan_fails_on_a_violation_the_pull_request_introduces(tmp_path: Path) -
     assert len(store.comments[9]) == 1  # the plan is still posted, so the author sees why
 
 
+def test_the_plan_comment_names_the_files_it_skipped(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    with served_github() as (store, api):
+        push(repo, "users/nobody@acme.test.yaml", "settings:\n  in_meeting:\n    chat: false\n")
+        run = job("plan", repo, api, tmp_path, event_name="pull_request", pr=8)
+    body = store.comments[8][0]["body"]
+    assert "Files skipped (their user is not active in Zoom; see the warnings): 1" in body
+    assert (
+        "**Skipped files:**\n- `users/nobody@acme.test.yaml:1:1`: user: Zoom has no user "
+        "nobody@acme.test (check the spelling, or remove the file if the user left; skipped)\n"
+    ) in body
+    assert "::warning file=users/nobody@acme.test.yaml,line=1,col=1::" in run.output
+
+
 def test_reconcile_refuses_any_ref_but_the_default_branch(tmp_path: Path) -> None:
     repo = workspace(tmp_path)
     with served_github() as (store, api):
@@ -217,27 +235,33 @@ def test_audit_uploads_a_located_sarif_and_keeps_one_issue(tmp_path: Path) -> No
     assert open_issues(store) == []
 
 
-def test_the_action_runs_a_command_and_exposes_its_counts(tmp_path: Path) -> None:
-    repo = workspace(tmp_path)
-    temp = tmp_path / "runner-action"
+def run_action(repo: Path, temp: Path, **inputs: str) -> tuple[JobRun, dict[str, str]]:
+    """The action's steps (its install stood in by the test's venv) and the outputs they wrote."""
     temp.mkdir()
     run = run_job(
         ROOT / "action.yml",
         workspace=repo,
-        inputs={
-            "command": "plan",
-            "path": ".",
-            "args": "--sandbox --quiet --format json --out plan.json",
-            "report": "plan.json",
-        },
+        inputs={"path": ".", **inputs},
         github={"action_path": str(ROOT)},
         env={},
         runner_temp=temp,
         skip=("Install reconciler from the action's checkout",),
     )
-    assert not run.failed, run.output
     written = [path.read_text() for path in sorted(temp.glob("output-*"))]
     outputs = dict(line.split("=", 1) for text in written for line in text.splitlines())
+    return run, outputs
+
+
+def test_the_action_runs_a_command_and_exposes_its_counts(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    run, outputs = run_action(
+        repo,
+        tmp_path / "runner-action",
+        command="plan",
+        args="--sandbox --format json --out plan.json",
+        report="plan.json",
+    )
+    assert not run.failed, run.output
     plan = json.loads((repo / "plan.json").read_text())
     assert outputs == {
         "exit-code": "0",
@@ -250,3 +274,112 @@ def test_the_action_runs_a_command_and_exposes_its_counts(tmp_path: Path) -> Non
         "unknown": "0",
     }
     assert int(outputs["changes"]) > 0
+    declared = YAML(typ="safe").load((ROOT / "action.yml").read_text())["outputs"]
+    assert set(outputs) <= set(declared)  # each output the step writes reaches the caller
+    for name in outputs:
+        assert declared[name]["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
+
+
+def test_the_actions_step_fails_when_the_command_fails_after_writing_its_outputs(
+    tmp_path: Path,
+) -> None:
+    repo = workspace(tmp_path)
+    (repo / ALICE).write_text("settings:\n  in_meeting:\n    polling: maybe\n")
+    run, outputs = run_action(
+        repo,
+        tmp_path / "runner-action",
+        command="plan",
+        args="--sandbox --format json --out plan.json",
+        report="plan.json",
+    )
+    assert run.failed
+    step = run.step("run")
+    assert step.code == 1
+    assert "::error::the reconciler command exited 1 (1: an error, 3: refused; see above)" in (
+        step.stdout
+    )
+    assert outputs["exit-code"] == "1"
+
+
+def test_fail_on_error_false_leaves_the_exit_code_to_a_later_step(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    (repo / ALICE).write_text("settings:\n  in_meeting:\n    polling: maybe\n")
+    run, outputs = run_action(
+        repo,
+        tmp_path / "runner-action",
+        command="plan",
+        args="--sandbox --format json --out plan.json",
+        report="plan.json",
+        **{"fail-on-error": "false"},
+    )
+    assert not run.failed, run.output
+    assert outputs["exit-code"] == "1"
+    assert "::error::" not in run.output.replace(f"::error file={ALICE}", "")
+
+
+def test_changes_pending_do_not_fail_the_actions_step_and_a_refusal_does(
+    tmp_path: Path,
+) -> None:
+    repo = workspace(tmp_path)
+    detailed = "--sandbox --detailed-exitcode --format json --out plan.json"
+    pending, outputs = run_action(
+        repo,
+        tmp_path / "runner-pending",
+        command="plan",
+        args=f"{detailed} --target user:alice@acme.test",
+        report="plan.json",
+    )
+    assert not pending.failed, pending.output
+    assert outputs["exit-code"] == "2"  # changes pending: news, not a failure
+    refused, outputs = run_action(
+        repo, tmp_path / "runner-refused", command="plan", args=detailed, report="plan.json"
+    )
+    assert refused.failed  # the example's three BLOCKED changes: refused
+    assert refused.step("run").code == 3
+    assert (outputs["exit-code"], outputs["blocked"]) == ("3", "3")
+
+
+def test_an_unreadable_report_fails_the_step_but_keeps_the_exit_code(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    run, outputs = run_action(
+        repo,
+        tmp_path / "runner-action",
+        command="plan",
+        args="--sandbox --target user:alice@acme.test",
+        report="reconciler.yaml",  # not a report of this tool
+    )
+    assert run.failed
+    step = run.step("run")
+    assert step.code == 1
+    assert "::error::the reconciler command succeeded, but its report could not be read" in (
+        step.stdout
+    )
+    assert outputs["exit-code"] == "0"
+
+
+def test_an_apply_that_could_not_read_a_target_outputs_it_as_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = workspace(tmp_path)
+    alice_security = {
+        "path": "/v2/users/{user:alice}/settings",
+        "query": {"option": "meeting_security"},
+        "status": 404,
+        "body": {"code": 1001, "message": "User does not exist: {user:alice}."},
+    }
+    runner = CliRunner()
+    done = runner.invoke(
+        cli,
+        ["apply", str(repo), "--sandbox", "--yes", "--format", "json"],
+        obj=failing_reads(repo, [alice_security]),
+        catch_exceptions=False,
+    )
+    assert done.exit_code == 1, done.output
+    report = tmp_path / "apply.json"
+    report.write_text(done.stdout)
+    assert json.loads(done.stdout)["unknown_targets"] == 1
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    outputs = runner.invoke(cli, ["github", "outputs", str(report), "--exit-code", "1"])
+    assert outputs.exit_code == 0, outputs.output
+    written = dict(line.split("=", 1) for line in outputs.stdout.splitlines())
+    assert (written["unknown"], written["blocked"], written["not-applied"]) == ("1", "3", "0")

@@ -4,9 +4,10 @@ import io
 import re
 from typing import Any
 
+from reconciler.diagnostic import Diagnostic, Severity
 from reconciler.plan.model import Plan
 from reconciler.render import markdown
-from reconciler.render.markdown import COMMENT_LIMIT, code, escape
+from reconciler.render.markdown import COMMENT_LIMIT, MAX_SKIPPED_SHOWN, code, escape
 from tests.render.golden import assert_golden
 from tests.render.plans import in_sync_plan, many_targets_plan, sample_plan
 
@@ -81,3 +82,43 @@ def test_unknown_targets_count_when_left_out() -> None:
 def test_nothing_is_cut_when_it_fits() -> None:
     plan = sample_plan()
     assert "not shown" not in rendered(plan, limit=len(rendered(plan)))
+
+
+def _skipped(count: int) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "user-not-active",
+            Severity.WARNING,
+            f"user: Zoom has no user gone{index:02d}@acme.test",
+            hint="remove the file if the user left; skipped",
+            file=f"users/gone{index:02d}@acme.test.yaml",
+            line=1,
+            col=1,
+        )
+        for index in range(count)
+    ]
+
+
+def test_the_comment_names_each_skipped_file_and_why() -> None:
+    plan = in_sync_plan()
+    plan.skipped = _skipped(2)
+    lines = rendered(plan).splitlines()
+    assert "Files skipped (their user is not active in Zoom; see the warnings): 2<br>" in lines
+    heading = lines.index("**Skipped files:**")
+    assert lines[heading - 1 : heading + 3] == [
+        "",
+        "**Skipped files:**",
+        "- `users/gone00@acme.test.yaml:1:1`: user: Zoom has no user gone00@acme.test (remove "
+        "the file if the user left; skipped)",
+        "- `users/gone01@acme.test.yaml:1:1`: user: Zoom has no user gone01@acme.test (remove "
+        "the file if the user left; skipped)",
+    ]
+
+
+def test_skipped_files_past_the_cap_are_counted() -> None:
+    plan = in_sync_plan()
+    plan.skipped = _skipped(MAX_SKIPPED_SHOWN + 3)
+    output = rendered(plan)
+    assert output.count("`: user: Zoom has no user ") == MAX_SKIPPED_SHOWN
+    assert "\n- and 3 more files (the JSON plan artifact lists all)\n" in output
+    assert "gone22@acme.test" not in output

@@ -77,3 +77,30 @@ def test_an_empty_run_is_done_at_once() -> None:
     script.at(0.0, 0, 0, 0)
     script.at(1.0, 0, 0, 0)
     assert script.written() == ["plan: started, 0/0 (100%), 0 requests, 0 retries, 0 429s"]
+
+
+def test_finish_shows_the_requests_sent_after_the_last_target_was_done() -> None:
+    script = Script("apply")
+    script.at(0.0, 0, 4, 3)
+    script.at(2.0, 4, 4, 11)
+    script.counters.requests = 13  # apply's final re-check reads after its last target
+    script.now = 104.0
+    script.lines.finish()
+    assert script.written() == [
+        "apply: started, 0/4 (0%), 3 requests, 0 retries, 0 429s",
+        "apply: 4/4 (100%), 2.0/s, 11 requests (5.5/s), 0 retries, 0 429s, took 2s",
+        "apply: 4/4 (100%), 1.0/s, 13 requests (3.2/s), 0 retries, 0 429s, took 4s",
+    ]
+
+
+def test_finish_adds_nothing_when_the_last_line_has_the_final_count_or_none_was_shown() -> None:
+    script = Script("apply")
+    script.at(0.0, 0, 4, 3)
+    script.at(2.0, 4, 4, 11)
+    script.lines.finish()
+    assert len(script.written()) == 2
+    quiet = Script("apply")
+    quiet.lines = ProgressLines(quiet.out, quiet.counters, "apply", quiet_for=60.0)
+    quiet.at(1.0, 4, 4, 11)
+    quiet.lines.finish()
+    assert quiet.written() == []

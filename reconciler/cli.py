@@ -69,11 +69,13 @@ from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.policies import conflict_problems, desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
-from reconciler.plan.scope import UserSelector
+from reconciler.plan.safety import judge_refusals
+from reconciler.plan.scope import UserSelector, parse_selectors, within
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
     APPLY_FORMATS,
+    blocked_reason,
     render_dry_run,
     render_report,
     render_report_json,
@@ -460,6 +462,8 @@ def apply(
                 lock = run_lock_path(state.root, session.account_id)
                 held.enter_context(RunLock(lock, run_id, timeout=lock_timeout))
             if plan_file:
+                if changed_since:
+                    _fail(CHANGED_SINCE_WITH_PLAN)
                 made = load_plan(plan_file)
             else:
                 made = _plan_now(loop, state, session, quiet, targets, changed_since)
@@ -475,10 +479,11 @@ def apply(
                 loop.run(
                     check_plan(made, state, session, dataclasses.replace(settings, force=True))
                 )
+                made = _saved_scope(made, targets)
             render(made, out, "text", color=_color() and out is sys.stdout)
             _warn(made.skipped, path)
             if dry_run:
-                render_dry_run(made, out)
+                render_dry_run(made, out, [] if force else judge_refusals(made, state))
                 _exit(for_plan(made, detailed=False, strict=strict))
             if not made.requests:
                 _finish(
@@ -496,6 +501,25 @@ def apply(
     _finish(made, report, fmt, run_id, fail_on_blocked, strict)
 
 
+CHANGED_SINCE_WITH_PLAN = (
+    "--changed-since does not go with --plan: a saved plan keeps the scope it was made with "
+    "(plan with --changed-since --out FILE, or pick targets of the saved plan with --target)"
+)
+
+
+def _saved_scope(plan: Plan, targets: tuple[str, ...]) -> Plan:
+    """With --target, only those targets' changes of the saved plan (said on stderr)."""
+    if not targets:
+        return plan
+    part = within(plan, parse_selectors(targets))
+    click.echo(
+        f"--target: {len(part.changes)} of the saved plan's {len(plan.changes)} change(s), "
+        f"{len(part.requests)} of its {len(plan.requests)} request(s)",
+        err=True,
+    )
+    return part
+
+
 def _finish(
     plan: Plan, report: ApplyReport, fmt: str, run_id: str, fail_on_blocked: bool, strict: bool
 ) -> NoReturn:
@@ -503,7 +527,11 @@ def _finish(
         render_report_json(plan, report, sys.stdout, run_id=run_id)
     else:
         render_report(plan, report, sys.stdout)
-    _exit(for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict))
+    code = for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict)
+    if code is ExitCode.REFUSED and fail_on_blocked and plan.blocked:
+        sys.stdout.flush()
+        click.echo(f"refused: {printable(blocked_reason(plan))}", err=True)
+    _exit(code)
 
 
 # -- audit --------------------------------------------------------------------------------------

@@ -450,6 +450,8 @@ def apply(
 ) -> None:
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
     out = sys.stderr if fmt == "json" else sys.stdout  # JSON alone on stdout
+    if plan_file and changed_since:
+        _fail(CHANGED_SINCE_WITH_PLAN)
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         log = None if dry_run else audit_log_path(state.root, audit_log)
@@ -462,8 +464,6 @@ def apply(
                 lock = run_lock_path(state.root, session.account_id)
                 held.enter_context(RunLock(lock, run_id, timeout=lock_timeout))
             if plan_file:
-                if changed_since:
-                    _fail(CHANGED_SINCE_WITH_PLAN)
                 made = load_plan(plan_file)
             else:
                 made = _plan_now(loop, state, session, quiet, targets, changed_since)

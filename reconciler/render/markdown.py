@@ -25,7 +25,6 @@ from reconciler.render.changes import (
     marker,
     nothing_to_do,
     plural,
-    refusal_lines,
     skipped_notes,
     value_text,
 )
@@ -93,10 +92,9 @@ def _head(plan: Plan, changed_since: str | None) -> str:
         lines += [f"Settings repo at commit `{plan.repo_commit}`.", ""]
     summary = plan.counted_summary()
     lines += _summary_table(summary)
-    refusals = refusal_lines(plan)
-    if refusals:
+    if plan.refusals:
         lines += ["", "> [!CAUTION]", f"> **{escape(REFUSED_HEAD)}**", ">"]
-        lines += [f"> - {escape(line)}" for line in refusals]
+        lines += [f"> - {code(r.code)}: {escape(r.reason)}" for r in plan.refusals]
     notes = ([NO_CHANGES] if nothing_to_do(summary) else []) + skipped_notes(summary, changed_since)
     notes += blocked_before_note(plan, changed_since)
     if notes:

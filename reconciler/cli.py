@@ -322,7 +322,7 @@ def _plan_now(
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when changes are pending, 3 when some are blocked.",
+    help="Exit 2 when changes are pending, 3 when some are blocked or apply would refuse the plan.",
 )
 def plan(
     path: str,
@@ -399,7 +399,8 @@ def _confirm(plan: Plan, yes: bool) -> None:
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Apply this saved plan (checked against the account and the repo first).",
+    help="Apply this saved plan (checked against the account and the repo first); with --target,"
+    " only those targets' changes of it.",
 )
 @targets_option
 @changed_since_option
@@ -408,7 +409,9 @@ def _confirm(plan: Plan, yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Go past the safety limits of reconciler.yaml.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed target.")
-@click.option("--fail-on-blocked", is_flag=True, help="Exit 3 when the plan has BLOCKED changes.")
+@click.option(
+    "--fail-on-blocked", is_flag=True, help="Exit 3, naming them, when some changes are BLOCKED."
+)
 @strict_option
 @quiet_option
 @click.option(

@@ -58,8 +58,14 @@ def refusal_message(found: Sequence[Refusal]) -> str:
     return f"refusing an unsafe plan: {reasons}. {OVERRIDE_HINT}"
 
 
+def managed_targets(plan: Plan) -> int:
+    """The targets the share limit counts: those planned, and with --changed-since the files'
+    targets left out as unchanged (a pull request's plan is judged against the repo it joins)."""
+    return plan.summary.targets + plan.summary.targets_skipped_unchanged
+
+
 def _limit_refusals(plan: Plan, safety: Safety) -> list[Refusal]:
-    changed, managed = changed_targets(plan), max(plan.summary.targets, 1)
+    changed, managed = changed_targets(plan), max(managed_targets(plan), 1)
     found = []
     if changed > safety.max_changed_targets:
         found.append(

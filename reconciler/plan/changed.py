@@ -267,14 +267,32 @@ def _profile_changed(old: DesiredState, new: DesiredState, name: str) -> bool:
 # -- BLOCKED changes the base revision asked for too ----------------------------------------------
 
 
-def blocked_before(plan: Plan, base: DesiredState, directory: Directory) -> set[ChangeKey]:
-    """The plan's BLOCKED changes that the repo at the base revision asked for as well (the same
-    value at the same leaf of the same target): there before the change under review."""
+def blocked_before(
+    plan: Plan, base: DesiredState, now: DesiredState, directory: Directory
+) -> set[ChangeKey]:
+    """The plan's BLOCKED changes that were there before the change under review: the repo at
+    the base revision asked for the same value at the same leaf of the same target, under the
+    same locks. A change that adds or moves a lock in any file may be what blocks them, so then
+    none counts as there before (the author is shown every one)."""
+    if not _same_locks(base, now):
+        return set()
     return {
         change.key
         for change in plan.blocked
         if not change.locks and _base_wants(base, directory, change)
     }
+
+
+def _same_locks(old: DesiredState, new: DesiredState) -> bool:
+    if not _same(_account(old, "locks"), _account(new, "locks")):
+        return False
+    names = set(old.groups) | set(new.groups)
+    return all(_same(_group_locks(old, name), _group_locks(new, name)) for name in names)
+
+
+def _group_locks(state: DesiredState, name: str) -> Settings | None:
+    group = state.groups.get(name)
+    return group.locks if group else None
 
 
 def _base_wants(base: DesiredState, directory: Directory, change: Change) -> bool:

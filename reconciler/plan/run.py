@@ -50,5 +50,5 @@ async def make_plan(
     # What apply will make of it, judged as apply judges (`apply.run.check_safety`).
     plan.refusals = refusals(plan, state.options.safety, plan.weakening)
     if scope.base is not None:
-        plan.blocked_before = blocked_before(plan, scope.base, session.reader.directory)
+        plan.blocked_before = blocked_before(plan, scope.base, state, session.reader.directory)
     return plan

@@ -217,3 +217,31 @@ def test_changed_since_fails_only_on_blocked_changes_it_brings(
     new = reconciler("plan", repo, "--changed-since", "HEAD~1", "--detailed-exitcode")
     assert new.exit_code == 3, new.output  # bob's BLOCKED change is this commit's
     assert f"BLOCKED: {MALLORY_WHY}" in new.stdout and "pre-existing" not in new.stdout
+
+
+SALES_LOCKS_HOST_VIDEO = (
+    "settings:\n  schedule_meeting:\n    host_video: true\n"
+    "locks:\n  schedule_meeting:\n    host_video: true\n"
+)
+GRACE_HOST_VIDEO_OFF = "settings:\n  schedule_meeting:\n    host_video: false\n"
+
+
+def test_a_lock_the_change_adds_makes_its_blocked_changes_its_own(
+    served: Served, tmp_path: Path
+) -> None:
+    repo = write_repo(
+        tmp_path / "repo",
+        {"reconciler.yaml": BUSINESS, "users/grace@acme.test.yaml": GRACE_HOST_VIDEO_OFF},
+    )
+    git_repo(repo)
+    commit_all(repo, "grace turns her camera off")  # pending: nothing locks it in Zoom
+    (repo / "groups").mkdir()
+    (repo / "groups/Sales.yaml").write_text(SALES_LOCKS_HOST_VIDEO)
+    (repo / "users/grace@acme.test.yaml").write_text(
+        GRACE_HOST_VIDEO_OFF + "  in_meeting:\n    chat: false\n"
+    )
+    commit_all(repo, "Sales locks the host's camera on")
+    done = reconciler("plan", repo, "--changed-since", "HEAD~1", "--detailed-exitcode")
+    assert done.exit_code == 3, done.output  # grace asked for it before; the lock is new
+    assert "BLOCKED: locked by group Sales, groups/Sales.yaml" in done.stdout
+    assert "pre-existing" not in done.stdout

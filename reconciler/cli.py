@@ -69,11 +69,13 @@ from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.policies import conflict_problems, desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
-from reconciler.plan.scope import UserSelector
+from reconciler.plan.safety import judge_refusals
+from reconciler.plan.scope import UserSelector, parse_selectors, within
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
     APPLY_FORMATS,
+    blocked_reason,
     render_dry_run,
     render_report,
     render_report_json,
@@ -321,7 +323,7 @@ def _plan_now(
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when changes are pending, 3 when some are blocked.",
+    help="Exit 2 when changes are pending, 3 when some are blocked or apply would refuse the plan.",
 )
 def plan(
     path: str,
@@ -398,7 +400,8 @@ def _confirm(plan: Plan, yes: bool) -> None:
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Apply this saved plan (checked against the account and the repo first).",
+    help="Apply this saved plan (checked against the account and the repo first); with --target,"
+    " only those targets' changes of it.",
 )
 @targets_option
 @changed_since_option
@@ -407,7 +410,9 @@ def _confirm(plan: Plan, yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Go past the safety limits of reconciler.yaml.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed target.")
-@click.option("--fail-on-blocked", is_flag=True, help="Exit 3 when the plan has BLOCKED changes.")
+@click.option(
+    "--fail-on-blocked", is_flag=True, help="Exit 3, naming them, when some changes are BLOCKED."
+)
 @strict_option
 @quiet_option
 @click.option(
@@ -449,6 +454,8 @@ def apply(
 ) -> None:
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
     out = sys.stderr if fmt == "json" else sys.stdout  # JSON alone on stdout
+    if plan_file and changed_since:
+        _fail(CHANGED_SINCE_WITH_PLAN)
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         log = None if dry_run else audit_log_path(state.root, audit_log)
@@ -476,10 +483,11 @@ def apply(
                 loop.run(
                     check_plan(made, state, session, dataclasses.replace(settings, force=True))
                 )
+                made = _saved_scope(made, targets)
             render(made, out, "text", color=_color() and out is sys.stdout)
             _warn(made.skipped, path)
             if dry_run:
-                render_dry_run(made, out)
+                render_dry_run(made, out, [] if force else judge_refusals(made, state))
                 _exit(for_plan(made, detailed=False, strict=strict))
             if not made.requests:
                 _finish(
@@ -497,6 +505,25 @@ def apply(
     _finish(made, report, fmt, run_id, fail_on_blocked, strict)
 
 
+CHANGED_SINCE_WITH_PLAN = (
+    "--changed-since does not go with --plan: a saved plan keeps the scope it was made with "
+    "(plan with --changed-since --out FILE, or pick targets of the saved plan with --target)"
+)
+
+
+def _saved_scope(plan: Plan, targets: tuple[str, ...]) -> Plan:
+    """With --target, only those targets' changes of the saved plan (said on stderr)."""
+    if not targets:
+        return plan
+    part = within(plan, parse_selectors(targets))
+    click.echo(
+        f"--target: {len(part.changes)} of the saved plan's {len(plan.changes)} change(s), "
+        f"{len(part.requests)} of its {len(plan.requests)} request(s)",
+        err=True,
+    )
+    return part
+
+
 def _finish(
     plan: Plan, report: ApplyReport, fmt: str, run_id: str, fail_on_blocked: bool, strict: bool
 ) -> NoReturn:
@@ -504,7 +531,11 @@ def _finish(
         render_report_json(plan, report, sys.stdout, run_id=run_id)
     else:
         render_report(plan, report, sys.stdout)
-    _exit(for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict))
+    code = for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict)
+    if code is ExitCode.REFUSED and fail_on_blocked and plan.blocked:
+        sys.stdout.flush()
+        click.echo(f"refused: {printable(blocked_reason(plan))}", err=True)
+    _exit(code)
 
 
 # -- audit --------------------------------------------------------------------------------------

@@ -35,13 +35,15 @@ def for_validate(problems: int, violations: int = 0) -> ExitCode:
 
 def for_plan(plan: Plan, *, detailed: bool, strict: bool = False) -> ExitCode:
     """An unknown target is an error (and with `--strict` a skipped file); with
-    `--detailed-exitcode`: blocked changes or a policy violation the plan introduces 3, pending 2.
+    `--detailed-exitcode`: 3 for BLOCKED changes (with `--changed-since`, those the change under
+    review brings), a policy violation the plan introduces, or anything apply would refuse the
+    plan for without --force; else pending 2.
     """
     if plan.unknown or (strict and plan.skipped):
         return ExitCode.ERROR
     if not detailed:
         return ExitCode.OK
-    if plan.blocked or plan.introduced:
+    if plan.blocked_introduced or plan.introduced or plan.refusals:
         return ExitCode.REFUSED
     return ExitCode.CHANGES if plan.pending else ExitCode.OK
 

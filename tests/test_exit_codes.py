@@ -16,7 +16,14 @@ from reconciler.apply.runlock import RunLock, run_lock_path
 from reconciler.cli import cli
 from reconciler.connect import Connector
 from reconciler.sandbox import DEFAULT_ACCOUNT_ID
-from tests.plan.sandbox_repo import failing_reads, open_app, prepare, send_all
+from tests.plan.sandbox_repo import (
+    commit_all,
+    failing_reads,
+    git_repo,
+    open_app,
+    prepare,
+    send_all,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "acme"
@@ -30,6 +37,9 @@ EXPIRED_ACK = (
     "acknowledged:\n  - target: user:alice@acme.test\n    field: settings.in_meeting.chat\n"
     "    owner: ops@acme.test\n    reason: pilot\n    expires: 2020-01-31\n"
 )
+
+LIMIT_0 = {"reconciler.yaml": "safety:\n  max_changed_targets: 0\n"}
+JOIN_BEFORE_HOST = "settings:\n  schedule_meeting:\n    join_before_host: true\n"  # account-locked
 
 Scenario = Callable[[Path], int]
 
@@ -105,6 +115,22 @@ def unreadable_plan(tmp: Path) -> int:
     return run(tmp, "apply", str(repo), "--sandbox", "--plan", str(saved), "--yes")
 
 
+def since_base(tmp: Path, name: str, text: str) -> int:
+    """A commit that changes one file, over a base whose mallory file is BLOCKED by a lock, and
+    that brings mallory into the plan (a new field in her file)."""
+    mallory = "users/mallory@acme.test.yaml"
+    repo = repo_of(tmp, {mallory: JOIN_BEFORE_HOST})
+    git_repo(repo)
+    commit_all(repo, "base")
+    (repo / mallory).write_text(JOIN_BEFORE_HOST + "  in_meeting:\n    chat: false\n")
+    (repo / name).parent.mkdir(parents=True, exist_ok=True)
+    (repo / name).write_text(text)
+    commit_all(repo, "the change under review")
+    return run(
+        tmp, "plan", str(repo), "--sandbox", "--changed-since", "HEAD~1", "--detailed-exitcode"
+    )
+
+
 def locked(tmp: Path) -> int:
     repo = alice(tmp)
     with RunLock(run_lock_path(repo, DEFAULT_ACCOUNT_ID), "other-run"):
@@ -155,6 +181,37 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("plan --detailed-exitcode", "the plan introduces a policy violation"): lambda t: run(
         t, "plan", str(erin(t, FILE_TRANSFER_ON, **POLICY)), "--sandbox", "--detailed-exitcode"
     ),
+    ("plan --detailed-exitcode", "apply would refuse the plan: over a safety limit"): lambda t: run(
+        t, "plan", str(alice(t, **LIMIT_0)), "--sandbox", "--detailed-exitcode"
+    ),
+    (
+        "plan --detailed-exitcode",
+        "apply would refuse the plan: a change weakens security by an enabled policy rule",
+    ): lambda t: run(
+        t, "plan", str(erin(t, FILE_TRANSFER_ON, **POLICY)), "--sandbox", "--detailed-exitcode"
+    ),
+    (
+        "plan --detailed-exitcode --changed-since",
+        "changes pending, and only BLOCKED changes the base revision had too",
+    ): lambda t: since_base(t, "users/alice@acme.test.yaml", CHAT_OFF),
+    (
+        "plan --detailed-exitcode --changed-since",
+        "the change under review brings a BLOCKED change",
+    ): lambda t: since_base(t, "users/bob@acme.test.yaml", JOIN_BEFORE_HOST),
+    (
+        "apply --plan --changed-since",
+        "a saved plan keeps its scope: use `--target` to apply a part of it",
+    ): lambda t: run(
+        t,
+        "apply",
+        str(alice(t)),
+        "--sandbox",
+        "--plan",
+        str(t / "plan.json"),
+        "--changed-since",
+        "HEAD",
+        "--yes",
+    ),
     (
         "apply",
         "every change that could be sent was applied and verified, BLOCKED ones listed",
@@ -165,7 +222,7 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("apply", "the plan is over a safety limit (without `--force`)"): lambda t: run(
         t,
         "apply",
-        str(alice(t, **{"reconciler.yaml": "safety:\n  max_changed_targets: 0\n"})),
+        str(alice(t, **LIMIT_0)),
         "--sandbox",
         "--yes",
     ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,62 +12,26 @@ from reconciler.apply.proposal import check_proposal
 from reconciler.apply.report import ApplyReport, Traffic
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
-from reconciler.desired.models import Safety
 from reconciler.errors import ReconcilerError, UnsafePlan
 from reconciler.plan.engine import build_plan
-from reconciler.plan.model import Plan, Weakening
-from reconciler.plan.policies import engine_for, weakening_changes
+from reconciler.plan.model import Plan
+from reconciler.plan.safety import judge_refusals, refusal_message
 from reconciler.plan.scope import Scope
 from reconciler.vocab import ProgressHook, email_key, no_progress
 
 DEFAULT_MAX_PLAN_AGE = timedelta(hours=24)
-# Below this many managed targets a share limit says little (2 of 5 is 40 %): only the count holds.
-MIN_TARGETS_FOR_SHARE_LIMIT = 20
-OVERRIDE_HINT = (
-    "Check the plan, then apply with --force, or raise the `safety:` limits in reconciler.yaml"
-)
 
 
-def changed_targets(plan: Plan) -> int:
-    return len({request.target for request in plan.requests})
+def check_safety(plan: Plan, state: DesiredState, *, force: bool) -> None:
+    """Refuse (UnsafePlan) a plan beyond the repo's safety limits, or one that a rule of the
+    repo's policy packs marks as weakening security (judged again here, for a saved plan too).
 
-
-def _limit_reasons(plan: Plan, safety: Safety) -> list[str]:
-    changed, managed = changed_targets(plan), max(plan.summary.targets, 1)
-    reasons = []
-    if changed > safety.max_changed_targets:
-        reasons.append(
-            f"{changed} targets change, more than max_changed_targets "
-            f"({safety.max_changed_targets})"
-        )
-    share = 100 * changed / managed
-    if managed >= MIN_TARGETS_FOR_SHARE_LIMIT and share > safety.max_changed_percent:
-        reasons.append(
-            f"{share:.0f} % of {managed} managed targets change, more than "
-            f"max_changed_percent ({safety.max_changed_percent} %)"
-        )
-    return reasons
-
-
-def check_safety(
-    plan: Plan, safety: Safety, *, force: bool, weakening: Sequence[Weakening] = ()
-) -> None:
-    """Refuse (UnsafePlan) a plan beyond the repo's safety limits, or one that weakens security.
-
-    `weakening`: the changes that a policy marks as weakening security (the policy engine passes
-    them); like the limits, they need --force.
-    """
+    The same judgement as the plan's own `refusals`, so plan and apply cannot disagree."""
     if force:
         return
-    reasons = _limit_reasons(plan, safety)
-    if weakening:
-        shown = "; ".join(_weakening_text(item) for item in weakening[:3])
-        more = f"; and {len(weakening) - 3} more" if len(weakening) > 3 else ""
-        reasons.append(
-            f"{len(weakening)} change(s) weaken security by a policy rule: {shown}{more}"
-        )
-    if reasons:
-        raise UnsafePlan(f"refusing an unsafe plan: {'; '.join(reasons)}. {OVERRIDE_HINT}")
+    found = judge_refusals(plan, state)
+    if found:
+        raise UnsafePlan(refusal_message(found))
 
 
 @dataclass(frozen=True)
@@ -83,20 +46,12 @@ class ApplySettings:
     max_plan_age: timedelta = DEFAULT_MAX_PLAN_AGE
 
 
-def _weakening_text(item: Weakening) -> str:
-    change = item.change
-    where = f"{change.target.label} [{change.family}] {'.'.join(change.path)}"
-    return f"{where} ({', '.join(item.rules)})"
-
-
 async def check_plan(
     plan: Plan, state: DesiredState, session: Session, settings: ApplySettings
 ) -> None:
     """Everything that refuses a plan before the first request: the safety limits, and for a
     saved plan its account, age, repo state and every change against the repo."""
-    engine = engine_for(state)
-    weakening = weakening_changes(plan, engine) if engine else []
-    check_safety(plan, state.options.safety, force=settings.force, weakening=weakening)
+    check_safety(plan, state, force=settings.force)
     if settings.saved_plan:
         now = datetime.now(UTC)
         await check_proposal(plan, state, session, max_age=settings.max_plan_age, now=now)

@@ -19,10 +19,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from reconciler.desired.layering import effective_user_settings
 from reconciler.desired.repo import Entry, Refused, load_tree, not_a_file, too_big
 from reconciler.desired.state import DesiredState, Settings
+from reconciler.diff import strictly_equal
 from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.escape import quoted
+from reconciler.live.directory import Directory
+from reconciler.plan.model import Change, ChangeKey, Plan
 from reconciler.plan.scope import Scope
 
 # `git cat-file --batch` answers `<oid> blob <size>`; anything longer is not that answer.
@@ -229,6 +233,7 @@ def changed_scope(old: DesiredState | None, new: DesiredState) -> Scope:
         users=None if everyone else frozenset(users),
         member_groups=frozenset(members),
         since_revision=True,
+        base=old,
     )
 
 
@@ -257,3 +262,55 @@ def _profile_changed(old: DesiredState, new: DesiredState, name: str) -> bool:
     if before is None or after is None:
         return before is not after
     return before.priority != after.priority or not _same(before.settings, after.settings)
+
+
+# -- BLOCKED changes the base revision asked for too ----------------------------------------------
+
+
+def blocked_before(
+    plan: Plan, base: DesiredState, now: DesiredState, directory: Directory
+) -> set[ChangeKey]:
+    """The plan's BLOCKED changes that were there before the change under review: the repo at
+    the base revision asked for the same value at the same leaf of the same target, under the
+    same locks. A change that adds or moves a lock in any file may be what blocks them, so then
+    none counts as there before (the author is shown every one)."""
+    if not _same_locks(base, now):
+        return set()
+    return {
+        change.key
+        for change in plan.blocked
+        if not change.locks and _base_wants(base, directory, change)
+    }
+
+
+def _same_locks(old: DesiredState, new: DesiredState) -> bool:
+    if not _same(_account(old, "locks"), _account(new, "locks")):
+        return False
+    names = set(old.groups) | set(new.groups)
+    return all(_same(_group_locks(old, name), _group_locks(new, name)) for name in names)
+
+
+def _group_locks(state: DesiredState, name: str) -> Settings | None:
+    group = state.groups.get(name)
+    return group.locks if group else None
+
+
+def _base_wants(base: DesiredState, directory: Directory, change: Change) -> bool:
+    settings = _base_settings(base, directory, change)
+    if settings is None:
+        return False
+    wanted = settings.flat(change.family)
+    return change.path in wanted and strictly_equal(wanted[change.path], change.after)
+
+
+def _base_settings(base: DesiredState, directory: Directory, change: Change) -> Settings | None:
+    target = change.target
+    if target.kind == "account":
+        return base.account.settings if base.account else None
+    if target.kind == "group":
+        group = base.groups.get(target.name or "")
+        return group.settings if group else None
+    email = target.email or ""
+    user = directory.users.get(email)
+    names = tuple(directory.group_names(user)) if user else ()
+    return effective_user_settings(base, email, names)

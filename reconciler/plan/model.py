@@ -60,6 +60,10 @@ class TargetRef:
         return {"kind": self.kind, "id": self.id, "email": self.email, "name": self.name}
 
 
+# A change's target, family, leaf and whether it writes the locks (`Change.key`).
+ChangeKey = tuple[TargetRef, Family, LeafPath, Writes]
+
+
 class _FamilyAndWrites:
     """What a change and a request share: the family written and whether it is the locks."""
 
@@ -93,6 +97,11 @@ class Change(_FamilyAndWrites):
     status: Status = Status.PENDING
     reason: str | None = None
     writes: Writes = Writes.SETTINGS
+
+    @property
+    def key(self) -> ChangeKey:
+        """What the change is to, whatever its values: target, family, leaf, settings or locks."""
+        return self.target, self.family, self.path, self.writes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -201,6 +210,18 @@ class Weakening:
         return {"change": self.change.to_json(), "rules": list(self.rules)}
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """One reason apply refuses the plan without --force: `code` names the limit or check
+    (max_changed_targets, max_changed_percent, weakens_security), `reason` says why."""
+
+    code: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "reason": self.reason}
+
+
 @dataclass
 class Summary:
     targets: int = 0
@@ -239,6 +260,11 @@ class Plan:
     findings: list[Finding] = field(default_factory=list)  # introduced, fixed, unknown
     findings_left: dict[str, int] = field(default_factory=dict)  # rule -> targets still failing
     weakening: list[Weakening] = field(default_factory=list)
+    # Why apply would refuse this plan without --force (safety limits, weakening changes).
+    refusals: list[Refusal] = field(default_factory=list)
+    # With --changed-since: the BLOCKED changes the base revision asked for as well, so the
+    # change under review did not bring them (they are shown, and do not fail it).
+    blocked_before: set[ChangeKey] = field(default_factory=set)
     # The file a saved plan was loaded from, named in every refusal of it (never saved).
     file: str | None = field(default=None, compare=False)
 
@@ -261,6 +287,14 @@ class Plan:
     @property
     def blocked(self) -> list[Change]:
         return [change for change in self.changes if change.status is Status.BLOCKED]
+
+    def was_blocked_before(self, change: Change) -> bool:
+        return change.key in self.blocked_before
+
+    @property
+    def blocked_introduced(self) -> list[Change]:
+        """The BLOCKED changes this plan's scope brings (all of them without a base revision)."""
+        return [change for change in self.blocked if change.key not in self.blocked_before]
 
     def counted_summary(self) -> Summary:
         """The summary, with every count that the plan's own lists decide taken from them.
@@ -301,6 +335,10 @@ class Plan:
                 "left": self.findings_left,
                 "weakening": [item.to_json() for item in self.weakening],
             },
+            "refusals": [refusal.to_json() for refusal in self.refusals],
+            "blocked_before": [
+                change.to_json() for change in self.blocked if self.was_blocked_before(change)
+            ],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -420,7 +458,13 @@ def _plan(data: dict[str, Any]) -> Plan:
         below_changes=[_ref(item) for item in data.get("below_changes") or []],
         skipped=[diagnostic_from_json(item) for item in data.get("skipped") or []],
         findings=[_finding(item) for item in (data.get("policy") or {}).get("findings") or []],
+        refusals=[_refusal(item) for item in data.get("refusals") or []],
+        blocked_before={_change(item).key for item in data.get("blocked_before") or []},
     )
+
+
+def _refusal(data: dict[str, Any]) -> Refusal:
+    return Refusal(str(data["code"]), str(data["reason"]))
 
 
 def _summary(data: dict[str, Any]) -> Summary:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.desired.fingerprint import fingerprint
-from reconciler.plan.changed import changed_scope, load_repo_at, repo_commit
+from reconciler.plan.changed import blocked_before, changed_scope, load_repo_at, repo_commit
 from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.policies import engine_for
+from reconciler.plan.safety import refusals
 from reconciler.plan.scope import EVERYTHING, Scope, parse_selectors
 from reconciler.vocab import ProgressHook, no_progress
 
@@ -46,4 +47,8 @@ async def make_plan(
     plan.account_id = session.account_id
     plan.created_at = datetime.now(UTC).isoformat(timespec="seconds")
     plan.repo_files = fingerprint(state)
+    # What apply will make of it, judged as apply judges (`apply.run.check_safety`).
+    plan.refusals = refusals(plan, state.options.safety, plan.weakening)
+    if scope.base is not None:
+        plan.blocked_before = blocked_before(plan, scope.base, state, session.reader.directory)
     return plan

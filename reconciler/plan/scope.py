@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 
+from reconciler.desired import DesiredState
 from reconciler.errors import ConfigError
+from reconciler.plan.model import Plan, TargetRef
 from reconciler.vocab import email_key
 
 
@@ -21,12 +23,24 @@ class Scope:
     member_groups: frozenset[str] = frozenset()
     # From `--changed-since`: targets left out are unchanged, and the plan counts them.
     since_revision: bool = False
+    # The repo as it was at that revision, when it loaded: what the plan compares its BLOCKED
+    # changes with, so those the revision asked for already are told apart.
+    base: DesiredState | None = field(default=None, compare=False, repr=False)
 
     def wants_group(self, name: str) -> bool:
         return self.groups is None or name in self.groups
 
     def wants_user(self, email: str) -> bool:
         return self.users is None or email_key(email) in self.users
+
+    def covers(self, target: TargetRef) -> bool:
+        """Whether a planned target is one this scope names (members of `member_groups` are
+        not known from the target alone, so a scope with them covers none of them)."""
+        if target.kind == "account":
+            return self.account
+        if target.kind == "group":
+            return self.wants_group(target.name or "")
+        return self.wants_user(target.email or "")
 
 
 EVERYTHING = Scope()
@@ -85,3 +99,21 @@ class UserSelector:
         if any(fnmatchcase(email_key(email), pattern) for pattern in self.emails):
             return True
         return any(fnmatchcase(name, pattern) for name in groups for pattern in self.groups)
+
+
+def within(plan: Plan, scope: Scope) -> Plan:
+    """The part of a saved plan whose targets `scope` names: their changes, requests, unknown
+    reads and rechecks; the targets left out are no longer counted."""
+    left_out = {change.target for change in plan.changes if not scope.covers(change.target)}
+    left_out |= {item.target for item in plan.unknown if not scope.covers(item.target)}
+    return replace(
+        plan,
+        changes=[c for c in plan.changes if scope.covers(c.target)],
+        requests=[r for r in plan.requests if scope.covers(r.target)],
+        unknown=[u for u in plan.unknown if scope.covers(u.target)],
+        below_changes=[t for t in plan.below_changes if scope.covers(t)],
+        findings=[f for f in plan.findings if scope.covers(f.target)],
+        weakening=[w for w in plan.weakening if scope.covers(w.change.target)],
+        summary=replace(plan.summary, targets=plan.summary.targets - len(left_out)),
+        refusals=[],  # judged again on what is left, by whoever applies it
+    )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TextIO
 from urllib.parse import urlencode
 
 from reconciler.apply.report import CHANGE_RESULTS, NO_LOCK_FOUND, ApplyReport, ChangeResult
 from reconciler.diagnostic import diagnostic_json
 from reconciler.escape import printable
-from reconciler.plan.model import Change, Plan, Request
+from reconciler.plan.model import Change, Plan, Refusal, Request
+from reconciler.plan.safety import OVERRIDE_HINT
 
 
 def request_line(request: Request) -> str:
@@ -18,10 +20,28 @@ def request_line(request: Request) -> str:
     return f"{request.method} {request.path}{query} {body}"
 
 
-def render_dry_run(plan: Plan, fh: TextIO) -> None:
+def render_dry_run(plan: Plan, fh: TextIO, refusals: Sequence[Refusal] = ()) -> None:
+    """The exact requests, then a line for each reason apply would refuse them for."""
     fh.write(f"Dry run: {len(plan.requests)} request(s) would be sent; nothing was sent.\n")
     for request in plan.requests:
         fh.write(f"  {printable(request.target.label)}: {printable(request_line(request))}\n")
+    for refusal in refusals:
+        fh.write(f"Apply would refuse ({refusal.code}): {printable(refusal.reason)}\n")
+    if refusals:
+        fh.write(f"{OVERRIDE_HINT}.\n")
+
+
+# At most this many BLOCKED changes are named in --fail-on-blocked's reason; the report has all.
+SHOWN_BLOCKED = 5
+
+
+def blocked_reason(plan: Plan) -> str:
+    """Why --fail-on-blocked fails the run: the BLOCKED changes, by target and field."""
+    blocked = plan.blocked
+    shown = "; ".join(_where(change) for change in blocked[:SHOWN_BLOCKED])
+    more = len(blocked) - SHOWN_BLOCKED
+    shown += f"; and {more} more" if more > 0 else ""
+    return f"--fail-on-blocked: {len(blocked)} change(s) are BLOCKED, never sent: {shown}"
 
 
 APPLY_FORMATS = ("text", "json")
@@ -100,9 +120,11 @@ def _verdict(report: ApplyReport, fh: TextIO) -> None:
         else ""
     )
     if report.converged:
+        blocked = report.counts()["blocked"]
+        rest = f"{blocked} BLOCKED change(s) were not sent" if blocked else "nothing is pending"
         fh.write(
             "Converged: every change sent was read back from Zoom and matches the repo"
-            f"{below}; nothing is pending.\n"
+            f"{below}; {rest}.\n"
         )
         return
     fh.write("Not converged:")

@@ -7,7 +7,7 @@ from typing import Any
 
 from reconciler.diff import MISSING
 from reconciler.escape import printable
-from reconciler.plan.model import Change, Summary, TargetRef
+from reconciler.plan.model import Change, Plan, Summary, TargetRef
 
 NOT_SET = "(not set)"
 
@@ -89,3 +89,24 @@ def nothing_to_do(summary: Summary) -> bool:
 
 
 NO_CHANGES = "No changes. Zoom matches the settings repo."
+
+
+REFUSED_HEAD = "Apply will refuse this plan without --force:"
+PRE_EXISTING = "pre-existing"
+
+
+def refusal_lines(plan: Plan) -> list[str]:
+    """`code: reason`, one a refusal, in the order apply names them."""
+    return [f"{refusal.code}: {printable(refusal.reason)}" for refusal in plan.refusals]
+
+
+def blocked_before_note(plan: Plan, changed_since: str | None) -> list[str]:
+    """How many BLOCKED changes the base revision asked for too (they do not fail the plan)."""
+    count = sum(plan.was_blocked_before(change) for change in plan.blocked)
+    if not count:
+        return []
+    since = changed_since or "the base revision"
+    return [
+        f"BLOCKED at {since} too ({PRE_EXISTING}; they do not fail this plan): "
+        f"{count} of {len(plan.blocked)}"
+    ]

@@ -17,6 +17,9 @@ from reconciler.escape import printable
 from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
 from reconciler.render.changes import (
     NO_CHANGES,
+    PRE_EXISTING,
+    REFUSED_HEAD,
+    blocked_before_note,
     by_target,
     count_phrase,
     field_tags,
@@ -55,7 +58,7 @@ def render(
 ) -> None:
     """Write `plan` as one PR comment of at most `limit` characters (never coloured)."""
     del color
-    parts = [*_unknown_parts(plan.unknown), *_target_parts(plan.changes)]
+    parts = [*_unknown_parts(plan.unknown), *_target_parts(plan)]
     fh.write(_fit(_head(plan, changed_since), parts, limit))
 
 
@@ -92,9 +95,11 @@ def _head(plan: Plan, changed_since: str | None) -> str:
         lines += [f"Settings repo at commit `{plan.repo_commit}`.", ""]
     summary = plan.counted_summary()
     lines += _summary_table(summary)
-    notes = ([NO_CHANGES] if nothing_to_do(summary) else []) + skipped_notes(
-        summary, changed_since
-    )
+    if plan.refusals:
+        lines += ["", "> [!CAUTION]", f"> **{escape(REFUSED_HEAD)}**", ">"]
+        lines += [f"> - {code(r.code)}: {escape(r.reason)}" for r in plan.refusals]
+    notes = ([NO_CHANGES] if nothing_to_do(summary) else []) + skipped_notes(summary, changed_since)
+    notes += blocked_before_note(plan, changed_since)
     if notes:
         lines += ["", "<br>\n".join(notes)]
     lines += _skipped_files(plan.skipped)
@@ -149,15 +154,20 @@ def _unknown_line(item: Unknown) -> str:
     return f"> - {code(item.target.label)}{family}: {escape(item.error)}\n"
 
 
-def _target_parts(changes: list[Change]) -> list[_Part]:
-    return [_Part(_section(target, own), target) for target, own in by_target(changes).items()]
+def _target_parts(plan: Plan) -> list[_Part]:
+    grouped = by_target(plan.changes)
+    return [_Part(_section(target, own, plan), target) for target, own in grouped.items()]
 
 
-def _section(target: TargetRef, changes: list[Change]) -> str:
+def _section(target: TargetRef, changes: list[Change], plan: Plan) -> str:
     title = html.escape(f"{target.label}: {count_phrase(changes)}")
     lines = [f"\n<details><summary>{title}</summary>", "", TABLE_HEAD]
     lines += [_row(change) for change in changes]
-    reasons = [_reason(change) for change in changes if change.status == "blocked"]
+    reasons = [
+        _reason(change, plan.was_blocked_before(change))
+        for change in changes
+        if change.status == "blocked"
+    ]
     if reasons:
         lines += ["", "**Blocked:**", *reasons]
     pinned = [_reason(c) for c in changes if c.status == "pending" and c.reason]
@@ -174,8 +184,10 @@ def _row(change: Change) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _reason(change: Change) -> str:
-    return f"- {code('.'.join(change.path))}: {escape(change.reason or 'blocked')}"
+def _reason(change: Change, before: bool = False) -> str:
+    """`before`: the base revision asked for this BLOCKED change too."""
+    tag = f" ({PRE_EXISTING})" if before else ""
+    return f"- {code('.'.join(change.path))}{tag}: {escape(change.reason or 'blocked')}"
 
 
 def code(text: str) -> str:

@@ -6,6 +6,7 @@ console width, and this output must be exact for golden files, pipes and CI logs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -13,11 +14,15 @@ from reconciler.escape import printable
 from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
 from reconciler.render.changes import (
     NO_CHANGES,
+    PRE_EXISTING,
+    REFUSED_HEAD,
+    blocked_before_note,
     by_target,
     field_name,
     marker,
     nothing_to_do,
     plural,
+    refusal_lines,
     skipped_notes,
     value_text,
 )
@@ -51,34 +56,45 @@ def render(
     """Write `plan` as text; `color` adds ANSI colours, `changed_since` names the base revision."""
     paint = _Painter(color)
     for target, changes in by_target(plan.changes).items():
-        fh.write(_target_block(target, changes, paint))
+        fh.write(_target_block(target, changes, paint, plan.was_blocked_before))
     if plan.unknown:
         fh.write(_unknown_block(plan.unknown, paint))
     policy = policy_lines(plan)
     if policy:
         fh.write("\n".join(policy) + "\n\n")
+    refusals = refusal_lines(plan)
+    if refusals:
+        lines = [paint(REFUSED_HEAD, RED), *(f"  REFUSED {line}" for line in refusals)]
+        fh.write("\n".join(lines) + "\n\n")
     fh.write(_summary_block(plan.counted_summary(), changed_since, paint))
+    for note in blocked_before_note(plan, changed_since):
+        fh.write(note + "\n")
 
 
-def _target_block(target: TargetRef, changes: list[Change], paint: _Painter) -> str:
+def _target_block(
+    target: TargetRef,
+    changes: list[Change],
+    paint: _Painter,
+    blocked_before: Callable[[Change], bool],
+) -> str:
     bodies = [f"{field_name(c)}: {value_text(c.before)} -> {value_text(c.after)}" for c in changes]
     width = max((len(body) for body in bodies if len(body) <= SOURCE_COLUMN_LIMIT), default=0)
     lines = [paint(printable(target.label), BOLD)]
     for change, body in zip(changes, bodies, strict=True):
-        mark = marker(change)
-        lines.append(
-            f"  {paint(mark, MARKER_COLORS[mark])} {body.ljust(width)}{GAP}{_tail(change, paint)}"
-        )
+        mark, tail = marker(change), _tail(change, paint, blocked_before(change))
+        lines.append(f"  {paint(mark, MARKER_COLORS[mark])} {body.ljust(width)}{GAP}{tail}")
     return "\n".join(lines) + "\n\n"
 
 
-def _tail(change: Change, paint: _Painter) -> str:
-    """Where the change comes from; for a blocked change first why, since that is what to fix."""
+def _tail(change: Change, paint: _Painter, before: bool) -> str:
+    """Where the change comes from; for a blocked change first why, since that is what to fix
+    (`before`: the base revision asked for it too)."""
     source = printable(change.source)
     reason = printable(change.reason) if change.reason else None
     if change.status != "blocked":
         return f"{source} ({reason})" if reason else source
-    blocked = f"BLOCKED: {reason}" if reason else "BLOCKED"
+    blocked = f"BLOCKED ({PRE_EXISTING})" if before else "BLOCKED"
+    blocked = f"{blocked}: {reason}" if reason else blocked
     return f"{paint(blocked, RED)}{GAP}({source})"
 
 

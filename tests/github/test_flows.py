@@ -25,6 +25,10 @@ EXAMPLE = ROOT / "examples" / "acme"
 SARIF_SCHEMA = ROOT.parent / "shared" / "sarif" / "sarif-schema-2.1.0.json"
 REPOSITORY = "acme/zoom-settings"
 ALICE = "users/alice@acme.test.yaml"
+PLAN_FAILED = (
+    "::error::the plan has BLOCKED changes, introduces a policy violation, or apply would refuse "
+    "it (see the plan comment)"
+)
 
 
 def workspace(tmp: Path) -> Path:
@@ -136,7 +140,7 @@ def test_plan_fails_on_a_violation_the_pull_request_introduces(tmp_path: Path) -
     assert run.failed
     last = run.steps[-1]
     assert last.code == 1
-    assert "::error::the plan has BLOCKED changes or introduces a policy violation" in last.stdout
+    assert PLAN_FAILED in last.stdout
     assert len(store.comments[9]) == 1  # the plan is still posted, so the author sees why
 
 
@@ -153,6 +157,74 @@ def test_the_plan_comment_names_the_files_it_skipped(tmp_path: Path) -> None:
         "nobody@acme.test (check the spelling, or remove the file if the user left; skipped)\n"
     ) in body
     assert "::warning file=users/nobody@acme.test.yaml,line=1,col=1::" in run.output
+
+
+def limits_on_main(repo: Path, max_changed_targets: int) -> None:
+    """The example's reconciler.yaml with another `max_changed_targets`, merged on main."""
+    options = repo / "reconciler.yaml"
+    text = options.read_text().replace(
+        "max_changed_targets: 50", f"max_changed_targets: {max_changed_targets}"
+    )
+    push(
+        repo, "reconciler.yaml", text.replace("max_changed_percent: 25", "max_changed_percent: 100")
+    )
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+
+
+# Chat off for every user who does not set it: a defaults change reaches everyone.
+CHAT_OFF_BY_DEFAULT = ("    chat: true\n", "    chat: false\n")
+
+
+def test_plan_fails_a_defaults_change_over_max_changed_targets_naming_the_limit(
+    tmp_path: Path,
+) -> None:
+    repo = workspace(tmp_path)
+    limits_on_main(repo, 5)
+    git(repo, "checkout", "-q", "-b", "pr")
+    with served_github() as (store, api):
+        defaults = (repo / "defaults.yaml").read_text().replace(*CHAT_OFF_BY_DEFAULT)
+        push(repo, "defaults.yaml", defaults)
+        run = job("plan", repo, api, tmp_path, event_name="pull_request", pr=11)
+    assert run.failed
+    assert run.step("plan").code == 0  # the plan was made and posted; the last step fails
+    last = run.steps[-1]
+    assert last.code == 1 and PLAN_FAILED in last.stdout
+    plan = json.loads((tmp_path / "runner-plan-0" / "plan.json").read_text())
+    changed = len({request["target"]["id"] for request in plan["requests"]})
+    assert changed > 5
+    assert plan["refusals"] == [
+        {
+            "code": "max_changed_targets",
+            "reason": f"{changed} targets change, more than max_changed_targets (5)",
+        }
+    ]
+    body = store.comments[11][0]["body"]
+    assert (
+        "> **Apply will refuse this plan without --force:**\n>\n"
+        f"> - `max_changed_targets`: {changed} targets change, more than "
+        "max\\_changed\\_targets (5)\n"
+    ) in body
+
+
+def test_plan_passes_a_pull_request_over_blocked_changes_it_did_not_bring(
+    tmp_path: Path,
+) -> None:
+    repo = workspace(tmp_path)
+    limits_on_main(repo, 100)
+    git(repo, "checkout", "-q", "-b", "pr")
+    with served_github() as (store, api):
+        defaults = (repo / "defaults.yaml").read_text().replace(*CHAT_OFF_BY_DEFAULT)
+        push(repo, "defaults.yaml", defaults)
+        run = job("plan", repo, api, tmp_path, event_name="pull_request", pr=12)
+    assert not run.failed, run.output
+    assert run.step("plan").code == 0
+    plan = json.loads((tmp_path / "runner-plan-0" / "plan.json").read_text())
+    assert plan["summary"]["changes_blocked"] == 3 and len(plan["blocked_before"]) == 3
+    body = store.comments[12][0]["body"]
+    assert (
+        "BLOCKED at " in body and "too (pre-existing; they do not fail this plan): 3 of 3" in body
+    )
+    assert body.count("(pre-existing):") == 3
 
 
 def test_reconcile_refuses_any_ref_but_the_default_branch(tmp_path: Path) -> None:

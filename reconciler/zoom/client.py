@@ -304,7 +304,9 @@ class ZoomClient:
                 raise
             failures: list[Exception] = [exc]
 
-        def worth_retrying(exc: Exception) -> bool:
+        def worth_retrying(exc: BaseException) -> bool:  # stamina's newer stubs: BaseException
+            if not isinstance(exc, Exception):
+                return False
             failures.append(exc)
             return _is_transient(exc)
 

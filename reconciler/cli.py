@@ -71,6 +71,7 @@ from reconciler.plan.policies import conflict_problems, desired_violations, engi
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.safety import judge_refusals
 from reconciler.plan.scope import UserSelector, parse_selectors, within
+from reconciler.policy import Engine
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
@@ -83,7 +84,9 @@ from reconciler.render.apply_report import (
 from reconciler.render.audit import AUDIT_FORMATS, EVIDENCE_NAMES, render_audit
 from reconciler.render.diagnostics import DiagnosticEmitter, emit_text, github_emitter
 from reconciler.render.explain import render as render_explanation
+from reconciler.render.failure import write_failure, write_failure_markdown
 from reconciler.render.progress import ProgressLines
+from reconciler.render.validate import render_validate_json, validate_json
 from reconciler.sandbox.cli import sandbox
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
 from reconciler.zoom.budget import ReadBudget
@@ -97,6 +100,8 @@ ResultT = TypeVar("ResultT")
 def cli(debug: bool) -> None:
     """Declarative GitOps reconciler for Zoom settings."""
     del debug  # read by main() before click runs, so it works wherever it is written
+    global _json_report  # noqa: PLW0603 - each command says where its own report goes
+    _json_report = None
 
 
 cli.add_command(sandbox)
@@ -113,11 +118,12 @@ def _summary(state: DesiredState) -> str:
 
 
 def _report(failed: ValidationFailed, path: str) -> None:
-    """Every problem on stdout (and as a GitHub annotation under Actions), the count on stderr."""
+    """Every problem on stdout (stderr when stdout holds the run's JSON or Markdown report; and as
+    a GitHub annotation under Actions), the count on stderr."""
     diagnostics = [from_problem(problem) for problem in failed.problems]
     out = io.StringIO()
     _emitter(path)(diagnostics, out)
-    click.echo(out.getvalue(), nl=False)
+    click.echo(out.getvalue(), nl=False, err=_stdout_holds_report())
     click.echo(_count(failed), err=True)
 
 
@@ -149,24 +155,81 @@ def _exit(code: ExitCode) -> NoReturn:
     sys.exit(int(code))
 
 
+@dataclasses.dataclass
+class _JsonReport:
+    """Where this run's report goes (stdout, a file, the PR comment's Markdown), so that a run
+    that fails writes one there too: the report's kind with an `error` object, never nothing."""
+
+    kind: str
+    files: list[Path] = dataclasses.field(default_factory=list)
+    stdout: str | None = None  # "json" or "markdown"
+    done: bool = False  # the run's own report is out: a later failure adds none
+
+    def fail(self, error: ReconcilerError, code: ExitCode) -> None:
+        if self.done:
+            return
+        self.done = True
+        for file in self.files:
+            with contextlib.suppress(OSError):  # the line on stderr still says what failed
+                file.parent.mkdir(parents=True, exist_ok=True)
+                with file.open("w", encoding="utf-8") as fh:
+                    write_failure(self.kind, error, int(code), fh)
+        if self.stdout == "json":
+            write_failure(self.kind, error, int(code), sys.stdout)
+        elif self.stdout == "markdown":
+            write_failure_markdown(self.kind, error, int(code), sys.stdout)
+        sys.stdout.flush()
+
+
+# The running command's report; a module's state because `main` reports a bug with it too.
+_json_report: _JsonReport | None = None
+
+
+def _expect_report(kind: str, *, files: list[Path], stdout: str | None) -> _JsonReport:
+    global _json_report  # noqa: PLW0603 - one command per process (or per test invocation)
+    _json_report = _JsonReport(kind, files, stdout)
+    return _json_report
+
+
+def _stdout_holds_report() -> bool:
+    return _json_report is not None and _json_report.stdout is not None and not _json_report.done
+
+
+def _report_failure(error: ReconcilerError, code: ExitCode) -> None:
+    if _json_report is not None:
+        _json_report.fail(error, code)
+
+
 def _fail(message: str) -> NoReturn:
+    _report_failure(ReconcilerError(message), ExitCode.ERROR)
     click.echo(f"error: {printable(message)}", err=True)
     _exit(ExitCode.ERROR)
 
 
+def _refuse(message: str) -> NoReturn:
+    _report_failure(Refused(message), ExitCode.REFUSED)
+    click.echo(f"refused: {printable(message)}", err=True)
+    _exit(ExitCode.REFUSED)
+
+
 @contextmanager
 def _failures(path: str) -> Iterator[None]:
-    """Bad input and API failures end here with one clear line and the contract's exit code."""
+    """Bad input and API failures end here with one clear line and the contract's exit code (and
+    the report of a --format json run, with its `error`)."""
     try:
         yield
     except ValidationFailed as failed:
-        _report(failed, path)
+        _report(failed, path)  # first: it goes to stderr while stdout waits for the report
+        _report_failure(failed, ExitCode.ERROR)
         _exit(ExitCode.ERROR)
     except Refused as refused:
+        _report_failure(refused, ExitCode.REFUSED)
         click.echo(f"refused: {printable(str(refused))}", err=True)
         _exit(ExitCode.REFUSED)
     except ReconcilerError as error:
-        _fail(str(error))
+        _report_failure(error, ExitCode.ERROR)
+        click.echo(f"error: {printable(str(error))}", err=True)
+        _exit(ExitCode.ERROR)
 
 
 class _Loop:
@@ -204,17 +267,18 @@ class _Loop:
         return self.run(self._stack.enter_async_context(opened))
 
 
+VALIDATE_FORMATS = ("text", "json")
+
+
 @cli.command()
 @path_argument
-def validate(path: str) -> None:
+@format_option(VALIDATE_FORMATS)
+def validate(path: str, fmt: str) -> None:
     """Check the settings repo at PATH offline: every problem with file:line:col."""
+    if fmt == "json":
+        _validate_json(path)
     try:
-        state = load_repo(path)
-        engine = engine_for(state)
-        found = acknowledgement_problems(state, engine, datetime.now(UTC).date())
-        found += conflict_problems(state, engine) if engine else []
-        if found:
-            raise ValidationFailed(sorted_problems(found))
+        state, engine = _checked(path)
     except ValidationFailed as failed:
         _report(failed, path)
         _exit(for_validate(len(failed.problems)))
@@ -223,13 +287,45 @@ def validate(path: str) -> None:
         out = io.StringIO()
         _emitter(path)(violations, out)
         click.echo(out.getvalue(), nl=False)
-        count = len(violations)
-        click.echo(
-            f"{count} policy violation{'' if count == 1 else 's'} in what the repo asks for",
-            err=True,
-        )
-        _exit(for_validate(0, count))
+        click.echo(_violations_line(len(violations)), err=True)
+        _exit(for_validate(0, len(violations)))
     click.echo(f"{printable(path)}: valid: {_summary(state)}")
+
+
+def _checked(path: str) -> tuple[DesiredState, Engine | None]:
+    """The repo, loaded and checked offline; ValidationFailed with every problem found."""
+    state = load_repo(path)
+    engine = engine_for(state)
+    found = acknowledgement_problems(state, engine, datetime.now(UTC).date())
+    found += conflict_problems(state, engine) if engine else []
+    if found:
+        raise ValidationFailed(sorted_problems(found))
+    return state, engine
+
+
+def _violations_line(count: int) -> str:
+    return f"{count} policy violation{'' if count == 1 else 's'} in what the repo asks for"
+
+
+def _validate_json(path: str) -> NoReturn:
+    """The same checks as `validate`, as one JSON report on stdout (the counts on stderr)."""
+    try:
+        state, engine = _checked(path)
+    except ValidationFailed as failed:
+        code = for_validate(len(failed.problems))
+        document = validate_json(path, None, failed=failed, exit_code=int(code))
+        render_validate_json(document, sys.stdout)
+        click.echo(_count(failed), err=True)
+        _exit(code)
+    except ReconcilerError as error:  # e.g. a schema missing: still a report of this kind
+        write_failure("validate", error, int(ExitCode.ERROR), sys.stdout)
+        click.echo(f"error: {printable(str(error))}", err=True)
+        _exit(ExitCode.ERROR)
+    violations = desired_violations(state, engine) if engine else []
+    render_validate_json(validate_json(path, state, violations=violations), sys.stdout)
+    if violations:
+        click.echo(_violations_line(len(violations)), err=True)
+    _exit(for_validate(0, len(violations)))
 
 
 @cli.command()
@@ -337,14 +433,19 @@ def plan(
     detailed_exitcode: bool,
 ) -> None:
     """Show what would change in Zoom to match the settings repo at PATH."""
+    report = _expect_report(
+        "plan", files=[out] if out else [], stdout=fmt if fmt in ("json", "markdown") else None
+    )
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         session = loop.session(state, sandbox)
         made = _plan_now(loop, state, session, quiet, targets, changed_since)
     render(made, sys.stdout, fmt, color=_color(), changed_since=changed_since)
     sys.stdout.flush()  # the plan first, then any note on stderr
+    report.stdout = None  # the plan is out; --out still gets a report if it cannot be saved
     if out is not None:
         _write_plan(made, out)
+    report.done = True
     _warn(made.skipped, path)
     if made.unknown:
         click.echo(
@@ -385,10 +486,10 @@ def _confirm(plan: Plan, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        click.echo("refused: not a terminal, so nobody can confirm; run with --yes", err=True)
-        _exit(ExitCode.REFUSED)
+        _refuse("not a terminal, so nobody can confirm; run with --yes")
     targets = len({request.target for request in plan.requests})
     if not click.confirm(f"Apply {len(plan.pending)} change(s) to {targets} target(s)?"):
+        _report_failure(Refused("cancelled; nothing was sent"), ExitCode.REFUSED)
         click.echo("Cancelled; nothing was sent.", err=True)
         _exit(ExitCode.REFUSED)
 
@@ -454,6 +555,7 @@ def apply(
 ) -> None:
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
     out = sys.stderr if fmt == "json" else sys.stdout  # JSON alone on stdout
+    _expect_report("apply", files=[], stdout="json" if fmt == "json" and not dry_run else None)
     if plan_file and changed_since:
         _fail(CHANGED_SINCE_WITH_PLAN)
     with _failures(path), _Loop() as loop:
@@ -531,6 +633,8 @@ def _finish(
         render_report_json(plan, report, sys.stdout, run_id=run_id)
     else:
         render_report(plan, report, sys.stdout)
+    if _json_report is not None:
+        _json_report.done = True
     code = for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict)
     if code is ExitCode.REFUSED and fail_on_blocked and plan.blocked:
         sys.stdout.flush()
@@ -666,6 +770,10 @@ def audit(
     quiet: bool,
 ) -> None:
     """Read every target in Zoom and report drift from the repo at PATH and the rules' results."""
+    files = [out] if out is not None and fmt == "json" else []
+    files += [evidence / EVIDENCE_NAMES["json"]] if evidence is not None else []
+    on_stdout = "json" if fmt == "json" and out is None else None
+    report = _expect_report("audit", files=files, stdout=on_stdout)
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         selector = UserSelector.parse(users)
@@ -689,10 +797,12 @@ def audit(
     else:
         render_audit(result, sys.stdout, fmt)
         sys.stdout.flush()
+        report.stdout = None  # the report is out: a later failure is the line on stderr
     if evidence is not None:
         _write_evidence(result, evidence)
     elif result.snapshot is not None:
         click.echo(f"Snapshot: {printable(result.snapshot.path)}", err=True)
+    report.done = True
     _warn(done.warnings, path)
     unknown = len(result.unknown_targets)
     if unknown:
@@ -877,19 +987,21 @@ def main() -> None:
         bad.show()
         sys.exit(int(ExitCode.ERROR))
     except ReconcilerError as error:  # a command that did not catch its own
+        _report_failure(error, ExitCode.ERROR)
         click.echo(f"error: {printable(str(error))}", err=True)
         sys.exit(int(ExitCode.ERROR))
     except OSError as error:
         where = f" ({printable(str(error.filename))})" if error.filename else ""
-        click.echo(f"error: {error.strerror or type(error).__name__}{where}", err=True)
+        line = f"{error.strerror or type(error).__name__}{where}"
+        _report_failure(ReconcilerError(line), ExitCode.ERROR)
+        click.echo(f"error: {line}", err=True)
         sys.exit(int(ExitCode.ERROR))
     except Exception as bug:
+        what = printable(f"{type(bug).__name__}: {bug}", 200)
+        line = f"unexpected {what} (a bug; run again with --debug for the traceback)"
+        _report_failure(ReconcilerError(line), ExitCode.ERROR)
         if debug:
             traceback.print_exc()
         else:
-            what = printable(f"{type(bug).__name__}: {bug}", 200)
-            click.echo(
-                f"error: unexpected {what} (a bug; run again with --debug for the traceback)",
-                err=True,
-            )
+            click.echo(f"error: {line}", err=True)
         sys.exit(int(ExitCode.ERROR))

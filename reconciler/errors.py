@@ -161,17 +161,24 @@ class Refused(ReconcilerError):
 
 
 class UnsafePlan(Refused):
-    """The plan changes more targets than `reconciler.yaml`'s safety limits allow."""
+    """The plan goes past `reconciler.yaml`'s safety limits or weakens security by an enabled
+    rule; `refusals` holds each (code, reason), as the plan's own `refusals` list has them."""
+
+    def __init__(self, message: str, *, refusals: tuple[tuple[str, str], ...] = ()) -> None:
+        self.refusals = refusals
+        super().__init__(message)
 
 
 class PlanRefused(Refused):
     """A saved plan for another account, from another state of the repo, too old, or asking for
     a change the current repo does not ask for (a forged or edited plan); `file` names the plan
-    when known."""
+    when known. `reason` says which, for a report: `wrong_account`, `too_old`, `stale` (the repo
+    or the account moved since it was made) or `edited`."""
 
-    def __init__(self, message: str, *, file: str | None = None) -> None:
+    def __init__(self, message: str, *, file: str | None = None, reason: str = "edited") -> None:
         self.message = message
         self.file = file
+        self.reason = reason
         super().__init__(f"{file}: {message}" if file else message)
 
 

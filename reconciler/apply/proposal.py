@@ -40,7 +40,9 @@ async def check_proposal(
     try:
         await _check_proposal(plan, state, session, max_age=max_age, now=now)
     except PlanRefused as refused:
-        raise PlanRefused(refused.message, file=refused.file or plan.file) from None
+        raise PlanRefused(
+            refused.message, file=refused.file or plan.file, reason=refused.reason
+        ) from None
 
 
 async def _check_proposal(
@@ -52,7 +54,10 @@ async def _check_proposal(
     if changed:
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         shown = ", ".join(changed[:5]) + more
-        raise PlanRefused(f"the settings repo changed since the plan was made ({shown}): {AGAIN}")
+        raise PlanRefused(
+            f"the settings repo changed since the plan was made ({shown}): {AGAIN}",
+            reason="stale",
+        )
     check_bodies(plan)
     planner = Planner(state, session.reader, EVERYTHING, workers=1)
     await session.reader.load_groups()
@@ -108,7 +113,8 @@ def _check_account(plan: Plan, account_id: str) -> None:
     if plan.account_id != account_id:
         raise PlanRefused(
             f"the plan was made for Zoom account {plan.account_id!r}, and these credentials are "
-            f"for {account_id!r}: {AGAIN} with the credentials of the account to change"
+            f"for {account_id!r}: {AGAIN} with the credentials of the account to change",
+            reason="wrong_account",
         )
 
 
@@ -122,7 +128,8 @@ def _check_age(plan: Plan, max_age: timedelta, now: datetime) -> None:
         hours = age.total_seconds() / 3600
         raise PlanRefused(
             f"the plan was made {hours:.1f} h ago, longer than --max-plan-age "
-            f"({max_age.total_seconds() / 3600:g} h): {AGAIN}"
+            f"({max_age.total_seconds() / 3600:g} h): {AGAIN}",
+            reason="too_old",
         )
 
 
@@ -145,7 +152,8 @@ async def _check_change(planner: Planner, change: Change) -> None:
     verdict = await planner.views.verdict(views, change.family, change.path, change.after)
     if isinstance(verdict, Blocked | HeldAsWanted):
         raise PlanRefused(
-            f"the plan sends {_where(change)}, which is {verdict.lock.reason}: {AGAIN}"
+            f"the plan sends {_where(change)}, which is {verdict.lock.reason}: {AGAIN}",
+            reason="stale",
         )
 
 

@@ -31,7 +31,8 @@ def check_safety(plan: Plan, state: DesiredState, *, force: bool) -> None:
         return
     found = judge_refusals(plan, state)
     if found:
-        raise UnsafePlan(refusal_message(found))
+        codes = tuple((refusal.code, refusal.reason) for refusal in found)
+        raise UnsafePlan(refusal_message(found), refusals=codes)
 
 
 @dataclass(frozen=True)

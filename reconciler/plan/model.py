@@ -318,6 +318,7 @@ class Plan:
 
     def body_json(self) -> dict[str, Any]:
         return {
+            "kind": "plan",
             "format_version": self.format_version,
             "account_id": self.account_id,
             "created_at": self.created_at,
@@ -422,6 +423,10 @@ def plan_from_json(data: Any) -> Plan:
     """
     if not isinstance(data, dict):
         raise PlanFileError("not a reconciler plan (the file holds no JSON object)")
+    if data.get("kind", "plan") != "plan":
+        raise PlanFileError(f"not a plan but a {str(data.get('kind'))[:40]!r} report")
+    if isinstance(data.get("error"), dict):
+        raise PlanFileError("the plan run that wrote it failed, so it holds no plan; plan again")
     if data.get("format_version") != FORMAT_VERSION:
         raise PlanFileError(
             f"plan format {data.get('format_version')!r} is not {FORMAT_VERSION}; plan again"
@@ -525,6 +530,6 @@ def load_plan(path: Path) -> Plan:
     except PlanFileError as error:
         raise PlanFileError(error.message, file=str(path)) from None
     except PlanRefused as refused:
-        raise PlanRefused(refused.message, file=str(path)) from None
+        raise PlanRefused(refused.message, file=str(path), reason=refused.reason) from None
     plan.file = str(path)
     return plan

@@ -45,6 +45,7 @@ def blocked_reason(plan: Plan) -> str:
 
 
 APPLY_FORMATS = ("text", "json")
+REPORT_FORMAT_VERSION = 1  # of the apply report's JSON
 # At most this many per-target lines and detail lines in the text summary; JSON has them all.
 MAX_LINES = 50
 LABELS: dict[ChangeResult, str] = {
@@ -147,7 +148,8 @@ def _verdict(report: ApplyReport, fh: TextIO) -> None:
 
 def render_report_json(plan: Plan, report: ApplyReport, fh: TextIO, *, run_id: str) -> None:
     data = {
-        "format_version": 1,
+        "kind": "apply",
+        "format_version": REPORT_FORMAT_VERSION,
         "run_id": run_id,
         "plan_checksum": plan.to_json()["checksum"],
         "converged": report.converged,

@@ -109,6 +109,7 @@ def audit_json(result: AuditResult, *, with_findings: bool = True) -> dict[str, 
     for target in result.targets:
         levels[target.ref.kind] += 1
     document: dict[str, Any] = {
+        "kind": "audit",
         "format_version": FORMAT_VERSION,
         "tool_version": result.tool_version,
         "account_id": result.account_id,

@@ -208,6 +208,14 @@ class Context:
         text = text.strip()
         if "&&" in text:
             return all(self.evaluate(part) for part in text.split("&&"))
+        if "||" in text:  # Actions' `a || b`: the first value that is not empty (or false)
+            for part in text.split("||"):
+                value = self.evaluate(part)
+                if value not in ("", False, None):
+                    return value
+            return value
+        if len(text) >= 2 and text[0] == text[-1] == "'":
+            return text[1:-1]
         if text in ("always()", "success()"):
             return True if text == "always()" else not self.values["_failed"]
         if text == "failure()":
@@ -235,6 +243,7 @@ def run_job(
     runner_temp: Path,
     skip: tuple[str, ...] = (),
     installed: bool = True,
+    secrets: dict[str, str] | None = None,
 ) -> JobRun:
     """Run the first job of a reusable workflow, or the steps of a composite action
     (`action.yml`: its `runs.steps`, with `skip` naming steps that are not run, such as the
@@ -258,7 +267,7 @@ def run_job(
     context = Context(
         {
             "inputs": values,
-            "secrets": {},
+            "secrets": dict(secrets or {}),
             "github": github,
             "runner": {"temp": str(runner_temp)},
             "steps": {},
@@ -285,6 +294,9 @@ def run_job(
         wanted = context.evaluate(str(condition)) if condition else not context.values["_failed"]
         if not wanted or "uses" in step:
             results.append(StepResult(name, False, uses=step.get("uses"), id=step.get("id")))
+            if "id" in step:
+                outcome = "skipped" if not wanted else "success"
+                context.values["steps"][step["id"]] = {"outputs": {}, "outcome": outcome}
             continue
         outputs = runner_temp / f"output-{index}"
         outputs.write_text("")

@@ -114,7 +114,10 @@ def test_mentions_are_neutralised_in_every_body_and_title_posted(tmp_path: Path)
     assert store.comments[7][0]["body"] == f"{MARK}\n{neutral}"
     issue = store.issues[0]
     assert issue["title"] == f"Ping @{ZWJ}admin"
-    assert issue["body"] == f"<!-- reconciler:audit -->\nExit 1.\n\n{neutral}\n"
+    assert issue["body"] == (
+        f"<!-- reconciler:audit -->\nExit 1.\n\nThe run wrote no report: see the run's log.\n\n"
+        f"{neutral}\n"
+    )
 
 
 def test_the_github_api_url_is_stripped_then_checked_like_zoom_s(tmp_path: Path) -> None:

@@ -16,8 +16,16 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from reconciler.cli import cli
+from reconciler.sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_ID, running_sandbox
 from tests.github.standin import TOKEN, JobRun, Store, event_file, run_job, served_github
-from tests.plan.sandbox_repo import commit_all, failing_reads, git, git_repo, prepare
+from tests.plan.sandbox_repo import (
+    commit_all,
+    failing_reads,
+    git,
+    git_repo,
+    open_app,
+    prepare,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -52,7 +60,10 @@ def job(
     event_name: str = "schedule",
     pr: int | None = None,
     extra: str = "--sandbox",
+    secrets: dict[str, str] | None = None,
+    zoom: str | None = None,
 ) -> JobRun:
+    """Run workflow `name`; `zoom`: a served sandbox's URL to reach instead of --sandbox."""
     temp = tmp / f"runner-{name}-{len(list(tmp.glob(f'runner-{name}-*')))}"
     temp.mkdir()
     event: dict[str, Any] = {"repository": {"default_branch": "main"}}
@@ -75,6 +86,8 @@ def job(
         "GITHUB_SERVER_URL": "https://github.example",
         "GITHUB_RUN_ID": "42",
     }
+    if zoom is not None:
+        env |= {"ZOOM_API_URL": f"{zoom}/v2", "ZOOM_OAUTH_URL": f"{zoom}/oauth/token"}
     return run_job(
         WORKFLOWS / f"{name}.yml",
         workspace=repo,
@@ -82,6 +95,7 @@ def job(
         github=github,
         env=env,
         runner_temp=temp,
+        secrets=secrets,
     )
 
 
@@ -273,6 +287,49 @@ def test_reconcile_opens_one_issue_for_blocked_changes_and_closes_it_when_clean(
     ]
 
 
+def test_reconcile_opens_the_issue_for_a_wrong_client_secret(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    wrong = {
+        "ZOOM_ACCOUNT_ID": DEFAULT_ACCOUNT_ID,
+        "ZOOM_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "ZOOM_CLIENT_SECRET": "not-the-secret",
+    }
+    with served_github() as (store, api), running_sandbox(open_app(repo)) as zoom:
+        run = job("reconcile", repo, api, tmp_path, extra="", secrets=wrong, zoom=zoom)
+    assert run.failed
+    assert run.step("apply").code == 0  # it wrote the report and the outputs
+    report = json.loads((tmp_path / "runner-reconcile-0" / "apply.json").read_text())
+    assert (report["kind"], report["error"]["code"]) == ("apply", "zoom_auth")
+    [issue] = open_issues(store)
+    body = issue["body"].splitlines()
+    run_url = "https://github.example/acme/zoom-settings/actions/runs/42"
+    assert body[1] == f"The run {run_url} needs attention (exit 1)."
+    assert body[3].startswith("**The run failed** (zoom_auth): POST http://127.0.0.1:")
+    assert "not-the-secret" not in issue["body"] and "not-the-secret" not in run.output
+    assert "::error::apply did not finish" in run.step("Fail when the run did not finish").stdout
+
+
+def test_reconcile_opens_the_issue_for_a_safety_refusal_naming_the_limit(tmp_path: Path) -> None:
+    repo = workspace(tmp_path)
+    settings = (repo / "reconciler.yaml").read_text()
+    push(
+        repo,
+        "reconciler.yaml",
+        settings.replace("max_changed_targets: 50", "max_changed_targets: 1"),
+    )
+    with served_github() as (store, api):
+        run = job("reconcile", repo, api, tmp_path)
+    assert not run.failed, run.output  # refused, not an error: the issue says why
+    [issue] = open_issues(store)
+    body = issue["body"]
+    assert "needs attention (exit 3)." in body
+    assert "**The run was refused** (unsafe_plan): refusing an unsafe plan:" in body
+    assert "targets change, more than max\\_changed\\_targets (1)" in body
+    assert "What to do: Check the plan, then apply with --force" in body
+    patches = [e for e in open_app(repo).sandbox.journal.entries() if e.method == "PATCH"]
+    assert patches == []
+
+
 @pytest.mark.skipif(not SARIF_SCHEMA.is_file(), reason="needs ../shared/sarif beside the repo")
 def test_audit_uploads_a_located_sarif_and_keeps_one_issue(tmp_path: Path) -> None:
     repo = workspace(tmp_path)
@@ -338,6 +395,8 @@ def test_the_action_runs_a_command_and_exposes_its_counts(tmp_path: Path) -> Non
     assert outputs == {
         "exit-code": "0",
         "report": "plan.json",
+        "kind": "plan",
+        "error": "",
         "changes": str(plan["summary"]["changes_pending"]),
         "blocked": "3",
         "not-applied": "0",

@@ -82,6 +82,7 @@ from reconciler.render.apply_report import (
     render_report_json,
 )
 from reconciler.render.audit import AUDIT_FORMATS, EVIDENCE_NAMES, render_audit
+from reconciler.render.audit_sarif import roll_up_note
 from reconciler.render.diagnostics import DiagnosticEmitter, emit_text, github_emitter
 from reconciler.render.explain import render as render_explanation
 from reconciler.render.failure import write_failure, write_failure_markdown
@@ -803,6 +804,9 @@ def audit(
     elif result.snapshot is not None:
         click.echo(f"Snapshot: {printable(result.snapshot.path)}", err=True)
     report.done = True
+    sarif_note = roll_up_note(result) if fmt == "sarif" or evidence is not None else None
+    if sarif_note is not None:
+        click.echo(f"note: {printable(sarif_note)}", err=True)
     _warn(done.warnings, path)
     unknown = len(result.unknown_targets)
     if unknown:

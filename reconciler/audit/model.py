@@ -314,6 +314,8 @@ class PackInfo:
     title: str
     file: str
     sha256: str  # of the pack file's bytes
+    # The reconciler.yaml line that enables the pack (None: named on the command line only).
+    enabled_at: Where | None = None
 
 
 @dataclass(frozen=True, slots=True)

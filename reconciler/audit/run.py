@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reconciler import __version__
 from reconciler.audit.engine import Auditor, AuditSettings
-from reconciler.audit.model import AuditResult, PackInfo, SinceReport
+from reconciler.audit.model import AuditResult, PackInfo, SinceReport, Where
 from reconciler.audit.snapshot import SnapshotHeader, SnapshotWriter, compare
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
@@ -61,12 +61,17 @@ def snapshot_name(started_at: str) -> str:
     return started_at.replace(":", "-").replace("+00-00", "Z") + ".jsonl.gz"
 
 
-def pack_info(state: DesiredState, names: list[str], packs: list[Pack]) -> list[PackInfo]:
+def pack_info(
+    state: DesiredState, selections: list[Selection], packs: list[Pack]
+) -> list[PackInfo]:
     found = []
-    for name, pack in zip(names, packs, strict=True):
+    for selection, pack in zip(selections, packs, strict=True):
+        name = selection.pack
         path = shipped_file(name) if name in SHIPPED else state.root / name
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        found.append(PackInfo(pack.name, pack.title, pack.file, digest))
+        spot = selection.source()
+        enabled_at = Where(spot.file, spot.line, spot.col) if spot is not None else None
+        found.append(PackInfo(pack.name, pack.title, pack.file, digest, enabled_at))
     return found
 
 
@@ -117,7 +122,7 @@ async def run_audit(
     result.repo_path = str(state.root)
     result.repo_commit = repo_commit(state.root)
     result.tool_version = __version__
-    result.packs = pack_info(state, names, packs)
+    result.packs = pack_info(state, selections, packs)
     result.requests_sent = session.zoom.counters.requests - requests_before
     return AuditRun(result, auditor.warnings)
 

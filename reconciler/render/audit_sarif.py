@@ -1,19 +1,41 @@
 """The audit as SARIF 2.1.0, the format GitHub code scanning reads: one run, one rule descriptor
-per policy rule (plus one for drift and one for unreadable targets), one result per finding.
+per policy rule (plus one for drift and one for unreadable targets), one result per roll-up
+(`reconciler.audit.rollup`): a layer's failure with the users who inherit it is one result with
+the count and a sample; a finding of its own target is one result as it was.
+
+GitHub takes at most 25,000 results and 10 MB gzipped per upload, so the run stays within
+`SarifLimits` whatever the account's size: when the roll-ups per layer are still too many or too
+big, they are rolled up further (per rule and level, then per rule), and the run's
+`properties.rollup` says how far and why. Every location is a file of the settings repo: the
+line that sets the value where the repo sets it, else the `reconciler.yaml` line that enables
+the rule's pack (a repo pack's own rule line is in the repo too); never a file of the tool.
 
 Acknowledged findings stay in the report as results with an accepted external suppression, so
 code scanning shows them as dismissed rather than losing them; `partialFingerprints` carries the
-finding's fingerprint, so an alert keeps its identity across runs while its value changes.
+finding's (or roll-up's) fingerprint, so an alert keeps its identity across runs while its value
+changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from reconciler.audit.model import AuditFinding, AuditResult, FindingKind, FindingStatus
+from reconciler.audit.model import (
+    Acknowledgement,
+    AuditFinding,
+    AuditResult,
+    FindingKind,
+    FindingStatus,
+    PackInfo,
+    Where,
+)
+from reconciler.audit.rollup import Depth, RollUp, count_roll_ups, roll_up
 from reconciler.diff import MISSING
 from reconciler.escape import printable, quoted
 from reconciler.policy import Rule
@@ -27,9 +49,55 @@ INFORMATION_URI = "https://github.com/zoom-reconciler/reconciler"
 FINGERPRINT_KEY = "reconcilerFinding/v1"
 
 REPO_BASE = "REPO"
-PACKS_BASE = "RECONCILER_PACKS"
-# Where a finding no file explains (a target that could not be read) is shown.
+# Where a finding no repo file explains (a target that could not be read, a shipped pack's rule
+# that no reconciler.yaml line enables) is shown.
 UNLOCATED_FILE = "reconciler.yaml"
+MAX_RESULTS = 25_000  # GitHub code scanning's limits per upload
+MAX_GZIP_BYTES = 10_000_000
+SAMPLE_TARGETS = 10
+
+_DEPTH_TEXT = {
+    Depth.LAYER: "per layer (a layer's failure with the users who inherit it)",
+    Depth.LEVEL: "per rule and level",
+    Depth.RULE: "per rule",
+}
+
+_VERB = {
+    FindingStatus.FAIL: "fails",
+    FindingStatus.ACKNOWLEDGED: "fails, acknowledged",
+    FindingStatus.UNKNOWN: "could not be judged",
+    FindingStatus.DRIFT: "drifts",
+}
+
+
+@dataclass(frozen=True)
+class SarifLimits:
+    """What the sink takes: GitHub code scanning's limits unless a caller says otherwise."""
+
+    max_results: int = MAX_RESULTS
+    max_gzip_bytes: int = MAX_GZIP_BYTES
+    sample_size: int = SAMPLE_TARGETS
+
+
+@dataclass(frozen=True)
+class SarifChoice:
+    """How far the findings were rolled up, and why further than per layer (None: not)."""
+
+    depth: Depth
+    results: int
+    gzip_bytes: int
+    reason: str | None = None
+    within_limits: bool = True
+
+    @property
+    def note(self) -> str | None:
+        if self.reason is None:
+            return None
+        return (
+            f"SARIF rolled up {_DEPTH_TEXT[self.depth]}: {self.reason}; "
+            "the JSON report has every finding"
+        )
+
 
 DRIFT_RULE_ID = "reconciler/drift"
 UNREADABLE_RULE_ID = "reconciler/unreadable"
@@ -194,12 +262,28 @@ def rule_descriptors(result: AuditResult) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def finding_text(finding: AuditFinding) -> str:
-    """One line: the target, the field, what was found, actual vs expected, the lock above."""
-    parts = [printable(finding.target.label)]
-    if finding.family is not None:
-        parts.append(printable(finding.field_label))
-    line = ": ".join([*parts, printable(finding.message)])
+def _place(finding: AuditFinding, packs: dict[str, PackInfo]) -> tuple[Where, str | None]:
+    """The repo file and line a finding is shown at, and why there when no line of it sets the
+    value (None when one does, or a repo pack's rule line explains it)."""
+    where = finding.where
+    if where is not None and where.in_repo:
+        return where, None
+    rule = finding.rule
+    pack = packs.get(rule.pack) if rule is not None else None
+    if pack is not None and pack.enabled_at is not None:
+        enabled = pack.enabled_at
+        return (
+            enabled,
+            f"no repo file sets this, so it is shown at {enabled}, which enables the pack",
+        )
+    return Where(UNLOCATED_FILE, 1), f"no file sets this, so it is shown at {UNLOCATED_FILE}"
+
+
+def _place_note(why: str | None) -> str:
+    return f"; {why}" if why is not None else ""
+
+
+def _details(finding: AuditFinding) -> str:
     details = []
     if finding.actual is not MISSING:
         details.append(f"actual {quoted(finding.actual)}")
@@ -207,27 +291,88 @@ def finding_text(finding: AuditFinding) -> str:
         details.append(f"expected {quoted(finding.expected)}")
     if finding.locked_by is not None:
         details.append(f"locked by {printable(finding.locked_by)}")
-    if details:
-        line += f" ({', '.join(details)})"
+    return f" ({', '.join(details)})" if details else ""
+
+
+def _acknowledged_text(acks: tuple[Acknowledgement, ...]) -> str:
+    if len(acks) == 1:
+        ack = acks[0]
+        return f"; acknowledged by {printable(ack.owner)} until {printable(ack.expires)}"
+    return f"; acknowledged by {len(acks)} entries of acknowledged.yaml" if acks else ""
+
+
+def finding_text(finding: AuditFinding, place: tuple[Where, str | None] | None = None) -> str:
+    """One line: the target, the field, what was found, actual vs expected, the lock above."""
+    parts = [printable(finding.target.label)]
+    if finding.family is not None:
+        parts.append(printable(finding.field_label))
+    line = ": ".join([*parts, printable(finding.message)]) + _details(finding)
     if finding.acknowledged is not None:
-        ack = finding.acknowledged
-        line += f"; acknowledged by {printable(ack.owner)} until {printable(ack.expires)}"
-    if finding.where is None:
-        line += f"; no file sets this, so it is shown at {UNLOCATED_FILE}"
-    return line
+        line += _acknowledged_text((finding.acknowledged,))
+    if place is None:
+        place = _place(finding, {})
+    return line + _place_note(place[1])
 
 
-def _location(finding: AuditFinding) -> dict[str, Any]:
-    where = finding.where
-    if where is None:
-        file, line, column, base = UNLOCATED_FILE, 1, 1, REPO_BASE
+def sample_name(finding: AuditFinding) -> str:
+    """A sampled target, short: a user's email, a group's name, `account`."""
+    ref = finding.target.ref
+    return printable(ref.email or ref.name or finding.target.label)
+
+
+def _who(rollup: RollUp) -> str:
+    """Whom a roll-up stands for: `group Sales and 212 of its users`, `1,790 users`."""
+    layer = rollup.layer
+    if layer is not None:
+        users = rollup.inherited
+        own = rollup.first.target.ref == layer.ref
+        noun = "user" if users == 1 else "users"
+        whose = "of its" if layer.ref.kind == "group" else "with no group"
+        if layer.ref.kind == "group":
+            return f"{printable(layer.label)}{' and' if own else ':'} {users:,} {whose} {noun}"
+        return f"{printable(layer.label)}{' and' if own else ':'} {users:,} {noun} {whose}"
+    if len(rollup.by_level) == 1:
+        return f"{rollup.count:,} findings at the {rollup.first.level} level"
+    counts = ", ".join(f"{level} {n:,}" for level, n in sorted(rollup.by_level.items()))
+    return f"{rollup.count:,} findings ({counts})"
+
+
+def rollup_text(rollup: RollUp, place: tuple[Where, str | None]) -> str:
+    """A roll-up's line: whom, the field, the rule's message, the value where it is one, and a
+    sample of the targets."""
+    first = rollup.first
+    if rollup.single:
+        return finding_text(first, place)
+    parts = [_who(rollup)]
+    if first.family is not None:
+        parts.append(printable(first.field_label))
+    if first.rule is not None:
+        verb = _VERB[first.status]
+        parts.append(printable(f"{first.rule.id} ({first.rule.title}) {verb}"))
     else:
-        file, line, column = where.file, where.line, where.col
-        base = REPO_BASE if where.in_repo else PACKS_BASE
+        parts.append(first.kind.value if first.kind is FindingKind.DRIFT else "unreadable")
+    line = ": ".join(parts)
+    if rollup.scope == "layer":
+        line += _details(first)
+    layer = rollup.layer.ref if rollup.layer is not None else None
+    members = [finding for finding in rollup.sample if finding.target.ref != layer]
+    named = rollup.inherited if layer is not None else rollup.count
+    more = named - len(members)
+    line += f"; {'e.g. ' if more else ''}{', '.join(sample_name(f) for f in members)}"
+    if more:
+        line += f" and {more:,} more (the JSON report lists every one)"
+    line += _acknowledged_text(rollup.acknowledgements)
+    return line + _place_note(place[1])
+
+
+def _location(where: Where) -> dict[str, Any]:
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": quote(file, safe=_URI_SAFE), "uriBaseId": base},
-            "region": {"startLine": max(line, 1), "startColumn": max(column, 1)},
+            "artifactLocation": {
+                "uri": quote(where.file, safe=_URI_SAFE),
+                "uriBaseId": REPO_BASE,
+            },
+            "region": {"startLine": max(where.line, 1), "startColumn": max(where.col, 1)},
         }
     }
 
@@ -255,34 +400,69 @@ def _properties(finding: AuditFinding) -> dict[str, Any]:
     return found
 
 
-def sarif_result(finding: AuditFinding, rule_index: dict[str, int]) -> dict[str, Any]:
-    rule_id = finding_rule_id(finding)
+def _rollup_properties(rollup: RollUp) -> dict[str, Any]:
+    first = rollup.first
+    if rollup.single:
+        return {"scope": "target", **_properties(first)}
     found: dict[str, Any] = {
-        "ruleId": rule_id,
-        "ruleIndex": rule_index[rule_id],
-        "level": LEVEL_BY_SEVERITY[finding.severity],
-        "message": _message(finding_text(finding)),
-        "locations": [_location(finding)],
-        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
-        "properties": _properties(finding),
+        "scope": rollup.scope,
+        "count": rollup.count,
+        "by_level": dict(sorted(rollup.by_level.items())),
+        "sample": [finding.target.label for finding in rollup.sample],
+        "status": first.status.value,
+        "kind": first.kind.value,
+        "severity": first.severity,
+        "field": None if first.family is None else first.field_label,
     }
-    ack = finding.acknowledged
-    if finding.status is FindingStatus.ACKNOWLEDGED and ack is not None:
-        found["suppressions"] = [
-            {
-                "kind": "external",
-                "status": "accepted",
-                "justification": (
-                    f"{ack.reason} (owner {ack.owner}, until {ack.expires}, {ack.where})"
-                ),
-            }
-        ]
+    if rollup.layer is not None:
+        found["layer"] = rollup.layer.label
+        found["inherited"] = rollup.inherited
+        if first.actual is not MISSING:
+            found["actual"] = first.actual
+    if first.expected is not MISSING:
+        found["expected"] = first.expected
     return found
 
 
-def audit_sarif(result: AuditResult) -> dict[str, Any]:
+def _suppression(acks: tuple[Acknowledgement, ...]) -> dict[str, str]:
+    if len(acks) == 1:
+        ack = acks[0]
+        why = f"{ack.reason} (owner {ack.owner}, until {ack.expires}, {ack.where})"
+    else:
+        why = "accepted by " + "; ".join(
+            f"{ack.owner} until {ack.expires} ({ack.where})" for ack in acks
+        )
+    return {"kind": "external", "status": "accepted", "justification": why}
+
+
+def sarif_result(
+    rollup: RollUp, rule_index: dict[str, int], packs: dict[str, PackInfo]
+) -> dict[str, Any]:
+    first = rollup.first
+    rule_id = finding_rule_id(first)
+    place = _place(first, packs)
+    coarse = rollup.scope in ("level", "rule") and first.rule is not None
+    if coarse and first.where is not None and first.where.sets_value:
+        # Its findings are set in many files: shown where the rule is enabled instead.
+        place = _place(dataclasses.replace(first, where=None), packs)
+    found: dict[str, Any] = {
+        "ruleId": rule_id,
+        "ruleIndex": rule_index[rule_id],
+        "level": LEVEL_BY_SEVERITY[first.severity],
+        "message": _message(rollup_text(rollup, place)),
+        "locations": [_location(place[0])],
+        "partialFingerprints": {FINGERPRINT_KEY: rollup.fingerprint},
+        "properties": _rollup_properties(rollup),
+    }
+    if first.status is FindingStatus.ACKNOWLEDGED and rollup.acknowledgements:
+        found["suppressions"] = [_suppression(rollup.acknowledgements)]
+    return found
+
+
+def _document(result: AuditResult, rollups: list[RollUp], choice: dict[str, Any]) -> dict[str, Any]:
     descriptors = rule_descriptors(result)
     rule_index = {descriptor["id"]: index for index, descriptor in enumerate(descriptors)}
+    packs = {pack.name: pack for pack in result.packs}
     run_properties: dict[str, Any] = {
         "account_id": result.account_id,
         "started_at": result.started_at,
@@ -292,6 +472,8 @@ def audit_sarif(result: AuditResult) -> dict[str, Any]:
         "targets": len(result.targets),
         "clean": result.clean,
         "by_result": result.counts_by_result(),
+        "findings": len(result.findings),
+        "rollup": choice,
     }
     return {
         "$schema": SARIF_SCHEMA,
@@ -308,21 +490,79 @@ def audit_sarif(result: AuditResult) -> dict[str, Any]:
                 },
                 "originalUriBaseIds": {
                     REPO_BASE: {"description": _message("The settings repository.")},
-                    PACKS_BASE: {
-                        "description": _message(
-                            "The reconciler tool's own files: the policy packs it ships are "
-                            "under policies/."
-                        )
-                    },
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [sarif_result(finding, rule_index) for finding in result.findings],
+                "results": [sarif_result(rollup, rule_index, packs) for rollup in rollups],
                 "properties": run_properties,
             }
         ],
     }
 
 
+def _text(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _choice_properties(depth: Depth, limits: SarifLimits, reason: str | None) -> dict[str, Any]:
+    return {
+        "depth": depth.label,
+        "reason": reason,
+        "max_results": limits.max_results,
+        "max_gzip_bytes": limits.max_gzip_bytes,
+        "sample_size": limits.sample_size,
+    }
+
+
+def choose(result: AuditResult, limits: SarifLimits) -> tuple[str, SarifChoice]:
+    """The SARIF text at the least depth that fits `limits`, and how far it went: per layer,
+    else per rule and level, else per rule (which is bounded by the rules, not the account)."""
+    reason: str | None = None
+    for depth in Depth:
+        last = depth is Depth.RULE
+        count = count_roll_ups(result, depth)
+        if count > limits.max_results and not last:
+            reason = (
+                f"{count:,} results {_DEPTH_TEXT[depth]} exceed the {limits.max_results:,} "
+                "that code scanning takes per upload"
+            )
+            continue
+        rollups = roll_up(result, depth, limits.sample_size)
+        text = _text(_document(result, rollups, _choice_properties(depth, limits, reason)))
+        size = len(gzip.compress(text.encode("utf-8"), 6))
+        if size > limits.max_gzip_bytes and not last:
+            reason = (
+                f"{size:,} bytes gzipped {_DEPTH_TEXT[depth]} exceed the "
+                f"{limits.max_gzip_bytes:,} that code scanning takes per upload"
+            )
+            continue
+        within = count <= limits.max_results and size <= limits.max_gzip_bytes
+        return text, SarifChoice(depth, len(rollups), size, reason, within)
+    raise AssertionError("the last depth always returns")
+
+
+# What `render` and the audit command hold the report to.
+DEFAULT_LIMITS = SarifLimits()
+# The CLI asks for the note after the report is written: the same result is not rolled up again.
+_last: list[tuple[AuditResult, SarifChoice]] = []
+
+
+def _chosen(result: AuditResult) -> tuple[str, SarifChoice]:
+    text, choice = choose(result, DEFAULT_LIMITS)
+    _last[:] = [(result, choice)]
+    return text, choice
+
+
+def roll_up_note(result: AuditResult) -> str | None:
+    """The line the audit command prints when its SARIF was rolled up further than per layer."""
+    if _last and _last[0][0] is result:
+        return _last[0][1].note
+    return _chosen(result)[1].note
+
+
+def audit_sarif(result: AuditResult, limits: SarifLimits | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(choose(result, limits or DEFAULT_LIMITS)[0])
+    return document
+
+
 def render(result: AuditResult, fh: TextIO) -> None:
-    json.dump(audit_sarif(result), fh, indent=2, ensure_ascii=False)
-    fh.write("\n")
+    fh.write(_chosen(result)[0])

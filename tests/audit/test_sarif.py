@@ -1,5 +1,7 @@
-"""The audit's SARIF: valid against the SARIF 2.1.0 schema, one result per finding, located where
-the finding's value is set, acknowledged findings suppressed, fingerprints stable."""
+"""The audit's SARIF: valid against the SARIF 2.1.0 schema, one result per roll-up (a finding of
+its own target, or a layer's failure with the users who inherit it), located in the settings
+repo where the value is set (else at the reconciler.yaml line that enables the pack), rolled up
+further when over the caps, acknowledged findings suppressed, fingerprints stable."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from reconciler.audit.model import (
     RuleOutcome,
     Where,
 )
+from reconciler.audit.rollup import Depth
 from reconciler.diff import MISSING
 from reconciler.plan.model import TargetRef
 from reconciler.render import audit_sarif
@@ -28,6 +31,7 @@ from tests.audit.sample import ACK, EVE, sample
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared/sarif/sarif-schema-2.1.0.json"
 BASELINE = "zoom-security-baseline"
+ENABLED = Where("reconciler.yaml", 2, 5)
 WAITING_ROOM = f"{BASELINE}/zsb-waiting-room"
 USER_WAITING_ROOM = f"{BASELINE}/zsb-user-keeps-waiting-room"
 
@@ -150,7 +154,7 @@ def test_the_run_names_the_tool_the_bases_and_the_audit() -> None:
     assert driver["name"] == "reconciler"
     assert driver["version"] == "0.1.0"
     assert driver["informationUri"] == audit_sarif.INFORMATION_URI
-    assert set(run["originalUriBaseIds"]) == {"REPO", "RECONCILER_PACKS"}
+    assert set(run["originalUriBaseIds"]) == {"REPO"}
     assert "settings repository" in run["originalUriBaseIds"]["REPO"]["description"]["text"]
     properties = run["properties"]
     assert properties["account_id"] == "sandbox-account"
@@ -222,9 +226,16 @@ def test_one_result_per_finding_with_its_rule() -> None:
     assert [r["properties"]["level"] for r in results] == [f.level for f in result.findings]
 
 
+def enabled_sample() -> AuditResult:
+    """The sample, its pack enabled at reconciler.yaml line 2 (as an audit of a repo records)."""
+    result = sample()
+    result.packs = [dataclasses.replace(pack, enabled_at=ENABLED) for pack in result.packs]
+    return result
+
+
 def test_each_result_is_located_where_its_value_is_set() -> None:
     locations = []
-    for found in run_of(sample())["results"]:
+    for found in run_of(enabled_sample())["results"]:
         assert len(found["locations"]) == 1
         physical = found["locations"][0]["physicalLocation"]
         artifact, region = physical["artifactLocation"], physical["region"]
@@ -237,8 +248,8 @@ def test_each_result_is_located_where_its_value_is_set() -> None:
         ("account.yaml", "REPO", 12, 5),
         ("users/alice@acme.test.yaml", "REPO", 3, 3),
         ("users/alice@acme.test.yaml", "REPO", 3, 3),
-        ("policies/zoom-security-baseline.yaml", "RECONCILER_PACKS", 24, 5),
-        ("policies/zoom-security-baseline.yaml", "RECONCILER_PACKS", 24, 5),
+        ("reconciler.yaml", "REPO", 2, 5),
+        ("reconciler.yaml", "REPO", 2, 5),
         ("reconciler.yaml", "REPO", 1, 1),
     ]
 
@@ -369,3 +380,147 @@ def test_passes_make_no_results() -> None:
     assert run["results"] == []
     assert len(run["tool"]["driver"]["rules"]) == len(sample().rules) + 2
     assert run["properties"]["clean"] is True
+
+
+# -- roll-ups -----------------------------------------------------------------------------------
+
+JOIN_BEFORE_HOST = f"{BASELINE}/zsb-join-before-host-off"
+
+
+def layered() -> AuditResult:
+    """One rule (account, group and user levels) failing at the account and the Sales group:
+    two users with no group and three Sales users hold the failing value as their layer does;
+    a Support user fails while Support passes; a Sales user fails where the repo sets it."""
+    base = enabled_sample()
+    rule = next(rule for rule in base.rules if rule.id == "zsb-join-before-host-off")
+    account = AuditTarget(TargetRef("account", "me"))
+    sales = AuditTarget(TargetRef("group", "g-sales", name="Sales"))
+    support = AuditTarget(TargetRef("group", "g-support", name="Support"))
+    loose = [AuditTarget(TargetRef("user", f"u-a{n}", email=f"a{n}@acme.test")) for n in (1, 2)]
+    members = [
+        AuditTarget(TargetRef("user", f"u-s{n}", email=f"s{n}@acme.test"), ("Sales", "Support"))
+        for n in (1, 2, 3)
+    ]
+    helper = AuditTarget(TargetRef("user", "u-h", email="h@acme.test"), ("Support",))
+    managed = AuditTarget(TargetRef("user", "u-m", email="m@acme.test"), ("Sales",), True)
+    targets = [account, sales, support, *loose, *members, helper, managed]
+    rule_line = Where(rule.file, rule.line, 5, in_repo=False, sets_value=False)
+
+    def failed(target: AuditTarget, where: Where = rule_line) -> AuditFinding:
+        return AuditFinding(
+            FindingKind.POLICY, FindingStatus.FAIL, target, "settings",
+            "schedule_meeting.join_before_host", f"{rule.id} ({rule.title}) fails", where,
+            actual=True, expected=False, rule=rule,
+        )  # fmt: skip
+
+    findings = [failed(account), failed(sales, Where("groups/sales.yaml", 4, 5))]
+    findings += [failed(target) for target in [*loose, *members, helper]]
+    findings.append(failed(managed, Where("users/m@acme.test.yaml", 3, 3)))
+    result = AuditResult(
+        account_id="sandbox-account", tool_version="0.1.0", packs=base.packs, rules=[rule],
+        targets=targets, findings=findings,
+    )  # fmt: skip
+    row = bytearray(RuleOutcome.FAIL for _ in targets)
+    row[2] = RuleOutcome.PASS
+    result.outcomes[JOIN_BEFORE_HOST] = row
+    return result
+
+
+def test_a_layers_failure_and_the_users_who_inherit_it_are_one_result() -> None:
+    results = run_of(layered())["results"]
+    assert [r["properties"]["scope"] for r in results] == ["layer", "layer", "target", "target"]
+    account, sales, helper, managed = results
+    assert account["message"]["text"] == (
+        "account and 2 users with no group: settings.schedule_meeting.join_before_host: "
+        "zsb-join-before-host-off (Participants cannot join before the host) fails "
+        "(actual true, expected false); a1@acme.test, a2@acme.test; no repo file sets this, so it is shown at "
+        "reconciler.yaml:2, which enables the pack"
+    )
+    assert account["properties"] == {
+        "scope": "layer", "count": 3, "by_level": {"account": 1, "user": 2},
+        "sample": ["account", "user a1@acme.test", "user a2@acme.test"], "status": "fail",
+        "kind": "policy", "severity": "high", "field": "settings.schedule_meeting.join_before_host",
+        "layer": "account", "inherited": 2, "actual": True, "expected": False,
+    }  # fmt: skip
+    assert sales["properties"]["count"] == 4
+    assert sales["properties"]["sample"] == [
+        "group Sales", "user s1@acme.test", "user s2@acme.test", "user s3@acme.test",
+    ]  # fmt: skip
+    assert sales["message"]["text"].startswith("group Sales and 3 of its users: ")
+    # The Sales failure is set by the group's file: that line is where the roll-up is shown.
+    region = sales["locations"][0]["physicalLocation"]
+    assert region["artifactLocation"] == {"uri": "groups/sales.yaml", "uriBaseId": "REPO"}
+    assert region["region"] == {"startLine": 4, "startColumn": 5}
+    assert helper["properties"]["target"] == "user h@acme.test"  # Support passes: her own
+    assert managed["properties"]["target"] == "user m@acme.test"  # the repo sets hers
+    uri = managed["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "users/m@acme.test.yaml"
+    assert len({r["partialFingerprints"][audit_sarif.FINGERPRINT_KEY] for r in results}) == 4
+
+
+def test_the_roll_up_is_noted_in_the_run_when_not_further() -> None:
+    rollup = run_of(layered())["properties"]["rollup"]
+    assert rollup == {
+        "depth": "layer", "reason": None, "max_results": 25_000,
+        "max_gzip_bytes": 10_000_000, "sample_size": 10,
+    }  # fmt: skip
+    assert audit_sarif.roll_up_note(layered()) is None
+
+
+def test_over_the_result_cap_the_findings_roll_up_per_rule_and_level(schema_validator: Any) -> None:
+    limits = audit_sarif.SarifLimits(max_results=3)
+    document = audit_sarif.audit_sarif(layered(), limits)
+    assert not list(schema_validator.iter_errors(document))
+    run = document["runs"][0]
+    assert [(r["properties"]["scope"], r["properties"]["level"]) for r in run["results"][:2]] == [
+        ("target", "account"), ("target", "group"),
+    ]  # fmt: skip
+    users = run["results"][2]
+    assert (users["properties"]["scope"], users["properties"]["count"]) == ("level", 7)
+    assert users["properties"]["by_level"] == {"user": 7}
+    assert users["message"]["text"] == (
+        "7 findings at the user level: settings.schedule_meeting.join_before_host: "
+        "zsb-join-before-host-off (Participants cannot join before the host) fails; a1@acme.test, "
+        "a2@acme.test, s1@acme.test, s2@acme.test, s3@acme.test, h@acme.test, m@acme.test; "
+        "no repo file sets this, so it is shown at reconciler.yaml:2, which enables the pack"
+    )
+    reason = (
+        "4 results per layer (a layer's failure with the users who inherit it) exceed the 3 "
+        "that code scanning takes per upload"
+    )
+    assert run["properties"]["rollup"]["depth"] == "level"
+    assert run["properties"]["rollup"]["reason"] == reason
+    _text, choice = audit_sarif.choose(layered(), limits)
+    assert choice.note == (
+        f"SARIF rolled up per rule and level: {reason}; the JSON report has every finding"
+    )
+
+
+def test_a_tinier_cap_rolls_up_per_rule_and_a_byte_cap_too() -> None:
+    run = audit_sarif.audit_sarif(layered(), audit_sarif.SarifLimits(max_results=2))["runs"][0]
+    assert [r["properties"]["count"] for r in run["results"]] == [9]
+    assert run["results"][0]["properties"]["by_level"] == {"account": 1, "group": 1, "user": 7}
+    assert run["properties"]["rollup"]["depth"] == "rule"
+    assert "more (the JSON report" not in run["results"][0]["message"]["text"]  # all 9 named
+    _text, choice = audit_sarif.choose(layered(), audit_sarif.SarifLimits(max_gzip_bytes=100))
+    assert (choice.depth, choice.within_limits) == (Depth.RULE, False)
+    assert choice.reason is not None and "bytes gzipped per rule and level exceed the 100" in (
+        choice.reason
+    )
+
+
+def test_the_sample_is_cut_and_says_how_many_more() -> None:
+    limits = audit_sarif.SarifLimits(max_results=2, sample_size=3)
+    found = audit_sarif.audit_sarif(layered(), limits)["runs"][0]["results"][0]
+    assert found["properties"]["sample"] == ["account", "group Sales", "user a1@acme.test"]
+    assert (
+        "; e.g. account, Sales, a1@acme.test and 6 more (the JSON report lists every one)"
+        in (found["message"]["text"])
+    )
+
+
+def test_a_shipped_packs_rule_without_an_enabling_line_is_shown_at_reconciler_yaml() -> None:
+    results = run_of(sample())["results"]
+    bob = results[5]
+    assert bob["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "reconciler.yaml"
+    assert bob["message"]["text"].endswith("; no file sets this, so it is shown at reconciler.yaml")

@@ -1,0 +1,251 @@
+"""Roll-ups: an audit's findings grouped for a sink that cannot take one per target (SARIF for
+GitHub code scanning, the HTML page). Pure data from an `AuditResult`; no verdict changes, only
+how the findings are grouped: every finding is in exactly one roll-up, with its status.
+
+`Depth.LAYER` rolls a failing rule up to the layer it fails because of. A user's failed (or
+acknowledged) finding of rule R belongs to the finding of its *layer* L when all of these hold,
+and otherwise stays the user's own:
+
+1. L is the user's layer for R: the user's primary (first) group when R judges groups and the
+   user has a group; the account when the user has no group and R judges the account. (A user
+   in a group of a rule that does not judge groups stays per user: the group may hold the
+   field, and nothing in the result tells whether it does.)
+2. R failed at L too (failed or acknowledged), with a known value.
+3. R reads one field only (its value and, maybe, its lock flags). The user's lock flags come
+   from the same account and primary-group locks as L's, so a user holding L's value of that
+   field has every input of the rule as L has it: the failure is L's.
+4. The user's value of that field is L's, compared strictly (JSON-equal: `true` is not `1`).
+5. The repo sets nothing for the user on that field (the finding's place is not a line that
+   sets the value): a value the repo asks of the user is decided by that line, not by L.
+
+A roll-up at L holds L's own finding (when its status and acknowledgement are the users') and
+every user that inherits it, as a count and a sample. `Depth.LEVEL` and `Depth.RULE` group
+further, for a sink that is still too small: every finding of a rule (drift: of a field) at
+one level, then at every level, per status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from reconciler.audit.model import (
+    Acknowledgement,
+    AuditFinding,
+    AuditResult,
+    AuditTarget,
+    FindingKind,
+    FindingStatus,
+    light,
+)
+from reconciler.diff import MISSING
+
+SAMPLE_SIZE = 10
+_FAILED = (FindingStatus.FAIL, FindingStatus.ACKNOWLEDGED)
+
+
+class Depth(IntEnum):
+    """How far findings are grouped: each depth groups every roll-up of the one before."""
+
+    LAYER = 1  # a layer's failure with the users who inherit it; everything else per target
+    LEVEL = 2  # per rule (drift: per field), level and status
+    RULE = 3  # per rule (drift: per field) and status
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class RollUp:
+    """Findings that are one problem for a reader: `count` of them, `sample` the first ones.
+
+    `scope`: `target` (one finding), `layer` (`layer`'s failure and the users who inherit it),
+    `level` (every finding of the rule at `first.level`) or `rule` (at every level).
+    `acknowledgements`: the distinct entries that accept those of them that are acknowledged.
+    """
+
+    scope: str
+    first: AuditFinding  # the layer's own finding when it is in the roll-up, else the first one
+    count: int
+    by_level: dict[str, int]
+    sample: tuple[AuditFinding, ...]
+    layer: AuditTarget | None = None
+    acknowledgements: tuple[Acknowledgement, ...] = ()
+
+    @property
+    def status(self) -> FindingStatus:
+        return self.first.status
+
+    @property
+    def kind(self) -> FindingKind:
+        return self.first.kind
+
+    @property
+    def single(self) -> bool:
+        return self.count == 1
+
+    @property
+    def inherited(self) -> int:
+        """Users in a layer roll-up that inherit the layer's failure (its own finding aside)."""
+        return self.by_level.get("user", 0) if self.scope == "layer" else 0
+
+    @property
+    def fingerprint(self) -> str:
+        """A single finding's own fingerprint; else what is grouped, never the counts, so the
+        roll-up keeps its identity across runs while its members change."""
+        if self.scope == "target":
+            return self.first.fingerprint
+        first = self.first
+        where = self.layer.ref if self.layer is not None else None
+        parts = [
+            "rollup", self.scope, first.kind.value, first.rule_code or "", first.field_label,
+            first.level if self.scope == "level" else "",
+            f"{where.kind}:{where.id}" if where is not None else "",
+        ]  # fmt: skip
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Bucket:
+    scope: str
+    layer: AuditTarget | None
+    limit: int | None
+    first: AuditFinding | None = None
+    count: int = 0
+    by_level: Counter[str] = field(default_factory=Counter)
+    sample: list[AuditFinding] = field(default_factory=list)
+    acks: dict[Acknowledgement, None] = field(default_factory=dict)
+
+    def add(self, finding: AuditFinding) -> None:
+        own = self.layer is not None and finding.target.ref == self.layer.ref
+        if self.first is None or own:
+            self.first = finding
+        self.count += 1
+        self.by_level[finding.level] += 1
+        if own:  # the layer's own finding leads its sample
+            self.sample.insert(0, finding)
+            if self.limit is not None and len(self.sample) > self.limit:
+                self.sample.pop()
+        elif self.limit is None or len(self.sample) < self.limit:
+            self.sample.append(finding)
+        if finding.acknowledged is not None:
+            self.acks[finding.acknowledged] = None
+
+    def done(self) -> RollUp:
+        assert self.first is not None
+        scope = "target" if self.count == 1 and self.scope == "layer" else self.scope
+        return RollUp(
+            scope, self.first, self.count, dict(self.by_level), tuple(self.sample),
+            self.layer if scope == "layer" else None, tuple(self.acks),
+        )  # fmt: skip
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
+
+
+def _one_field(finding: AuditFinding) -> bool:
+    rule = finding.rule
+    if rule is None:
+        return False
+    reads = rule.reads
+    return len(reads.fields | reads.locks | reads.required) == 1
+
+
+class _Layers:
+    """The failures of the account and the groups, by rule: what a user may inherit."""
+
+    def __init__(self, result: AuditResult) -> None:
+        self.account: AuditTarget | None = None
+        self.groups: dict[str, AuditTarget] = {}
+        for target in result.targets:
+            if target.ref.kind == "account":
+                self.account = target
+            elif target.ref.kind == "group" and target.ref.name is not None:
+                self.groups.setdefault(target.ref.name, target)
+        self.failed: dict[tuple[str, str, str], str] = {}
+        findings = result.findings
+        for index, item in enumerate(light(findings)):
+            if item.level == "user" or item.kind is not FindingKind.POLICY:
+                continue
+            if item.status not in _FAILED:
+                continue
+            finding = findings[index]
+            if finding.rule_code is not None and finding.actual is not MISSING:
+                ref = finding.target.ref
+                self.failed[(finding.rule_code, ref.kind, ref.id)] = _canonical(finding.actual)
+
+    def layer_of(self, finding: AuditFinding) -> AuditTarget | None:
+        """The layer whose failure this finding is (the rule in the module's docstring), or None
+        when the finding is the target's own."""
+        rule, target = finding.rule, finding.target
+        if rule is None or target.ref.kind != "user" or finding.status not in _FAILED:
+            return None
+        if finding.where is not None and finding.where.sets_value:
+            return None
+        if finding.actual is MISSING or not _one_field(finding):
+            return None
+        if target.groups:
+            layer = self.groups.get(target.groups[0]) if "group" in rule.levels else None
+        else:
+            layer = self.account if "account" in rule.levels else None
+        if layer is None:
+            return None
+        held = self.failed.get((finding.rule_code or "", layer.ref.kind, layer.ref.id))
+        return layer if held is not None and held == _canonical(finding.actual) else None
+
+
+def _subject(finding: AuditFinding) -> str:
+    """What a coarse roll-up is about: the rule, or drift's field, or an unreadable target."""
+    if finding.rule_code is not None:
+        return finding.rule_code
+    return f"{finding.kind.value}:{finding.field_label}"
+
+
+def _keyed(
+    result: AuditResult, depth: Depth
+) -> Iterator[tuple[Hashable, str, AuditTarget | None, AuditFinding]]:
+    """Each finding with its roll-up's key, scope and layer."""
+    layers = _Layers(result) if depth is Depth.LAYER else None
+    for index, finding in enumerate(result.findings):
+        status = finding.status
+        if layers is None:
+            if depth is Depth.LEVEL:
+                yield ("level", _subject(finding), finding.level, status), "level", None, finding
+            else:
+                yield ("rule", _subject(finding), status), "rule", None, finding
+            continue
+        layer = layers.layer_of(finding)
+        if layer is None and finding.level != "user" and finding.status in _FAILED:
+            layer = finding.target if finding.rule_code is not None else None
+        if layer is None:
+            yield ("target", index), "target", None, finding
+        else:
+            ack = finding.acknowledged
+            key = ("layer", finding.rule_code, layer.ref.kind, layer.ref.id, status, ack)
+            yield key, "layer", layer, finding
+
+
+def roll_up(
+    result: AuditResult, depth: Depth = Depth.LAYER, sample_size: int | None = SAMPLE_SIZE
+) -> list[RollUp]:
+    """The roll-ups of `result` at `depth`, in the order of their first finding. `sample_size`
+    None keeps every finding in the sample (for checks; a sink wants the bounded sample)."""
+    buckets: dict[Hashable, _Bucket] = {}
+    for key, scope, layer, finding in _keyed(result, depth):
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = _Bucket(scope, layer, sample_size)
+        bucket.add(finding)
+    return [bucket.done() for bucket in buckets.values()]
+
+
+def count_roll_ups(result: AuditResult, depth: Depth) -> int:
+    """How many roll-ups `roll_up(result, depth)` makes, without keeping them."""
+    return len({key for key, _scope, _layer, _finding in _keyed(result, depth)})

@@ -433,8 +433,8 @@ def test_a_layers_failure_and_the_users_who_inherit_it_are_one_result() -> None:
     assert account["message"]["text"] == (
         "account and 2 users with no group: settings.schedule_meeting.join_before_host: "
         "zsb-join-before-host-off (Participants cannot join before the host) fails "
-        "(actual true, expected false); a1@acme.test, a2@acme.test; no repo file sets this, so it is shown at "
-        "reconciler.yaml:2, which enables the pack"
+        "(actual true, expected false); a1@acme.test, a2@acme.test; no repo file sets this, "
+        "so it is shown at reconciler.yaml:2, which enables the pack"
     )
     assert account["properties"] == {
         "scope": "layer", "count": 3, "by_level": {"account": 1, "user": 2},

@@ -24,6 +24,7 @@ from reconciler.audit.model import (
     AuditResult,
     FieldChange,
 )
+from reconciler.audit.rollup import Depth, RollUp, roll_up
 from reconciler.diff import MISSING
 from reconciler.escape import printable
 from reconciler.policy import Rule
@@ -37,6 +38,19 @@ NO_VALUE = "\u2014"
 # Rows the findings table shows at once (a button shows all): laying out 10,000 rows takes the
 # browser seconds, on load and after every sort or search; 500 take a fraction of one.
 DISPLAY_LIMIT = 500
+# What the page holds at most, so that it stays under 10 MB for any account: findings rows (a
+# layer's roll-up is one row) up to a row and a character budget, then a note that the JSON
+# report has them all; the same for the unreadable targets and the changed fields.
+ROW_LIMIT = 5_000
+ROWS_BUDGET = 6_000_000  # bytes of findings rows (UTF-8)
+SAMPLE_SIZE = 10  # targets shown in a roll-up's drill-down
+LIST_LIMIT = 1_000  # rows of the unreadable targets and of the changed fields
+MESSAGE_CHARS = 1_000
+VALUE_CHARS = 300
+JSON_HAS_ALL = (
+    "the JSON report (<code>--format json</code>, or audit.json in an evidence folder) lists "
+    "every one"
+)
 
 STYLESHEET = (
     """
@@ -96,6 +110,9 @@ caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 .status-unknown { color: var(--warn); }
 .status-acknowledged { color: var(--muted); }
 .expired { color: var(--fail); font-weight: 600; }
+.capped-note { color: var(--warn); font-weight: 600; }
+details.rollup summary { cursor: pointer; }
+details.rollup ul { margin: .3rem 0; padding-left: 1.2rem; }
 svg.chart { display: block; max-width: 100%; height: auto; }
 svg.chart text { font: 12px system-ui, sans-serif; fill: var(--fg); }
 svg.chart rect { fill: var(--info); }
@@ -256,7 +273,7 @@ def _value_text(value: Any) -> str:
         shown = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         shown = type(value).__name__
-    return f"<code>{_text(shown)}</code>"
+    return f"<code>{_text(shown, VALUE_CHARS)}</code>"
 
 
 def _label(key: str) -> str:
@@ -467,7 +484,8 @@ def _rules(result: AuditResult) -> str:
     )
 
 
-def _finding_row(finding: AuditFinding) -> str:
+def _finding_cells(finding: AuditFinding, target: str | None = None) -> str:
+    """A finding's cells; `target`, when given, is the target cell's HTML (a drill-down)."""
     status = finding.status.value
     severity = finding.severity
     where = finding.where
@@ -484,7 +502,7 @@ def _finding_row(finding: AuditFinding) -> str:
         f"<td>{finding.kind.value}</td>",
         f'<td data-sort="{_severity_rank(severity)}">{_text(severity)}</td>',
         f"<td>{_text(finding.level)}</td>",
-        f"<td>{_text(finding.target.label)}</td>",
+        f"<td>{target if target is not None else _text(finding.target.label)}</td>",
         f'<td class="mono">{_text(finding.field_label)}</td>',
         f"<td>{_value_text(finding.actual)}</td>",
         f"<td>{_value_text(finding.expected)}</td>",
@@ -492,9 +510,84 @@ def _finding_row(finding: AuditFinding) -> str:
         f"<td>{_text(finding.locked_by or '')}</td>",
         f'<td class="mono">{_text(where) if where is not None else ""}</td>',
         f"<td>{acknowledged}</td>",
-        f"<td>{_text(finding.message)}</td>",
+        f"<td>{_text(finding.message, MESSAGE_CHARS)}</td>",
     ]
-    return f'<tr data-fingerprint="{_text(finding.fingerprint)}">{"".join(cells)}</tr>'
+    return "".join(cells)
+
+
+def _finding_row(finding: AuditFinding) -> str:
+    return f'<tr data-fingerprint="{_text(finding.fingerprint)}">{_finding_cells(finding)}</tr>'
+
+
+def _drill_down(rollup: RollUp) -> str:
+    """The layer and how many users inherit its failure; opened, a sample of them and the
+    counts."""
+    assert rollup.layer is not None
+    layer = rollup.layer
+    users = rollup.inherited
+    noun = "user" if users == 1 else "users"
+    joined = "and" if rollup.first.target.ref == layer.ref else "inherited by"
+    whose = f"of its {noun}" if layer.ref.kind == "group" else f"{noun} with no group"
+    listed = [f for f in rollup.sample if f.target.ref != layer.ref]
+    items = "".join(f"<li>{_text(finding.target.label)}</li>" for finding in listed)
+    left = users - len(listed)
+    more = f"<p>{left:,} more not listed here: {JSON_HAS_ALL}.</p>" if left > 0 else ""
+    counts = ", ".join(f"{level} {n:,}" for level, n in sorted(rollup.by_level.items()))
+    return (
+        f'<details class="rollup"><summary>{_text(layer.label)} {joined} {users:,} {whose}'
+        f'</summary><p class="muted">{rollup.count:,} findings ({_text(counts)}): each user '
+        "holds the layer's value, and no repo line sets it for them.</p>"
+        f"<ul>{items}</ul>{more}</details>"
+    )
+
+
+def _rollup_row(rollup: RollUp) -> str:
+    """A layer's failure and the users who inherit it: one row, the users in its drill-down."""
+    if rollup.single or rollup.layer is None:
+        return _finding_row(rollup.first)
+    cells = _finding_cells(rollup.first, _drill_down(rollup))
+    return (
+        f'<tr data-fingerprint="{_text(rollup.fingerprint)}" data-count="{rollup.count}">'
+        f"{cells}</tr>"
+    )
+
+
+def _capped_rows(rollups: list[RollUp]) -> tuple[list[str], int, int]:
+    """The rows that fit ROW_LIMIT and ROWS_BUDGET, and the rows and findings left out."""
+    rows: list[str] = []
+    used = 0
+    for index, rollup in enumerate(rollups):
+        row = _rollup_row(rollup)
+        size = len(row.encode("utf-8"))
+        if len(rows) >= ROW_LIMIT or used + size > ROWS_BUDGET:
+            left = rollups[index:]
+            return rows, len(left), sum(r.count for r in left)
+        rows.append(row)
+        used += size
+    return rows, 0, 0
+
+
+def _findings_intro(findings: int, rollups: list[RollUp], left_rows: int, left: int) -> str:
+    text = (
+        '<p class="muted">Every failed or unjudged rule, every drifted managed field, every '
+        "unreadable target, and every acknowledged one of those. Click a column header to sort."
+    )
+    layers = sum(1 for rollup in rollups if rollup.layer is not None and not rollup.single)
+    if layers:
+        inherited = sum(rollup.inherited for rollup in rollups if rollup.layer is not None)
+        text += (
+            f" A rule that fails at a layer (the account, a group) and for {inherited:,} users "
+            f"who hold that layer's value is one row per layer ({layers:,} such rows): open its "
+            "target to see the users."
+        )
+    text += "</p>"
+    if left_rows:
+        text += (
+            f'<p class="capped-note" id="findings-left-out">{left:,} of the {findings:,} '
+            f"findings ({left_rows:,} rows) are not shown, so that the page stays small; "
+            f"{JSON_HAS_ALL}.</p>"
+        )
+    return text
 
 
 def _findings(result: AuditResult) -> str:
@@ -504,19 +597,20 @@ def _findings(result: AuditResult) -> str:
         for name in FINDING_COLUMNS
     )
     columns = "".join(f'<col class="col-{name.replace(" ", "-")}">' for name in FINDING_COLUMNS)
-    rows = "".join(_finding_row(finding) for finding in result.findings)
+    rollups = roll_up(result, Depth.LAYER, SAMPLE_SIZE)
+    shown, left_rows, left = _capped_rows(rollups)
+    rows = "".join(shown)
     empty = "" if total else '<p class="muted">No findings.</p>'
     return (
         f'<section id="findings-section"><h2>Findings ({total})</h2>'
-        '<p class="muted">Every failed or unjudged rule, every drifted managed field, every '
-        "unreadable target, and every acknowledged one of those. Click a column header to sort."
-        '</p><div class="search" id="finding-controls" hidden>'
+        f"{_findings_intro(total, rollups, left_rows, left)}"
+        '<div class="search" id="finding-controls" hidden>'
         '<label for="finding-search">Filter findings</label>'
         '<input type="search" id="finding-search" autocomplete="off" spellcheck="false" '
         'placeholder="any text: target, rule, field, message\u2026" '
         'aria-controls="findings">'
-        f'<output id="finding-count" for="finding-search" aria-live="polite">{total} of '
-        f"{total} findings shown</output>"
+        f'<output id="finding-count" for="finding-search" aria-live="polite">{len(shown)} of '
+        f"{len(shown)} findings shown</output>"
         '<button type="button" id="finding-show-all" hidden>Show all matching findings</button>'
         f"</div>{empty}"
         f'<div class="table-wrap"><table id="findings" class="capped" '
@@ -533,18 +627,28 @@ def _unreadable(result: AuditResult) -> str:
     else:
         rows = "".join(
             f"<tr><td>{_text(t.ref.kind)}</td><td>{_text(t.label)}</td>"
-            f'<td class="mono">{_text(t.ref.id)}</td><td>{_text(t.unknown)}</td></tr>'
-            for t in targets
+            f'<td class="mono">{_text(t.ref.id)}</td><td>{_text(t.unknown, MESSAGE_CHARS)}</td>'
+            "</tr>"
+            for t in targets[:LIST_LIMIT]
         )
         body = (
             '<table><thead><tr><th scope="col">level</th><th scope="col">target</th>'
             '<th scope="col">id</th><th scope="col">cause</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>"
+            f"<tbody>{rows}</tbody></table>{_left_out(len(targets), 'targets')}"
         )
     return (
         f'<section id="unreadable"><h2>Unreadable targets ({len(targets)})</h2>'
         '<p class="muted">Their state is unknown: no rule could judge them.</p>'
         f"{body}</section>"
+    )
+
+
+def _left_out(total: int, noun: str) -> str:
+    if total <= LIST_LIMIT:
+        return ""
+    return (
+        f'<p class="capped-note">The first {LIST_LIMIT:,} of {total:,} {noun} are listed; '
+        f"{JSON_HAS_ALL}.</p>"
     )
 
 
@@ -600,11 +704,12 @@ def _since(result: AuditResult) -> str:
         ]
     )
     if since.changes:
-        rows = "".join(_change_row(change) for change in since.changes)
+        rows = "".join(_change_row(change) for change in since.changes[:LIST_LIMIT])
         changes = (
             '<table><caption>Changed fields</caption><thead><tr><th scope="col">target</th>'
             '<th scope="col">key</th><th scope="col">field</th><th scope="col">before</th>'
             f'<th scope="col">after</th></tr></thead><tbody>{rows}</tbody></table>'
+            f"{_left_out(len(since.changes), 'changed fields')}"
         )
     else:
         changes = '<p class="muted">No field changed.</p>'

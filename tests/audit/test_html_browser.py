@@ -34,9 +34,11 @@ from reconciler.audit.model import (
     RuleOutcome,
     Where,
 )
+from reconciler.audit.rollup import Depth, roll_up
 from reconciler.plan.model import TargetRef
 from reconciler.policy import load_shipped
 from reconciler.render import audit_html
+from tests.audit.layered import layered
 from tests.audit.sample import ACK, sample
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -155,6 +157,22 @@ class _Document(HTMLParser):
             self.scripts[-1] += data
         elif self._open == "style":
             self.styles[-1] += data
+
+
+class _Rows(HTMLParser):
+    """The findings rows' fingerprints and roll-up counts, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fingerprints: list[str] = []
+        self.counts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and found.get("data-fingerprint"):
+            self.fingerprints.append(str(found["data-fingerprint"]))
+            if found.get("data-count"):
+                self.counts.append(str(found["data-count"]))
 
 
 def _csp_source(text: str) -> str:
@@ -393,4 +411,74 @@ def test_a_report_of_601_findings_shows_500_then_all_and_filters_and_sorts(
     hostile = page.locator(f'tr[data-fingerprint="{result.findings[-1].fingerprint}"]')
     assert hostile.locator("td").nth(4).text_content() == f"user {HOSTILE_EMAIL}"
     assert hostile.locator("td").nth(12).text_content() == HOSTILE_MESSAGE
+    report.clean()
+
+
+# -- roll-ups and caps --------------------------------------------------------------------------
+
+
+def test_over_the_row_cap_the_page_says_how_many_findings_it_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(audit_html, "ROW_LIMIT", 100)
+    result = many_findings()
+    page = rendered(result)
+    rows = _Rows()
+    rows.feed(page)
+    assert rows.fingerprints == [finding.fingerprint for finding in result.findings[:100]]
+    assert (
+        '<p class="capped-note" id="findings-left-out">501 of the 601 findings (501 rows) are '
+        "not shown, so that the page stays small; the JSON report (<code>--format json</code>, "
+        "or audit.json in an evidence folder) lists every one.</p>"
+    ) in page
+    assert "<h2>Findings (601)</h2>" in page
+
+
+def test_the_unreadable_targets_are_listed_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit_html, "LIST_LIMIT", 10)
+    page = rendered(many_findings())
+    section = page[page.index('<section id="unreadable">') :]
+    section = section[: section.index("</section>")]
+    assert section.count("<tr><td>user</td>") == 10
+    assert "The first 10 of 60 targets are listed; the JSON report" in section
+
+
+def test_a_layer_roll_up_is_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = layered(loose=30)
+    page = rendered(result)
+    rows = _Rows()
+    rows.feed(page)
+    rollups = roll_up(result, Depth.LAYER, audit_html.SAMPLE_SIZE)
+    assert rows.fingerprints == [rollup.fingerprint for rollup in rollups]
+    assert [rollup.count for rollup in rollups] == [31, 4, 1, 1]
+    assert rows.counts == ["31", "4"]
+    assert (
+        '<details class="rollup"><summary>account and 30 users with no group</summary>'
+        '<p class="muted">31 findings (account 1, user 30): each user holds the layer&#x27;s '
+        "value, and no repo line sets it for them.</p><ul><li>user a1@acme.test</li>"
+    ) in page
+    assert "<p>21 more not listed here: the JSON report" in page
+
+
+def test_a_roll_ups_drill_down_opens_on_its_sample_and_search_finds_it(open_report: Any) -> None:
+    result = layered(loose=30)
+    rollups = roll_up(result, Depth.LAYER, audit_html.SAMPLE_SIZE)
+    report = open_report(result, "layered.html")
+    page = report.page
+    assert report.visible_fingerprints() == [rollup.fingerprint for rollup in rollups]
+    row = page.locator(f'tr[data-fingerprint="{rollups[0].fingerprint}"]')
+    details = row.locator("details.rollup")
+    assert details.locator("summary").text_content() == "account and 30 users with no group"
+    assert not details.locator("li").first.is_visible()  # closed until opened
+    details.locator("summary").click()
+    assert details.get_attribute("open") == ""
+    shown = details.locator("li").all_text_contents()
+    assert shown == [f"user a{n}@acme.test" for n in range(1, 10)]
+    assert details.locator("li").first.is_visible()
+    assert "20 more not listed here" not in (details.text_content() or "")
+    assert "21 more not listed here: the JSON report" in (details.text_content() or "")
+    # A sampled user is found in the roll-up's row; one not in the sample is in no row.
+    assert report.search("a7@acme.test") == [rollups[0].fingerprint]
+    assert report.search("a25@acme.test") == []
+    assert report.search("s2@acme.test") == [rollups[1].fingerprint]
     report.clean()

@@ -27,11 +27,11 @@ from reconciler.audit.rollup import Depth
 from reconciler.diff import MISSING
 from reconciler.plan.model import TargetRef
 from reconciler.render import audit_sarif
+from tests.audit.layered import enabled_sample, layered
 from tests.audit.sample import ACK, EVE, sample
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared/sarif/sarif-schema-2.1.0.json"
 BASELINE = "zoom-security-baseline"
-ENABLED = Where("reconciler.yaml", 2, 5)
 WAITING_ROOM = f"{BASELINE}/zsb-waiting-room"
 USER_WAITING_ROOM = f"{BASELINE}/zsb-user-keeps-waiting-room"
 
@@ -226,13 +226,6 @@ def test_one_result_per_finding_with_its_rule() -> None:
     assert [r["properties"]["level"] for r in results] == [f.level for f in result.findings]
 
 
-def enabled_sample() -> AuditResult:
-    """The sample, its pack enabled at reconciler.yaml line 2 (as an audit of a repo records)."""
-    result = sample()
-    result.packs = [dataclasses.replace(pack, enabled_at=ENABLED) for pack in result.packs]
-    return result
-
-
 def test_each_result_is_located_where_its_value_is_set() -> None:
     locations = []
     for found in run_of(enabled_sample())["results"]:
@@ -385,45 +378,6 @@ def test_passes_make_no_results() -> None:
 # -- roll-ups -----------------------------------------------------------------------------------
 
 JOIN_BEFORE_HOST = f"{BASELINE}/zsb-join-before-host-off"
-
-
-def layered() -> AuditResult:
-    """One rule (account, group and user levels) failing at the account and the Sales group:
-    two users with no group and three Sales users hold the failing value as their layer does;
-    a Support user fails while Support passes; a Sales user fails where the repo sets it."""
-    base = enabled_sample()
-    rule = next(rule for rule in base.rules if rule.id == "zsb-join-before-host-off")
-    account = AuditTarget(TargetRef("account", "me"))
-    sales = AuditTarget(TargetRef("group", "g-sales", name="Sales"))
-    support = AuditTarget(TargetRef("group", "g-support", name="Support"))
-    loose = [AuditTarget(TargetRef("user", f"u-a{n}", email=f"a{n}@acme.test")) for n in (1, 2)]
-    members = [
-        AuditTarget(TargetRef("user", f"u-s{n}", email=f"s{n}@acme.test"), ("Sales", "Support"))
-        for n in (1, 2, 3)
-    ]
-    helper = AuditTarget(TargetRef("user", "u-h", email="h@acme.test"), ("Support",))
-    managed = AuditTarget(TargetRef("user", "u-m", email="m@acme.test"), ("Sales",), True)
-    targets = [account, sales, support, *loose, *members, helper, managed]
-    rule_line = Where(rule.file, rule.line, 5, in_repo=False, sets_value=False)
-
-    def failed(target: AuditTarget, where: Where = rule_line) -> AuditFinding:
-        return AuditFinding(
-            FindingKind.POLICY, FindingStatus.FAIL, target, "settings",
-            "schedule_meeting.join_before_host", f"{rule.id} ({rule.title}) fails", where,
-            actual=True, expected=False, rule=rule,
-        )  # fmt: skip
-
-    findings = [failed(account), failed(sales, Where("groups/sales.yaml", 4, 5))]
-    findings += [failed(target) for target in [*loose, *members, helper]]
-    findings.append(failed(managed, Where("users/m@acme.test.yaml", 3, 3)))
-    result = AuditResult(
-        account_id="sandbox-account", tool_version="0.1.0", packs=base.packs, rules=[rule],
-        targets=targets, findings=findings,
-    )  # fmt: skip
-    row = bytearray(RuleOutcome.FAIL for _ in targets)
-    row[2] = RuleOutcome.PASS
-    result.outcomes[JOIN_BEFORE_HOST] = row
-    return result
 
 
 def test_a_layers_failure_and_the_users_who_inherit_it_are_one_result() -> None:

@@ -454,7 +454,8 @@ def test_a_layer_roll_up_is_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rows.counts == ["31", "4"]
     assert (
         '<details class="rollup"><summary>account and 30 users with no group</summary>'
-        '<p class="muted">31 findings (account 1, user 30): each user holds the layer&#x27;s '
+        '<p class="muted">31 findings (account 1, user 30): each user holds the layer'
+        "'s "
         "value, and no repo line sets it for them.</p><ul><li>user a1@acme.test</li>"
     ) in page
     assert "<p>21 more not listed here: the JSON report" in page

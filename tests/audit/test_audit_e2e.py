@@ -1,5 +1,6 @@
 """`reconciler audit` end to end on a 500-user sandbox tenant: every drifted field, every failing
-rule and every unreadable target is in every format, and nothing else; the formats agree."""
+rule and every unreadable target is in every format (SARIF and HTML as roll-ups), and nothing
+else; the formats agree."""
 
 from __future__ import annotations
 
@@ -21,14 +22,20 @@ from tests.plan.sandbox_repo import failing_reads
 
 
 class _Rows(HTMLParser):
+    """The findings rows: a finding's fingerprint, or a roll-up's with its count."""
+
     def __init__(self) -> None:
         super().__init__()
         self.fingerprints: list[str] = []
+        self.rolled_up: list[int] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
         if tag == "tr" and found.get("data-fingerprint"):
-            self.fingerprints.append(str(found["data-fingerprint"]))
+            if found.get("data-count"):
+                self.rolled_up.append(int(str(found["data-count"])))
+            else:
+                self.fingerprints.append(str(found["data-fingerprint"]))
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +97,22 @@ def test_every_format_lists_the_same_findings(audited: Any) -> None:
     fingerprints = sorted(f["fingerprint"] for f in report["findings"])
     saved = json.loads((evidence / "audit.json").read_text())
     assert sorted(f["fingerprint"] for f in saved["findings"]) == fingerprints
+    # SARIF and HTML roll a layer's failure up with the users who inherit it: each finding is a
+    # result (a row) of its own, or counted in exactly one roll-up.
     sarif = json.loads((evidence / "audit.sarif").read_text())
     results = sarif["runs"][0]["results"]
-    assert sorted(r["partialFingerprints"]["reconcilerFinding/v1"] for r in results) == fingerprints
+    single = [r for r in results if r["properties"]["scope"] == "target"]
+    rolled = [r for r in results if r["properties"]["scope"] == "layer"]
+    assert len(single) + len(rolled) == len(results)
+    assert rolled, "the tenant's groups fail the waiting room for members who inherit it"
+    own = sorted(r["partialFingerprints"]["reconcilerFinding/v1"] for r in single)
+    assert set(own) <= set(fingerprints) and len(set(own)) == len(own)
+    assert len(own) + sum(r["properties"]["count"] for r in rolled) == len(fingerprints)
+    assert sarif["runs"][0]["properties"]["rollup"]["depth"] == "layer"
     rows = _Rows()
     rows.feed((evidence / "audit.html").read_text())
-    assert sorted(rows.fingerprints) == fingerprints
+    assert sorted(rows.fingerprints) == own
+    assert sorted(rows.rolled_up) == sorted(r["properties"]["count"] for r in rolled)
     junit = JUnitXml.fromfile(str(evidence / "audit.junit.xml"))
     failed: set[tuple[str, str]] = set()
     errors: set[tuple[str, str]] = set()

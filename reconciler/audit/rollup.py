@@ -97,16 +97,19 @@ class RollUp:
 
     @property
     def fingerprint(self) -> str:
-        """A single finding's own fingerprint; else what is grouped, never the counts, so the
-        roll-up keeps its identity across runs while its members change."""
+        """A single finding's own fingerprint; else what is grouped (never the counts, so the
+        roll-up keeps its identity across runs while its members change), with the status and
+        the acknowledgements that split one group into several."""
         if self.scope == "target":
             return self.first.fingerprint
         first = self.first
-        where = self.layer.ref if self.layer is not None else None
+        layer = self.layer.ref if self.layer is not None else None
         parts = [
             "rollup", self.scope, first.kind.value, first.rule_code or "", first.field_label,
             first.level if self.scope == "level" else "",
-            f"{where.kind}:{where.id}" if where is not None else "",
+            f"{layer.kind}:{layer.id}" if layer is not None else "",
+            "own" if layer is not None and first.target.ref == layer else "",
+            first.status.value, *(ack.where for ack in self.acknowledgements),
         ]  # fmt: skip
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -181,6 +184,12 @@ class _Layers:
                 ref = finding.target.ref
                 self.failed[(finding.rule_code, ref.kind, ref.id)] = _canonical(finding.actual)
 
+    @staticmethod
+    def own_layer(finding: AuditFinding) -> AuditTarget | None:
+        """The account or group itself, for its own failed rule: users may join it."""
+        failed = finding.rule_code is not None and finding.status in _FAILED
+        return finding.target if failed and finding.level != "user" else None
+
     def layer_of(self, finding: AuditFinding) -> AuditTarget | None:
         """The layer whose failure this finding is (the rule in the module's docstring), or None
         when the finding is the target's own."""
@@ -212,24 +221,24 @@ def _keyed(
     result: AuditResult, depth: Depth
 ) -> Iterator[tuple[Hashable, str, AuditTarget | None, AuditFinding]]:
     """Each finding with its roll-up's key, scope and layer."""
-    layers = _Layers(result) if depth is Depth.LAYER else None
+    if depth is Depth.LEVEL:
+        for finding in result.findings:
+            level_key = ("level", _subject(finding), finding.level, finding.status)
+            yield level_key, "level", None, finding
+        return
+    if depth is Depth.RULE:
+        for finding in result.findings:
+            yield ("rule", _subject(finding), finding.status), "rule", None, finding
+        return
+    layers = _Layers(result)
     for index, finding in enumerate(result.findings):
-        status = finding.status
-        if layers is None:
-            if depth is Depth.LEVEL:
-                yield ("level", _subject(finding), finding.level, status), "level", None, finding
-            else:
-                yield ("rule", _subject(finding), status), "rule", None, finding
-            continue
-        layer = layers.layer_of(finding)
-        if layer is None and finding.level != "user" and finding.status in _FAILED:
-            layer = finding.target if finding.rule_code is not None else None
+        layer = layers.layer_of(finding) or layers.own_layer(finding)
         if layer is None:
             yield ("target", index), "target", None, finding
-        else:
-            ack = finding.acknowledged
-            key = ("layer", finding.rule_code, layer.ref.kind, layer.ref.id, status, ack)
-            yield key, "layer", layer, finding
+            continue
+        ref = layer.ref
+        key = ("layer", finding.rule_code, ref.kind, ref.id, finding.status, finding.acknowledged)
+        yield key, "layer", layer, finding
 
 
 def roll_up(

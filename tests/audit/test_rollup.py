@@ -59,6 +59,8 @@ def test_every_finding_is_in_exactly_one_roll_up_with_its_verdict(
     for rollup in rollups:
         assert {finding.status for finding in rollup.sample} == {rollup.status}
         assert {finding.rule_code for finding in rollup.sample} == {rollup.first.rule_code}
+    prints = [rollup.fingerprint for rollup in rollups]
+    assert len(set(prints)) == len(prints)  # code scanning tells results apart by them
 
 
 def test_the_counts_per_rule_are_the_per_target_counts_and_the_answer_keys(

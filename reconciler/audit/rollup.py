@@ -166,12 +166,14 @@ class _Layers:
 
     def __init__(self, result: AuditResult) -> None:
         self.account: AuditTarget | None = None
-        self.groups: dict[str, AuditTarget] = {}
+        # A user names its groups by name: a name two groups share names no layer (None).
+        self.groups: dict[str, AuditTarget | None] = {}
         for target in result.targets:
+            name = target.ref.name
             if target.ref.kind == "account":
                 self.account = target
-            elif target.ref.kind == "group" and target.ref.name is not None:
-                self.groups.setdefault(target.ref.name, target)
+            elif target.ref.kind == "group" and name is not None:
+                self.groups[name] = None if name in self.groups else target
         self.failed: dict[tuple[str, str, str], str] = {}
         findings = result.findings
         for index, item in enumerate(light(findings)):

@@ -8,6 +8,7 @@ too."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from reconciler.audit.model import AuditResult, FindingStatus
+from reconciler.audit.model import AuditResult, AuditTarget, FindingStatus
 from reconciler.audit.rollup import Depth, roll_up
 from reconciler.audit.run import run_audit
 from reconciler.cli import cli
 from reconciler.desired import load_repo
+from reconciler.plan.model import TargetRef
 from reconciler.render import audit_sarif
+from tests.audit.layered import layered
 from tests.audit.tenant import RULES, Expected, seeded_repo
 from tests.plan.sandbox_repo import SANDBOX
 
@@ -150,3 +153,59 @@ def test_a_tiny_cap_rolls_the_sarif_up_further_and_the_command_says_so(
     assert (
         f"note: SARIF rolled up per rule and level: {reason}; the JSON report has every finding"
     ) in ran.stderr.splitlines()
+
+
+# -- the rule, case by case (built results, no Zoom) ---------------------------------------------
+
+
+def _scopes(result: AuditResult) -> list[tuple[str, str, int]]:
+    return [(r.scope, r.first.target.label, r.count) for r in roll_up(result)]
+
+
+LAYERED = [
+    ("layer", "account", 3), ("layer", "group Sales", 4), ("target", "user h@acme.test", 1),
+    ("target", "user m@acme.test", 1),
+]  # fmt: skip
+
+
+def test_the_layered_result_rolls_up_to_the_account_and_sales() -> None:
+    assert _scopes(layered()) == LAYERED
+
+
+def test_a_value_equal_but_of_another_type_is_the_users_own() -> None:
+    result = layered()
+    findings = list(result.findings)
+    index = next(i for i, f in enumerate(findings) if f.target.ref.email == "s2@acme.test")
+    findings[index] = dataclasses.replace(findings[index], actual=1)  # 1 == True in Python
+    result.findings = findings
+    assert _scopes(result)[1] == ("layer", "group Sales", 3)
+    assert ("target", "user s2@acme.test", 1) in _scopes(result)
+
+
+def test_a_group_name_two_groups_share_is_no_layer() -> None:
+    result = layered()
+    result.targets.append(AuditTarget(TargetRef("group", "g-sales-2", name="Sales")))
+    scopes = _scopes(result)
+    assert scopes[1] == ("target", "group Sales", 1)
+    assert [s for s in scopes if s[1].startswith("user s")] == [
+        ("target", f"user s{n}@acme.test", 1) for n in (1, 2, 3)
+    ]
+
+
+def test_a_rule_that_reads_two_fields_or_skips_groups_leaves_members_their_own() -> None:
+    result = layered()
+    rule = result.rules[0]
+    two = dataclasses.replace(
+        rule,
+        reads=dataclasses.replace(
+            rule.reads, fields=rule.reads.fields | {("general", ("in_meeting", "chat"))}
+        ),
+    )
+    result.findings = [dataclasses.replace(f, rule=two) for f in result.findings]
+    assert [scope for scope, _label, _n in _scopes(result)] == ["target"] * 9
+    no_groups = dataclasses.replace(rule, levels=("account", "user"))
+    result = layered()
+    result.findings = [dataclasses.replace(f, rule=no_groups) for f in result.findings]
+    scopes = _scopes(result)
+    assert scopes[0] == ("layer", "account", 3)  # the users with no group still inherit
+    assert ("target", "user s1@acme.test", 1) in scopes

@@ -3,8 +3,9 @@
 in its own process on 127.0.0.1), rendered as SARIF and HTML.
 
 GitHub code scanning takes at most 25,000 results and 10 MB gzipped per upload; the HTML report
-is meant to stay under 10 MB. The last column says whether every SARIF location is a file that
-the settings repo has (never a path inside the tool).
+is meant to stay under 10 MB. `in repo` says whether every SARIF location is a file that the
+settings repo has (never a path inside the tool), `valid` whether the SARIF is valid against the
+2.1.0 schema in ../shared/sarif, `roll-up` how far the SARIF was rolled up.
 
     python benchmarks/audit_reports.py [--users 2000] [--users 5000]
 """
@@ -22,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jsonschema.validators import validator_for
+
 from benchmarks._sandbox_process import sandbox_process
 from reconciler.audit.model import AuditResult
 from reconciler.audit.run import run_audit
@@ -30,6 +33,7 @@ from reconciler.desired import load_repo
 from reconciler.render import audit_html, audit_sarif
 
 SEED, GROUPS = 2, 8
+SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "sarif" / "sarif-schema-2.1.0.json"
 
 
 def write_repo(root: Path) -> None:
@@ -63,6 +67,16 @@ def all_in_repo(document: dict[str, Any], repo: Path) -> bool:
     )
 
 
+def schema_valid(document: dict[str, Any]) -> str:
+    """`yes`/`no` against the SARIF 2.1.0 schema; `-` without the schema or when too big to
+    check in reasonable time (GitHub refuses it anyway)."""
+    if not SCHEMA.is_file() or len(document["runs"][0]["results"]) > 25_000:
+        return "-"
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    validator = validator_for(schema)(schema)
+    return "no" if next(iter(validator.iter_errors(document)), None) is not None else "yes"
+
+
 def measure(users: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         repo = Path(scratch) / "repo"
@@ -94,6 +108,7 @@ def measure(users: int) -> dict[str, Any]:
             "sarif_gz_mb": len(gzip.compress(sarif_bytes, 6)) / 1e6,
             "html_mb": len(html_text.getvalue().encode("utf-8")) / 1e6,
             "in_repo": all_in_repo(document, repo),
+            "valid": schema_valid(document),
             "rollup": run.get("properties", {}).get("rollup", {}).get("depth", "-"),
             "audit_s": audit_s,
             "sarif_s": sarif_s,
@@ -108,14 +123,15 @@ def main() -> None:
     rows = [measure(users) for users in args.users or [2000]]
     print(
         f"{'users':>6}{'targets':>8}{'findings':>10}{'results':>9}{'SARIF MB':>10}"
-        f"{'gz MB':>8}{'HTML MB':>9}{'in repo':>8}{'roll-up':>9}{'audit s':>9}"
+        f"{'gz MB':>8}{'HTML MB':>9}{'in repo':>8}{'valid':>6}{'roll-up':>9}{'audit s':>9}"
         f"{'SARIF s':>9}{'HTML s':>8}"
     )
     for row in rows:
         print(
             f"{row['users']:>6}{row['targets']:>8}{row['findings']:>10}{row['results']:>9}"
             f"{row['sarif_mb']:>10.1f}{row['sarif_gz_mb']:>8.2f}{row['html_mb']:>9.1f}"
-            f"{'yes' if row['in_repo'] else 'no':>8}{row['rollup']:>9}{row['audit_s']:>9.1f}"
+            f"{'yes' if row['in_repo'] else 'no':>8}{row['valid']:>6}{row['rollup']:>9}"
+            f"{row['audit_s']:>9.1f}"
             f"{row['sarif_s']:>9.1f}{row['html_s']:>8.1f}"
         )
 

@@ -19,9 +19,10 @@ and otherwise stays the user's own:
    sets the value): a value the repo asks of the user is decided by that line, not by L.
 
 A roll-up at L holds L's own finding (when its status and acknowledgement are the users') and
-every user that inherits it, as a count and a sample. `Depth.LEVEL` and `Depth.RULE` group
-further, for a sink that is still too small: every finding of a rule (drift: of a field) at
-one level, then at every level, per status.
+every user that inherits it, as a count and a sample. The deeper depths group further, for a
+sink that is still too small: `Depth.GROUP` the remaining users' findings of a rule (drift: of
+a field) per primary group, `Depth.LEVEL` every finding of a rule at one level, `Depth.RULE`
+at every level; always per status.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class Depth(IntEnum):
     """How far findings are grouped: each depth groups every roll-up of the one before."""
 
     LAYER = 1  # a layer's failure with the users who inherit it; everything else per target
-    LEVEL = 2  # per rule (drift: per field), level and status
-    RULE = 3  # per rule (drift: per field) and status
+    GROUP = 2  # as LAYER, and the other users' findings per rule, primary group and status
+    LEVEL = 3  # per rule (drift: per field), level and status
+    RULE = 4  # per rule (drift: per field) and status
 
     @property
     def label(self) -> str:
@@ -66,7 +68,8 @@ class RollUp:
     """Findings that are one problem for a reader: `count` of them, `sample` the first ones.
 
     `scope`: `target` (one finding), `layer` (`layer`'s failure and the users who inherit it),
-    `level` (every finding of the rule at `first.level`) or `rule` (at every level).
+    `group` (users of one primary group, or of none, that fail the rule each with a value of
+    their own), `level` (every finding of the rule at `first.level`) or `rule` (at every level).
     `acknowledgements`: the distinct entries that accept those of them that are acknowledged.
     """
 
@@ -107,6 +110,7 @@ class RollUp:
         parts = [
             "rollup", self.scope, first.kind.value, first.rule_code or "", first.field_label,
             first.level if self.scope == "level" else "",
+            *(first.target.groups[:1] if self.scope == "group" else ()),
             f"{layer.kind}:{layer.id}" if layer is not None else "",
             "own" if layer is not None and first.target.ref == layer else "",
             first.status.value, *(ack.where for ack in self.acknowledgements),
@@ -142,7 +146,7 @@ class _Bucket:
 
     def done(self) -> RollUp:
         assert self.first is not None
-        scope = "target" if self.count == 1 and self.scope == "layer" else self.scope
+        scope = "target" if self.count == 1 and self.scope in ("layer", "group") else self.scope
         return RollUp(
             scope, self.first, self.count, dict(self.by_level), tuple(self.sample),
             self.layer if scope == "layer" else None, tuple(self.acks),
@@ -235,6 +239,10 @@ def _keyed(
     layers = _Layers(result)
     for index, finding in enumerate(result.findings):
         layer = layers.layer_of(finding) or layers.own_layer(finding)
+        if layer is None and depth is Depth.GROUP and finding.level == "user":
+            primary = finding.target.groups[:1]
+            yield ("group", _subject(finding), primary, finding.status), "group", None, finding
+            continue
         if layer is None:
             yield ("target", index), "target", None, finding
             continue

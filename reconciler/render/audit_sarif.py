@@ -58,6 +58,7 @@ SAMPLE_TARGETS = 10
 
 _DEPTH_TEXT = {
     Depth.LAYER: "per layer (a layer's failure with the users who inherit it)",
+    Depth.GROUP: "per rule and group (the other users' findings)",
     Depth.LEVEL: "per rule and level",
     Depth.RULE: "per rule",
 }
@@ -331,6 +332,10 @@ def _who(rollup: RollUp) -> str:
         if layer.ref.kind == "group":
             return f"{printable(layer.label)}{' and' if own else ':'} {users:,} {whose} {noun}"
         return f"{printable(layer.label)}{' and' if own else ':'} {users:,} {noun} {whose}"
+    if rollup.scope == "group":
+        groups = rollup.first.target.groups
+        whose = f"of group {printable(groups[0])}" if groups else "with no group"
+        return f"{rollup.count:,} users {whose}"
     if len(rollup.by_level) == 1:
         return f"{rollup.count:,} findings at the {rollup.first.level} level"
     counts = ", ".join(f"{level} {n:,}" for level, n in sorted(rollup.by_level.items()))
@@ -414,6 +419,8 @@ def _rollup_properties(rollup: RollUp) -> dict[str, Any]:
         "severity": first.severity,
         "field": None if first.family is None else first.field_label,
     }
+    if rollup.scope == "group":
+        found["group"] = first.target.groups[0] if first.target.groups else None
     if rollup.layer is not None:
         found["layer"] = rollup.layer.label
         found["inherited"] = rollup.inherited
@@ -441,7 +448,7 @@ def sarif_result(
     first = rollup.first
     rule_id = finding_rule_id(first)
     place = _place(first, packs)
-    coarse = rollup.scope in ("level", "rule") and first.rule is not None
+    coarse = rollup.scope in ("group", "level", "rule") and first.rule is not None
     if coarse and first.where is not None and first.where.sets_value:
         # Its findings are set in many files: shown where the rule is enabled instead.
         place = _place(dataclasses.replace(first, where=None), packs)

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from jsonschema.validators import validator_for
 
 from reconciler.audit.model import AuditResult, AuditTarget, FindingStatus
-from reconciler.audit.rollup import Depth, roll_up
+from reconciler.audit.rollup import Depth, count_roll_ups, roll_up
 from reconciler.audit.run import run_audit
 from reconciler.cli import cli
 from reconciler.desired import load_repo
@@ -27,6 +28,8 @@ from reconciler.render import audit_sarif
 from tests.audit.layered import layered
 from tests.audit.tenant import RULES, Expected, seeded_repo
 from tests.plan.sandbox_repo import SANDBOX
+
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared/sarif/sarif-schema-2.1.0.json"
 
 
 async def _audit(repo: Path) -> AuditResult:
@@ -127,6 +130,9 @@ def test_the_sarif_locations_are_repo_files(audited: tuple[Path, Expected, Audit
         for found in document["runs"][0]["results"]
     }
     assert places and all(base == "REPO" and (repo / uri).is_file() for base, uri in places)
+    if SCHEMA_PATH.is_file():
+        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+        validator_for(schema)(schema).validate(document)
     assert ("REPO", "policies/audit-test.yaml") in places  # the repo's own pack: its rule line
 
 
@@ -134,8 +140,11 @@ def test_a_tiny_cap_rolls_the_sarif_up_further_and_the_command_says_so(
     audited: tuple[Path, Expected, AuditResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo, _expected, result = audited
-    layer_results = len(roll_up(result, Depth.LAYER))
-    monkeypatch.setattr(audit_sarif, "DEFAULT_LIMITS", audit_sarif.SarifLimits(max_results=10))
+    layer_results = count_roll_ups(result, Depth.LAYER)
+    group_results = count_roll_ups(result, Depth.GROUP)
+    assert group_results < layer_results
+    limits = audit_sarif.SarifLimits(max_results=group_results)
+    monkeypatch.setattr(audit_sarif, "DEFAULT_LIMITS", limits)
     out = repo.parent / "audit.sarif"
     ran = CliRunner().invoke(
         cli, ["audit", str(repo), "--sandbox", "--format", "sarif", "--out", str(out)]
@@ -144,15 +153,41 @@ def test_a_tiny_cap_rolls_the_sarif_up_further_and_the_command_says_so(
     run = json.loads(out.read_text())["runs"][0]
     reason = (
         f"{layer_results:,} results per layer (a layer's failure with the users who inherit "
-        "it) exceed the 10 that code scanning takes per upload"
+        f"it) exceed the {group_results:,} that code scanning takes per upload"
     )
-    assert run["properties"]["rollup"]["depth"] == "level"
+    assert run["properties"]["rollup"]["depth"] == "group"
     assert run["properties"]["rollup"]["reason"] == reason
-    assert len(run["results"]) <= 10
+    assert len(run["results"]) == group_results
+    scopes = Counter(r["properties"]["scope"] for r in run["results"])
+    assert scopes["layer"] > 0 and scopes["group"] > 0
+    for found in run["results"]:
+        properties = found["properties"]
+        if properties["scope"] == "group":
+            group = properties["group"]
+            whose = f"of group {group}" if group is not None else "with no group"
+            assert found["message"]["text"].startswith(f"{properties['count']:,} users {whose}: ")
+            assert properties["by_level"] == {"user": properties["count"]}
     assert sum(r["properties"].get("count", 1) for r in run["results"]) == len(result.findings)
     assert (
-        f"note: SARIF rolled up per rule and level: {reason}; the JSON report has every finding"
+        "note: SARIF rolled up per rule and group (the other users' findings): "
+        f"{reason}; the JSON report has every finding"
     ) in ran.stderr.splitlines()
+
+
+def test_a_tinier_cap_rolls_up_per_rule_and_level(
+    audited: tuple[Path, Expected, AuditResult],
+) -> None:
+    _repo, _expected, result = audited
+    text, choice = audit_sarif.choose(result, audit_sarif.SarifLimits(max_results=10))
+    group_results = count_roll_ups(result, Depth.GROUP)
+    assert (choice.depth, choice.within_limits) == (Depth.LEVEL, True)
+    assert choice.reason == (
+        f"{group_results:,} results per rule and group (the other users' findings) exceed the "
+        "10 that code scanning takes per upload"
+    )
+    results = json.loads(text)["runs"][0]["results"]
+    assert len(results) == choice.results <= 10
+    assert sum(r["properties"].get("count", 1) for r in results) == len(result.findings)
 
 
 # -- the rule, case by case (built results, no Zoom) ---------------------------------------------

@@ -439,8 +439,8 @@ def test_over_the_result_cap_the_findings_roll_up_per_rule_and_level(schema_vali
         "no repo file sets this, so it is shown at reconciler.yaml:2, which enables the pack"
     )
     reason = (
-        "4 results per layer (a layer's failure with the users who inherit it) exceed the 3 "
-        "that code scanning takes per upload"
+        "4 results per rule and group (the other users' findings) exceed the 3 that code "
+        "scanning takes per upload"
     )
     assert run["properties"]["rollup"]["depth"] == "level"
     assert run["properties"]["rollup"]["reason"] == reason

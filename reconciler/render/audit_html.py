@@ -177,7 +177,7 @@ SCRIPT = """
       }
     });
     const shown = Math.min(matching, limit);
-    let status = shown + " of " + rows.length + " findings shown";
+    let status = shown + " of " + rows.length + " rows shown";
     if (matching > shown) {
       status += " (the first " + shown + " of " + matching + " that match)";
     }
@@ -610,7 +610,7 @@ def _findings(result: AuditResult) -> str:
         'placeholder="any text: target, rule, field, message\u2026" '
         'aria-controls="findings">'
         f'<output id="finding-count" for="finding-search" aria-live="polite">{len(shown)} of '
-        f"{len(shown)} findings shown</output>"
+        f"{len(shown)} rows shown</output>"
         '<button type="button" id="finding-show-all" hidden>Show all matching findings</button>'
         f"</div>{empty}"
         f'<div class="table-wrap"><table id="findings" class="capped" '

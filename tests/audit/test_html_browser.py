@@ -305,15 +305,15 @@ def test_the_sample_report_in_chromium(open_report: Any) -> None:
     page = report.page
     fingerprints = [finding.fingerprint for finding in result.findings]
     assert report.visible_fingerprints() == fingerprints
-    assert page.text_content("#finding-count") == f"{len(fingerprints)} of 8 findings shown"
+    assert page.text_content("#finding-count") == f"{len(fingerprints)} of 8 rows shown"
 
     bob = [f.fingerprint for f in result.findings if f.target.ref.email == "bob@acme.test"]
     assert bob
     assert report.search("bob@acme.test") == bob
     assert report.search("  BOB@Acme.TEST ") == bob  # case-insensitive, trimmed
-    assert page.text_content("#finding-count") == f"{len(bob)} of 8 findings shown"
+    assert page.text_content("#finding-count") == f"{len(bob)} of 8 rows shown"
     assert report.search("zz-no-such-text-qq") == []
-    assert page.text_content("#finding-count") == "0 of 8 findings shown"
+    assert page.text_content("#finding-count") == "0 of 8 rows shown"
     assert report.search("") == fingerprints
 
     # The email that is markup is text in its cell, and no element came of it.
@@ -373,7 +373,7 @@ def test_a_report_of_601_findings_shows_500_then_all_and_filters_and_sorts(
     limit = audit_html.DISPLAY_LIMIT
     assert report.visible_fingerprints() == fingerprints[:limit]
     assert page.text_content("#finding-count") == (
-        f"{limit} of 601 findings shown (the first {limit} of 601 that match)"
+        f"{limit} of 601 rows shown (the first {limit} of 601 that match)"
     )
     assert page.is_visible("#finding-show-all")
 
@@ -384,11 +384,11 @@ def test_a_report_of_601_findings_shows_500_then_all_and_filters_and_sorts(
     assert 0 < len(drift) < limit
     assert report.search("in_meeting.chat") == drift
     assert report.search("no such finding anywhere") == []
-    assert page.text_content("#finding-count") == "0 of 601 findings shown"
+    assert page.text_content("#finding-count") == "0 of 601 rows shown"
     assert report.search("") == fingerprints[:limit]
     page.click("#finding-show-all")
     assert report.visible_fingerprints() == fingerprints
-    assert page.text_content("#finding-count") == "601 of 601 findings shown"
+    assert page.text_content("#finding-count") == "601 of 601 rows shown"
     assert not page.is_visible("#finding-show-all")
 
     # Sorting by target, ascending then descending.
@@ -467,6 +467,7 @@ def test_a_roll_ups_drill_down_opens_on_its_sample_and_search_finds_it(open_repo
     report = open_report(result, "layered.html")
     page = report.page
     assert report.visible_fingerprints() == [rollup.fingerprint for rollup in rollups]
+    assert page.text_content("#finding-count") == "4 of 4 rows shown"  # 37 findings
     row = page.locator(f'tr[data-fingerprint="{rollups[0].fingerprint}"]')
     details = row.locator("details.rollup")
     assert details.locator("summary").text_content() == "account and 30 users with no group"

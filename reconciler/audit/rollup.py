@@ -266,5 +266,13 @@ def roll_up(
 
 
 def count_roll_ups(result: AuditResult, depth: Depth) -> int:
-    """How many roll-ups `roll_up(result, depth)` makes, without keeping them."""
-    return len({key for key, _scope, _layer, _finding in _keyed(result, depth)})
+    """How many roll-ups `roll_up(result, depth)` makes, without keeping them (a finding of its
+    own is one, and its key is kept by nobody)."""
+    singles = 0
+    shared: set[Hashable] = set()
+    for key, scope, _layer, _finding in _keyed(result, depth):
+        if scope == "target":
+            singles += 1
+        else:
+            shared.add(key)
+    return singles + len(shared)

@@ -2,7 +2,11 @@
 
 Everything is in the file: the stylesheet, the bar charts (inline SVG drawn here), and a small
 script that filters and sorts the findings table, showing DISPLAY_LIMIT rows at a time so that
-10,000 findings stay quick. The page loads nothing, and its Content-Security-Policy allows
+10,000 rows stay quick. The table holds the roll-ups (`reconciler.audit.rollup`): a layer's
+failure with the users who inherit it is one row whose target cell opens (`<details>`) on a
+sample of them and the counts. The page stays under 10 MB for any account: at most ROW_LIMIT
+rows (ROWS_BUDGET bytes), LIST_LIMIT unreadable targets and changed fields, each cut saying what
+it left out and that the JSON report has every one. The page loads nothing, and its Content-Security-Policy allows
 exactly its own stylesheets and script (by their sha256), so a target's name or a value that
 Zoom answered can neither fetch anything nor run: every text that came from outside is escaped
 (hidden characters shown as escapes, then HTML-escaped). The output is a function of the

@@ -183,10 +183,11 @@ pack: p
 title: P
 benchmark: P v1
 rules:
-  - {id: p-1.1, title: A, severity: low, rationale: R, levels: [user], expr: "settings.in_meeting.chat == true"}
-  - {id: p-1.1-user, title: B, severity: low, rationale: R, levels: [user], expr: "settings.in_meeting.chat == true"}
-  - {id: p-1.2, title: C, severity: low, rationale: R, levels: [user], expr: "settings.in_meeting.chat == true"}
-"""
+""" + "".join(
+    f"  - {{id: {rule_id}, title: {title}, severity: low, rationale: R, levels: [user],"
+    ' expr: "settings.in_meeting.chat == true"}\n'
+    for rule_id, title in (("p-1.1", "A"), ("p-1.1-user", "B"), ("p-1.2", "C"))
+)
 
 
 def _users(count: int) -> list[AuditTarget]:

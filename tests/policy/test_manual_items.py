@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.desired.selection import Selection
-from reconciler.policy import load_selected
+from reconciler.policy import load_selected, parse_pack
 from reconciler.policy.packs import enabled_manual, selection_problems
 from tests.policy.helpers import HEAD, parsed, problems_of, rule_text
 
@@ -128,3 +128,16 @@ def test_load_selected_keeps_the_entrys_manual_items(tmp_path: Path) -> None:
     (cis,) = load_selected([Selection("cis-zoom-1.0", profile=1)])
     assert all(item.profile == 1 for item in cis.manual)
     assert len(cis.manual) == 5  # 1.1.3.19, 1.1.4.1.2, 1.1.4.5, 1.1.5.1, 1.1.6.6
+
+
+def test_the_documented_benchmark_pack_loads() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "policy-format.md"
+    section = doc.read_text(encoding="utf-8").split("## Benchmarks and manual items", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    pack, problems = parse_pack("doc.yaml", block.encode())
+    assert [str(problem) for problem in problems] == []
+    assert pack is not None
+    assert ([rule.item for rule in pack.rules], [item.item for item in pack.manual]) == (
+        ["1.1.2.3"],
+        ["1.1.1.5"],
+    )

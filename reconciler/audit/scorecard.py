@@ -152,7 +152,7 @@ def _rule_row(
         status,
         tuple(f"{rule.pack}/{rule.id}" for rule in rules),
         counts,
-        _layer(result, rules, outcomes, counts) if status == "fail" else None,
+        _layer(result, rules, outcomes, counts, segments) if status == "fail" else None,
         first.profile,
         _most_severe(rules),
     )
@@ -180,15 +180,18 @@ def _most_severe(rules: list[Rule]) -> str:
 
 
 def _layer(
-    result: AuditResult, rules: list[Rule], outcomes: bytes, counts: dict[str, dict[str, int]]
+    result: AuditResult,
+    rules: list[Rule],
+    outcomes: bytes,
+    counts: dict[str, dict[str, int]],
+    segments: list[_Segment],
 ) -> str:
     account = counts.get("account")
     if account is not None and account["fail"]:
         return "account"
-    failing = [result.targets[at] for at in _where(outcomes, _BYTE["fail"])]
-    groups = {target.ref.name for target in failing if target.ref.kind == "group"}
-    users = [target for target in failing if target.ref.kind == "user"]
+    groups = {result.targets[at].ref.name for at in _failing(outcomes, segments, "group")}
     if groups:
+        users = (result.targets[at] for at in _failing(outcomes, segments, "user"))
         held = all(groups.intersection(user.groups) for user in users)
         return "groups" if held else "per-user"
     if account is not None and account["pass"] and _lockable(rules):
@@ -196,11 +199,16 @@ def _layer(
     return "per-user"
 
 
-def _where(outcomes: bytes, byte: int) -> Iterator[int]:
-    at = outcomes.find(byte)
-    while at >= 0:
-        yield at
-        at = outcomes.find(byte, at + 1)
+def _failing(outcomes: bytes, segments: list[_Segment], level: Level) -> Iterator[int]:
+    """The indices of the targets of `level` that fail."""
+    fail = _BYTE["fail"]
+    for found, start, end in segments:
+        if found != level:
+            continue
+        at = outcomes.find(fail, start, end)
+        while at >= 0:
+            yield at
+            at = outcomes.find(fail, at + 1, end)
 
 
 def _lockable(rules: list[Rule]) -> bool:

@@ -4,6 +4,7 @@ row everywhere, with what to check by hand."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ from click.testing import CliRunner
 from jsonschema.validators import validator_for
 from junitparser import JUnitXml, Skipped
 
+from reconciler.audit.model import AuditResult, PackInfo
 from reconciler.cli import cli
 from reconciler.policy import load_shipped
+from reconciler.policy.manual import ManualItem
+from reconciler.render import audit_html, audit_junit, audit_markdown
 from tests.audit.test_sarif import SCHEMA_PATH
 from tests.plan.sandbox_repo import prepare
 
@@ -113,3 +117,26 @@ def test_markdown_and_html_open_with_the_scorecard(evidence: Path) -> None:
     page = (evidence / "audit.html").read_text(encoding="utf-8")
     assert page.index('<section id="scorecard">') < page.index('<section id="summary">')
     assert '<tr data-item="1.1.1.5" data-status="manual">' in page
+
+
+def test_a_packs_hostile_manual_text_is_escaped_in_every_format() -> None:
+    hostile = ManualItem(
+        "ours", "m1", "m1", "<script>alert(1)</script> | x", '"/><b>check</b>\x1b[31m', "p.yaml", 4
+    )
+    result = AuditResult(packs=[PackInfo("ours", "Ours", "p.yaml", "", None, (hostile,))])
+    page = _rendered(audit_html.render, result)
+    assert "<script>alert" not in page and "<b>check" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; | x" in page
+    markdown = _rendered(audit_markdown.render, result)
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| `ours/m1` |")]
+    assert "\\<script\\>alert(1)\\</script\\> \\| x" in row and "\x1b" not in row
+    xml = JUnitXml.fromstring(_rendered(audit_junit.render, result))
+    (case,) = list(next(iter(xml)))
+    (skipped,) = case.result
+    assert skipped.message == '"/><b>check</b>\\x1b[31m'
+
+
+def _rendered(render: Any, result: AuditResult) -> str:
+    out = io.StringIO()
+    render(result, out)
+    return out.getvalue()

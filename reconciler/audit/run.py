@@ -66,7 +66,8 @@ def pack_info(state: DesiredState, names: list[str], packs: list[Pack]) -> list[
     for name, pack in zip(names, packs, strict=True):
         path = shipped_file(name) if name in SHIPPED else state.root / name
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        found.append(PackInfo(pack.name, pack.title, pack.file, digest))
+        info = PackInfo(pack.name, pack.title, pack.file, digest, pack.benchmark, pack.manual)
+        found.append(info)
     return found
 
 

@@ -27,6 +27,7 @@ from reconciler.audit.model import (
 from reconciler.diff import MISSING
 from reconciler.escape import printable
 from reconciler.policy import Rule
+from reconciler.render.scorecard import scorecard_html
 
 # Most severe first; a severity outside this list sorts after them.
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
@@ -668,6 +669,7 @@ def render(result: AuditResult, fh: TextIO) -> None:
     for section in (
         _header(result),
         "<main>",
+        scorecard_html(result),
         _summary(result),
         _findings(result),
         _unreadable(result),

@@ -18,6 +18,7 @@ from reconciler.diff import MISSING
 from reconciler.escape import printable, quoted
 from reconciler.policy import Rule
 from reconciler.render.markdown import code, escape
+from reconciler.render.scorecard import scorecard_sarif
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
@@ -292,6 +293,7 @@ def audit_sarif(result: AuditResult) -> dict[str, Any]:
         "targets": len(result.targets),
         "clean": result.clean,
         "by_result": result.counts_by_result(),
+        **scorecard_sarif(result),
     }
     return {
         "$schema": SARIF_SCHEMA,

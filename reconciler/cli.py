@@ -78,6 +78,7 @@ from reconciler.render.apply_report import (
     APPLY_FORMATS,
     blocked_reason,
     render_dry_run,
+    render_dry_run_json,
     render_report,
     render_report_json,
 )
@@ -190,6 +191,12 @@ def _expect_report(kind: str, *, files: list[Path], stdout: str | None) -> _Json
     global _json_report  # noqa: PLW0603 - one command per process (or per test invocation)
     _json_report = _JsonReport(kind, files, stdout)
     return _json_report
+
+
+def _finished() -> None:
+    """The run's own report is out: a failure after it is the line on stderr alone."""
+    if _json_report is not None:
+        _json_report.done = True
 
 
 def _stdout_holds_report() -> bool:
@@ -556,7 +563,7 @@ def apply(
 ) -> None:
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
     out = sys.stderr if fmt == "json" else sys.stdout  # JSON alone on stdout
-    _expect_report("apply", files=[], stdout="json" if fmt == "json" and not dry_run else None)
+    _expect_report("apply", files=[], stdout="json" if fmt == "json" else None)
     if plan_file and changed_since:
         _fail(CHANGED_SINCE_WITH_PLAN)
     with _failures(path), _Loop() as loop:
@@ -590,7 +597,11 @@ def apply(
             render(made, out, "text", color=_color() and out is sys.stdout)
             _warn(made.skipped, path)
             if dry_run:
-                render_dry_run(made, out, [] if force else judge_refusals(made, state))
+                would_refuse = [] if force else judge_refusals(made, state)
+                render_dry_run(made, out, would_refuse)
+                if fmt == "json":
+                    render_dry_run_json(made, sys.stdout, would_refuse)
+                    _finished()
                 _exit(for_plan(made, detailed=False, strict=strict))
             if not made.requests:
                 _finish(
@@ -634,8 +645,7 @@ def _finish(
         render_report_json(plan, report, sys.stdout, run_id=run_id)
     else:
         render_report(plan, report, sys.stdout)
-    if _json_report is not None:
-        _json_report.done = True
+    _finished()
     code = for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict)
     if code is ExitCode.REFUSED and fail_on_blocked and plan.blocked:
         sys.stdout.flush()

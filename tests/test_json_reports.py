@@ -270,3 +270,27 @@ def test_outputs_refuse_a_document_of_no_kind_they_know(tmp_path: Path) -> None:
             " (one of plan, apply, audit, validate); pass the report a command wrote with"
             " --format json"
         )
+
+
+def test_an_apply_dry_run_in_json_lists_the_requests_and_why_apply_would_refuse(
+    tmp_path: Path,
+) -> None:
+    repo = alice(tmp_path, **LIMIT_0)
+    done = run("apply", str(repo), "--sandbox", "--dry-run", "--format", "json")
+    assert done.exit_code == 0, done.output
+    found = report(done)
+    assert (found["kind"], found["dry_run"], found["converged"]) == ("apply", True, False)
+    assert found["summary"] == {
+        "applied": 0, "would_send": 1, "pending": 1, "blocked": 0, "not_applied": 0, "failed": 0,
+    }  # fmt: skip
+    assert found["would_refuse"] == [
+        {
+            "code": "max_changed_targets",
+            "reason": "1 targets change, more than max_changed_targets (0)",
+        }
+    ]
+    [request] = found["requests"]
+    assert (request["method"], request["body"]) == ("PATCH", {"in_meeting": {"chat": False}})
+    assert "Dry run: 1 request(s) would be sent; nothing was sent." in done.stderr
+    patches = [e for e in open_app(repo).sandbox.journal.entries() if e.method == "PATCH"]
+    assert patches == []

@@ -21,6 +21,7 @@ from typing import Any, overload
 from reconciler.diff import MISSING
 from reconciler.plan.model import TargetRef
 from reconciler.policy import Rule
+from reconciler.policy.manual import ManualItem
 
 FORMAT_VERSION = 1
 
@@ -314,6 +315,8 @@ class PackInfo:
     title: str
     file: str
     sha256: str  # of the pack file's bytes
+    benchmark: str | None = None  # the benchmark it follows item by item (its scorecard rows)
+    manual: tuple[ManualItem, ...] = ()  # its enabled items that no API can check
     # The reconciler.yaml line that enables the pack (None: named on the command line only).
     enabled_at: Where | None = None
 

@@ -71,7 +71,10 @@ def pack_info(
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         spot = selection.source()
         enabled_at = Where(spot.file, spot.line, spot.col) if spot is not None else None
-        found.append(PackInfo(pack.name, pack.title, pack.file, digest, enabled_at))
+        info = PackInfo(
+            pack.name, pack.title, pack.file, digest, pack.benchmark, pack.manual, enabled_at
+        )
+        found.append(info)
     return found
 
 

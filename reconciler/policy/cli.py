@@ -17,6 +17,7 @@ from reconciler.escape import printable
 
 if TYPE_CHECKING:
     from reconciler.policy.examples import ExampleResult
+    from reconciler.policy.manual import ManualItem
     from reconciler.policy.rules import Pack, Rule
 
 
@@ -34,7 +35,8 @@ def policy() -> None:
     help="A shipped pack's name, or a pack file's path (default: every shipped pack).",
 )
 def list_rules(packs: tuple[str, ...]) -> None:
-    """Each pack's name and title, then one rule a line: id, severity, profile, levels, title."""
+    """Each pack's name and title, then one rule a line: id, severity, profile, levels, title;
+    then its manual items (no API can check them), `manual` where the severity would be."""
     from reconciler.policy.packs import installed, load_named  # noqa: PLC0415 - see above
 
     try:
@@ -45,6 +47,8 @@ def list_rules(packs: tuple[str, ...]) -> None:
         click.echo(_pack_line(pack))
         for rule in pack.rules:
             click.echo(_rule_line(rule))
+        for item in pack.manual:
+            click.echo(_manual_line(item))
 
 
 def _load_any(name: str) -> Pack:
@@ -60,7 +64,10 @@ def _pack_line(pack: Pack) -> str:
     count = len(pack.rules)
     # a repo pack's text is the pack author's: shown with hidden characters escaped
     title = printable(pack.title)
-    return f"{printable(pack.name)}: {title} ({count} rule{'' if count == 1 else 's'})"
+    counted = f"{count} rule{'' if count == 1 else 's'}"
+    if pack.manual:
+        counted += f", {len(pack.manual)} manual item{'' if len(pack.manual) == 1 else 's'}"
+    return f"{printable(pack.name)}: {title} ({counted})"
 
 
 def _rule_line(rule: Rule) -> str:
@@ -68,6 +75,11 @@ def _rule_line(rule: Rule) -> str:
     profile = f"profile {rule.profile}" if rule.profile is not None else "-"
     fields = (rule.id, rule.severity, profile, ",".join(rule.levels), printable(rule.title))
     return "  " + "\t".join(fields)
+
+
+def _manual_line(item: ManualItem) -> str:
+    profile = f"profile {item.profile}" if item.profile is not None else "-"
+    return "  " + "\t".join((item.id, "manual", profile, "-", printable(item.title)))
 
 
 @policy.command("test")

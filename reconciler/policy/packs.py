@@ -19,6 +19,7 @@ from reconciler.desired.repo import FileTree
 from reconciler.desired.selection import OPTIONS_FILE, Selection, selections_of
 from reconciler.desired.state import DesiredState
 from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.policy.manual import ManualItem
 from reconciler.policy.reader import closest
 from reconciler.policy.rules import Pack, Rule, load_pack, pack_of_bytes, read_pack_file
 
@@ -139,7 +140,8 @@ def load_selected(selections: Sequence[Selection], repo: Path | None = None) -> 
     for selection, pack in zip(selections, packs, strict=True):
         found = selection_problems(selection, pack)
         problems += found
-        chosen.append(dataclasses.replace(pack, rules=enabled_rules(selection, pack)))
+        rules, manual = enabled_rules(selection, pack), enabled_manual(selection, pack)
+        chosen.append(dataclasses.replace(pack, rules=rules, manual=manual))
     if problems:
         raise ValidationFailed(sorted_problems(problems))
     return chosen
@@ -150,12 +152,24 @@ def enabled_rules(selection: Selection, pack: Pack) -> tuple[Rule, ...]:
 
 
 def _enabled(selection: Selection, rule: Rule) -> bool:
-    if rule.id in selection.excluded:
-        return False
     if selection.severities and rule.severity not in selection.severities:
         return False
+    return _in_profile(selection, rule.id, rule.profile)
+
+
+def enabled_manual(selection: Selection, pack: Pack) -> tuple[ManualItem, ...]:
+    """The manual items an entry keeps: by profile and `except:` as rules are; an entry that
+    keeps some severities keeps none (a manual item has no severity to keep it by)."""
+    if selection.severities:
+        return ()
+    return tuple(item for item in pack.manual if _in_profile(selection, item.id, item.profile))
+
+
+def _in_profile(selection: Selection, item_id: str, profile: int | None) -> bool:
+    if item_id in selection.excluded:
+        return False
     # CIS's profile 2 extends profile 1; a rule without a profile is in both
-    return selection.profile is None or rule.profile is None or rule.profile <= selection.profile
+    return selection.profile is None or profile is None or profile <= selection.profile
 
 
 def selection_problems(selection: Selection, pack: Pack) -> list[ConfigError]:
@@ -177,7 +191,7 @@ def selection_problems(selection: Selection, pack: Pack) -> list[ConfigError]:
 
 
 def _unknown_ids(selection: Selection, pack: Pack) -> list[ConfigError]:
-    ids = [rule.id for rule in pack.rules]
+    ids = [rule.id for rule in pack.rules] + [item.id for item in pack.manual]
     found = []
     first: dict[str, int] = {}
     for number, rule_id in enumerate(selection.excluded):

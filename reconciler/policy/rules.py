@@ -31,6 +31,7 @@ from reconciler.policy.celexpr import (
     reads,
     unknown_variables,
 )
+from reconciler.policy.manual import BENCHMARK_ID_HINT, ManualItem, ManualLoader, benchmark_item
 from reconciler.policy.reader import Reader, closest
 from reconciler.vocab import LEVELS, Family, Level
 
@@ -39,7 +40,8 @@ SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 ExampleKind = Literal["pass", "fail", "not_applicable"]
 EXAMPLE_KINDS: tuple[ExampleKind, ...] = get_args(ExampleKind)
 
-_PACK_KEYS = ("pack", "title", "rules")
+_PACK_REQUIRED = ("pack", "title", "rules")
+_PACK_KEYS = (*_PACK_REQUIRED, "benchmark", "manual")
 _RULE_REQUIRED = ("id", "title", "severity", "rationale", "levels", "expr")
 _RULE_KEYS = (
     *_RULE_REQUIRED, "references", "profile", "remedy", "portal", "weakens", "examples",
@@ -92,6 +94,8 @@ class Rule:
     weakens_line: int | None = None
     examples: tuple[Example, ...] = ()
     reads: Reads = field(default_factory=Reads)
+    # The benchmark item it checks (`1.1.2.3` of `cis-1.1.2.3-user`), in a `benchmark:` pack.
+    item: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -105,6 +109,8 @@ class Pack:
     title: str
     file: str
     rules: tuple[Rule, ...]
+    benchmark: str | None = None  # the benchmark it follows item by item, by its title
+    manual: tuple[ManualItem, ...] = ()  # the benchmark's items that no rule can check
 
 
 def load_pack(path: Path, display: str | None = None, *, shipped: bool = False) -> Pack:
@@ -177,18 +183,33 @@ class _PackLoader:
         self.expected_name = expected_name
         self.shipped = shipped
         self.first_line: dict[str, int] = {}
+        self.benchmark = False
 
     def pack(self) -> Pack | None:
         data = self.r.mapping((), self.r.doc.data)
         if data is None:
             return None
-        self.r.keys((), data, _PACK_KEYS, _PACK_KEYS)
+        self.r.keys((), data, _PACK_KEYS, _PACK_REQUIRED)
         name = self._name(data.get("pack"))
         title = self.r.text(("title",), data["title"]) if "title" in data else None
+        benchmark = self.r.text(("benchmark",), data["benchmark"]) if "benchmark" in data else None
+        self.benchmark = "benchmark" in data
         rules = self._rules(name or "", data.get("rules"))
+        manual = self._manual(name or "", rules, data)
         if name is None or title is None:
             return None
-        return Pack(name, title, self.r.doc.file, rules)
+        return Pack(name, title, self.r.doc.file, rules, benchmark, manual)
+
+    def _manual(
+        self, pack: str, rules: tuple[Rule, ...], data: dict[str, Any]
+    ) -> tuple[ManualItem, ...]:
+        if "manual" not in data:
+            return ()
+        items = {rule.item: (rule.id, rule.line) for rule in reversed(rules) if rule.item}
+        loader = ManualLoader(
+            self.r, pack, self.benchmark, self._checked_id, self._profile, self.first_line, items
+        )
+        return loader.items(data["manual"])
 
     def _name(self, value: Any) -> str | None:
         if value is None and "pack" not in (self.r.doc.data or {}):
@@ -241,6 +262,7 @@ class _PackLoader:
             weakens_line=self.r.doc.spot((*path, "weakens"), key=True).line if weakens else None,
             examples=examples or (),
             reads=reads(expr),
+            item=benchmark_item(rule_id) if self.benchmark else None,
             **fixed,
         )
 
@@ -261,21 +283,35 @@ class _PackLoader:
                 return None
         return fixed
 
-    def _id(self, path: KeyPath, value: Any) -> str | None:
-        rule_id = self.r.text(path, value)
-        if rule_id is None:
+    def _checked_id(self, path: KeyPath, value: Any) -> str | None:
+        """A rule's or a manual item's id: a string of the id pattern."""
+        found = self.r.text(path, value)
+        if found is None:
             return None
-        if not _ID.fullmatch(rule_id):
+        if not _ID.fullmatch(found):
             self.r.fail(
                 path,
-                f"the id {rule_id!r} is not of the form [a-z0-9][a-z0-9.-]*",
+                f"the id {found!r} is not of the form [a-z0-9][a-z0-9.-]*",
                 "use lower-case letters, digits, '.' and '-'",
             )
+            return None
+        return found
+
+    def _id(self, path: KeyPath, value: Any) -> str | None:
+        rule_id = self._checked_id(path, value)
+        if rule_id is None:
             return None
         line = self.r.doc.spot(path, key=True).line
         first = self.first_line.setdefault(rule_id, line)
         if first != line:
             self.r.fail(path, f"duplicate rule id {rule_id!r} (first at line {first})")
+            return None
+        if self.benchmark and benchmark_item(rule_id) is None:
+            self.r.fail(
+                path,
+                f"the id {rule_id!r} names no benchmark item (the pack has `benchmark:`)",
+                BENCHMARK_ID_HINT,
+            )
             return None
         return rule_id
 

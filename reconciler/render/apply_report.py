@@ -31,6 +31,33 @@ def render_dry_run(plan: Plan, fh: TextIO, refusals: Sequence[Refusal] = ()) -> 
         fh.write(f"{OVERRIDE_HINT}.\n")
 
 
+def render_dry_run_json(plan: Plan, fh: TextIO, refusals: Sequence[Refusal] = ()) -> None:
+    """`apply --dry-run --format json`: an apply report that sent nothing, with the exact requests
+    it would send and each reason apply would refuse them for."""
+    counted = plan.counted_summary()
+    data = {
+        "kind": "apply",
+        "format_version": REPORT_FORMAT_VERSION,
+        "dry_run": True,
+        "plan_checksum": plan.to_json()["checksum"],
+        "converged": False,
+        "summary": {
+            "applied": 0,
+            "would_send": len(plan.requests),
+            "pending": counted.changes_pending,
+            "blocked": counted.changes_blocked,
+            "not_applied": 0,
+            "failed": 0,
+        },
+        "unknown_targets": counted.unknown_targets,
+        "would_refuse": [refusal.to_json() for refusal in refusals],
+        "requests": [request.to_json() for request in plan.requests],
+        "skipped_files": [diagnostic_json(item) for item in plan.skipped],
+    }
+    json.dump(data, fh, indent=2, ensure_ascii=False)
+    fh.write("\n")
+
+
 # At most this many BLOCKED changes are named in --fail-on-blocked's reason; the report has all.
 SHOWN_BLOCKED = 5
 

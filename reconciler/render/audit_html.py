@@ -6,11 +6,12 @@ script that filters and sorts the findings table, showing DISPLAY_LIMIT rows at 
 failure with the users who inherit it is one row whose target cell opens (`<details>`) on a
 sample of them and the counts. The page stays under 10 MB for any account: at most ROW_LIMIT
 rows (ROWS_BUDGET bytes), LIST_LIMIT unreadable targets and changed fields, each cut saying what
-it left out and that the JSON report has every one. The page loads nothing, and its Content-Security-Policy allows
-exactly its own stylesheets and script (by their sha256), so a target's name or a value that
-Zoom answered can neither fetch anything nor run: every text that came from outside is escaped
-(hidden characters shown as escapes, then HTML-escaped). The output is a function of the
-`AuditResult` alone, byte for byte.
+it left out and that the JSON report has every one.
+
+The page loads nothing, and its Content-Security-Policy allows exactly its own stylesheets and
+script (by their sha256), so a target's name or a value that Zoom answered can neither fetch
+anything nor run: every text that came from outside is escaped (hidden characters shown as
+escapes, then HTML-escaped). The output is a function of the `AuditResult` alone, byte for byte.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from reconciler.audit.rollup import Depth, RollUp, roll_up
 from reconciler.diff import MISSING
 from reconciler.escape import printable
 from reconciler.policy import Rule
+from reconciler.render.scorecard import scorecard_html
 
 # Most severe first; a severity outside this list sorts after them.
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
@@ -777,6 +779,7 @@ def render(result: AuditResult, fh: TextIO) -> None:
     for section in (
         _header(result),
         "<main>",
+        scorecard_html(result),
         _summary(result),
         _findings(result),
         _unreadable(result),

@@ -17,6 +17,7 @@ from reconciler.audit.model import (
 )
 from reconciler.diff import MISSING
 from reconciler.policy.fields import manual_levels
+from reconciler.render.scorecard import scorecard_json
 
 
 def target_json(target: AuditTarget) -> dict[str, Any]:
@@ -127,6 +128,7 @@ def audit_json(result: AuditResult, *, with_findings: bool = True) -> dict[str, 
             "by_severity": result.counts_by("severity"),
             "by_group": result.counts_by_group(),
         },
+        **scorecard_json(result),  # `scorecard` and `manual`
         "packs": [
             {"name": p.name, "title": p.title, "file": p.file, "sha256": p.sha256}
             for p in result.packs

@@ -35,6 +35,7 @@ from reconciler.audit.model import (
 from reconciler.diff import MISSING
 from reconciler.escape import printable
 from reconciler.policy import Rule
+from reconciler.render.scorecard import junit_manual_suite
 
 SUITES_NAME = "reconciler audit"
 DRIFT_SUITE = "reconciler/drift"
@@ -367,12 +368,14 @@ def _suites(result: AuditResult) -> tuple[_Names, list[_Suite]]:
 
 def render(result: AuditResult, fh: TextIO) -> None:
     names, suites = _suites(result)
-    totals = {key: sum(suite.counts[key] for suite in suites) for key in COUNTED}
+    manual = junit_manual_suite(result, attribute, xml_text)
+    totals = {key: sum(s.counts[key] for s in suites) + manual.counts[key] for key in COUNTED}
     out = _Out(fh)
     # What `ElementTree.write(fh, encoding="unicode", xml_declaration=True)` declares.
     declared = getattr(fh, "encoding", None) or "utf-8"
     out(f"<?xml version='1.0' encoding='{declared}'?>\n")
     out(f'<testsuites name="{attribute(SUITES_NAME)}"{_counted(totals)}>\n')
+    out(manual.xml)
     for suite in suites:
         suite.write(out, names)
     out("</testsuites>\n")

@@ -11,6 +11,7 @@ from reconciler.audit.model import AuditFinding, AuditResult, FindingStatus
 from reconciler.diff import MISSING
 from reconciler.policy.fields import manual_levels
 from reconciler.render.markdown import COMMENT_LIMIT, code, escape
+from reconciler.render.scorecard import scorecard_markdown
 
 TITLE = "### reconciler audit"
 _FINDINGS_HEAD = (
@@ -26,7 +27,7 @@ _STATUS_MARK = {
 
 
 def render(result: AuditResult, fh: TextIO, *, limit: int = COMMENT_LIMIT) -> None:
-    head = "\n".join(_head(result)) + "\n"
+    head = "\n".join(_head(result)) + "\n" + scorecard_markdown(result)
     tail = "\n".join(_tail(result))
     tail = "\n" + tail + "\n" if tail else ""
     rows = [_row(finding) + "\n" for finding in result.findings]

@@ -40,6 +40,7 @@ from reconciler.diff import MISSING
 from reconciler.escape import printable, quoted
 from reconciler.policy import Rule
 from reconciler.render.markdown import code, escape
+from reconciler.render.scorecard import scorecard_sarif
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
@@ -480,6 +481,7 @@ def _document(result: AuditResult, rollups: list[RollUp], choice: dict[str, Any]
         "clean": result.clean,
         "by_result": result.counts_by_result(),
         "findings": len(result.findings),
+        **scorecard_sarif(result),
         "rollup": choice,
     }
     return {

@@ -351,6 +351,26 @@ def test_the_sample_report_in_chromium(open_report: Any) -> None:
     assert page.locator("svg.chart[role=img] > title").count() >= 4
     assert "fail: 2" in (page.text_content("#chart-result-desc") or "")
 
+    # The scorecard comes first: the baseline is no benchmark, so a row per rule, by status.
+    card_box, summary_box = page.locator("#scorecard").bounding_box(), page.locator("#summary")
+    assert card_box["y"] < summary_box.bounding_box()["y"]
+    statuses = page.eval_on_selector_all(
+        "#scorecard tbody tr", "rows => rows.map(r => [r.dataset.item, r.dataset.status])"
+    )
+    assert [item for item, _status in statuses] == [rule.id for rule in result.rules]
+    found = dict(statuses)
+    assert (found["zsb-waiting-room"], found["zsb-lobby-locked"]) == ("fail", "not_applicable")
+    assert found["zsb-user-keeps-waiting-room"] == "fail"
+    cells = page.locator('#scorecard tr[data-item="zsb-waiting-room"] td').all_text_contents()
+    assert cells == [
+        "zsb-waiting-room", "The waiting room is on by default", "fail", "1 pass", "1 fail", "-",
+        "groups' values",
+    ]  # fmt: skip
+    user_cells = page.locator('#scorecard tr[data-item="zsb-user-keeps-waiting-room"] td')
+    assert user_cells.all_text_contents()[3:] == [
+        "-", "-", "1 fail, 2 unknown, 1 acknowledged", "per-user",
+    ]  # fmt: skip
+
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -103,10 +103,16 @@ async def _converges(repo: Path, selectors: Sequence[str] = ()) -> None:
     assert {(c.target, c.option, c.path) for c in second.blocked} <= blocked
 
 
+def _made_a_plan(case: Path) -> bool:
+    """The case's saved plan is a plan, not a failed run's report (its `error`)."""
+    saved = case / "expected.json"
+    return saved.exists() and "error" not in json.loads(saved.read_text())
+
+
 CONVERGING = [
     name
     for name in CASE_NAMES
-    if (CASES / name / "expected.json").exists()
+    if _made_a_plan(CASES / name)
     and not (CASES / name / "fail.json").exists()
     and not (CASES / name / "base").exists()
 ]

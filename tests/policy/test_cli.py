@@ -91,6 +91,10 @@ def test_list_defaults_to_every_shipped_pack_with_profiles() -> None:
         "join link"
     ) in lines
     assert "zoom-security-baseline: Zoom security baseline (15 rules)" in lines
+    assert lines[0].endswith("(133 rules, 41 manual items)")
+    assert (
+        "  cis-1.1.1.5\tmanual\tprofile 2\t-\tZoom Rooms meetings (Room Meeting ID) need a passcode"
+    ) in lines
 
 
 def test_list_escapes_a_repo_packs_hidden_characters(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ code, exit code, message, hint and the refusal's reason; `github outputs` reads 
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -181,9 +182,10 @@ def test_an_audit_that_fails_writes_its_report_where_asked(tmp_path: Path) -> No
                    "--evidence", str(evidence))  # fmt: skip
     assert to_files.exit_code == 1
     assert to_files.stdout.startswith("users/alice@acme.test.yaml:3:11: ")  # as without JSON
-    for written in (out, evidence / "audit.json"):
-        found = json.loads(written.read_text())
-        assert (found["kind"], found["error"]["code"]) == ("audit", "invalid_repo")
+    found = json.loads(out.read_text())
+    assert (found["kind"], found["error"]["code"]) == ("audit", "invalid_repo")
+    in_evidence = json.loads(gzip.decompress((evidence / "audit.json.gz").read_bytes()))
+    assert in_evidence == found
 
 
 def test_a_finished_audit_is_of_kind_audit(tmp_path: Path) -> None:
@@ -270,3 +272,39 @@ def test_outputs_refuse_a_document_of_no_kind_they_know(tmp_path: Path) -> None:
             " (one of plan, apply, audit, validate); pass the report a command wrote with"
             " --format json"
         )
+
+
+def test_outputs_read_a_gzipped_report_as_the_plain_one(tmp_path: Path) -> None:
+    repo = alice(tmp_path, CHAT_OFF)
+    plain, packed = tmp_path / "audit.json", tmp_path / "audit.json.gz"
+    for out in (plain, packed):
+        assert run("audit", str(repo), "--sandbox", "--quiet", "--format", "json",
+                   "--out", str(out)).exit_code == 2  # fmt: skip
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"
+    from_plain, from_packed = outputs(plain, 2), outputs(packed, 2)
+    assert from_packed.exit_code == 0, from_packed.output
+    assert from_packed.stdout.splitlines()[2:] == from_plain.stdout.splitlines()[2:]
+    assert from_packed.stdout.splitlines()[2:5] == ["kind=audit", "error=", "changes=0"]
+    assert "drift=1" in from_packed.stdout.splitlines()
+
+
+def test_outputs_refuse_a_gzip_that_inflates_past_the_limit(tmp_path: Path) -> None:
+    bomb = tmp_path / "audit.json.gz"
+    # 64 MiB and one byte of JSON, in about 64 KB: refused once the limit is read, not parsed
+    bomb.write_bytes(gzip.compress(b'{"kind": "audit", "x": "' + b"0" * (64 << 20) + b'"}', 1))
+    assert bomb.stat().st_size < 1 << 20
+    found = outputs(bomb, 0)
+    assert found.exit_code == 1
+    assert found.stderr == (
+        f"error: {bomb}: inflates to over {64 << 20} bytes; not a report of this tool\n"
+    )
+
+
+def test_outputs_refuse_a_damaged_gzip(tmp_path: Path) -> None:
+    damaged = tmp_path / "audit.json.gz"
+    damaged.write_bytes(gzip.compress(b'{"kind": "audit"}')[:-6])  # its end cut off
+    found = outputs(damaged, 0)
+    assert found.exit_code == 1
+    assert found.stderr == (
+        f"error: {damaged}: a damaged gzip file; pass the report the command wrote\n"
+    )

@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,10 +33,13 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A report (or the event): JSON, or gzip-compressed JSON (`--out audit.json.gz`, the
+    evidence bundle's `audit.json.gz`), at most `_REPORT_LIMIT` bytes once inflated."""
     try:
         if path.stat().st_size > _REPORT_LIMIT:
             _fail(f"{path}: over {_REPORT_LIMIT} bytes; not a report of this tool")
-        found = json.loads(path.read_text(encoding="utf-8"))
+        data = _inflated(path, path.read_bytes())
+        found = json.loads(data.decode("utf-8"))
     except OSError as error:
         _fail(f"{path}: cannot read it: {error.strerror or error}")
     except ValueError:
@@ -41,6 +47,24 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(found, dict):
         _fail(f"{path}: not a report of this tool")
     return found
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _inflated(path: Path, data: bytes) -> bytes:
+    """`data` decompressed when it is gzip (JSON never starts with its magic bytes), read no
+    further than `_REPORT_LIMIT`: a small file may inflate to gigabytes."""
+    if not data.startswith(_GZIP_MAGIC):
+        return data
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as packed:
+            inflated = packed.read(_REPORT_LIMIT + 1)
+    except (OSError, EOFError, zlib.error):
+        _fail(f"{path}: a damaged gzip file; pass the report the command wrote")
+    if len(inflated) > _REPORT_LIMIT:
+        _fail(f"{path}: inflates to over {_REPORT_LIMIT} bytes; not a report of this tool")
+    return inflated
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -170,7 +194,7 @@ def _pull_request_number() -> int:
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="The run's JSON report (apply --format json, or audit's audit.json).",
+    help="The run's JSON report (apply --format json, or audit's audit.json.gz).",
 )
 @click.option("--exit-code", type=int, required=True, help="The run's exit code.")
 @click.option(

@@ -4,6 +4,7 @@ rule and every unreadable target is in every format, and nothing else; the forma
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import re
 from html.parser import HTMLParser
@@ -88,15 +89,15 @@ def test_the_json_report_holds_exactly_the_tenants_known_findings(audited: Any) 
 def test_every_format_lists_the_same_findings(audited: Any) -> None:
     evidence, expected, report, _code = audited
     fingerprints = sorted(f["fingerprint"] for f in report["findings"])
-    saved = json.loads((evidence / "audit.json").read_text())
-    assert sorted(f["fingerprint"] for f in saved["findings"]) == fingerprints
-    sarif = json.loads((evidence / "audit.sarif").read_text())
+    saved = json.loads(gzip.decompress((evidence / "audit.json.gz").read_bytes()))
+    assert saved == report  # the bundle's gzipped JSON is the report on stdout
+    sarif = json.loads(gzip.decompress((evidence / "audit.sarif.gz").read_bytes()))
     results = sarif["runs"][0]["results"]
     assert sorted(r["partialFingerprints"]["reconcilerFinding/v1"] for r in results) == fingerprints
     rows = _Rows()
     rows.feed((evidence / "audit.html").read_text())
     assert sorted(rows.fingerprints) == fingerprints
-    junit = JUnitXml.fromfile(str(evidence / "audit.junit.xml"))
+    junit = JUnitXml.fromstring(gzip.decompress((evidence / "audit.junit.xml.gz").read_bytes()))
     failed: set[tuple[str, str]] = set()
     errors: set[tuple[str, str]] = set()
     for suite in junit:
@@ -127,7 +128,8 @@ def test_the_evidence_manifest_covers_every_file_and_detects_an_edit(audited: An
     evidence, _expected, report, _code = audited
     manifest = json.loads((evidence / "manifest.json").read_text())
     names = {entry["path"] for entry in manifest["files"]}
-    assert {"audit.json", "audit.md", "audit.junit.xml", "audit.sarif", "audit.html"} <= names
+    reports = {"audit.json.gz", "audit.md", "audit.junit.xml.gz", "audit.sarif.gz", "audit.html"}
+    assert reports <= names
     assert any(name.endswith(".jsonl.gz") for name in names)
     assert manifest["account_id"] == report["account_id"]
     assert [p["sha256"] for p in manifest["packs"]] == [p["sha256"] for p in report["packs"]]

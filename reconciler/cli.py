@@ -740,7 +740,9 @@ class _AuditSubcommand(click.Command):
 @sandbox_option("Audit")
 @format_option(AUDIT_FORMATS, default="markdown")
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here (gzipped when the name ends in .gz).",
 )
 @click.option(
     "--policy",

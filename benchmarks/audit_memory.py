@@ -5,7 +5,11 @@ a settings repo that enables the CIS pack (benchmarks/audit.py's), and the comma
 process: its peak RSS (the child's own `ru_maxrss`, from `os.wait4`, so neither this process nor
 the sandbox counts), its wall time, and the evidence bundle's bytes, in total and per file.
 
-    python benchmarks/audit_memory.py [--users 2000 5000] [--format sarif]
+    python benchmarks/audit_memory.py [--users 2000 5000] [--format sarif] [--by-report]
+
+`--by-report` also runs the audit in a fresh process and renders each report after it (to a
+gzip file, as the bundle has them), printing the process's peak RSS after each step: which
+report's renderer sets the peak.
 
 Target (issue 21): peak RSS <= 300 MB at 5,000 users, and flat in the account's size.
 """
@@ -13,7 +17,10 @@ Target (issue 21): peak RSS <= 300 MB at 5,000 users, and flat in the account's 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -23,6 +30,11 @@ from typing import Any
 
 from benchmarks._sandbox_process import sandbox_process
 from benchmarks.audit import write_repo
+from reconciler.audit.run import run_audit
+from reconciler.cli import report_file
+from reconciler.connect import Connector
+from reconciler.desired import load_repo
+from reconciler.render.audit import EVIDENCE_NAMES, render_audit
 
 SEED, GROUPS = 2, 8
 
@@ -80,6 +92,50 @@ def measure(users: int, fmt: str) -> dict[str, Any]:
     return row
 
 
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def _audited(repo: Path, snapshots: Path) -> Any:
+    state = load_repo(repo)
+    async with Connector().open(repo, tier=state.options.rate_tier, paced=False) as session:
+        return (await run_audit(state, session, snapshot_dir=snapshots)).result
+
+
+def child_by_report(repo: str, folder: str) -> None:
+    """In a fresh process: the audit, then each report; the peak RSS after each, as JSON."""
+    steps = {"start": _peak_mb()}
+    result = asyncio.run(_audited(Path(repo), Path(folder)))
+    steps["audit"] = _peak_mb()
+    for fmt, name in EVIDENCE_NAMES.items():
+        with report_file(Path(folder) / name) as fh:
+            render_audit(result, fh, fmt)
+        steps[fmt] = _peak_mb()
+    print(json.dumps(steps))
+
+
+def by_report(users: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as scratch:
+        repo = Path(scratch) / "repo"
+        write_repo(repo)
+        with sandbox_process(*sandbox_options(users), timeout=300) as env:
+            child = subprocess.run(
+                [sys.executable, __file__, "--child-by-report", str(repo), scratch],
+                env={**os.environ, **env, "NO_COLOR": "1"},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+    steps: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
+    return steps
+
+
+def print_steps(users: int, steps: dict[str, float]) -> None:
+    print(f"\n{users} users, in one process: peak RSS (MB) after each step")
+    print("   " + "".join(f"{name:>10}" for name in steps))
+    print("   " + "".join(f"{peak:>10.0f}" for peak in steps.values()))
+
+
 def print_row(row: dict[str, Any]) -> None:
     total = sum(row["files"].values())
     print(
@@ -96,9 +152,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--users", type=int, nargs="+", default=[2000, 5000])
     parser.add_argument("--format", default="markdown", help="the command's --format")
+    parser.add_argument("--by-report", action="store_true", help="the peak after each report")
+    parser.add_argument("--child-by-report", nargs=2, metavar=("REPO", "FOLDER"))
     args = parser.parse_args()
+    if args.child_by_report:
+        child_by_report(*args.child_by_report)
+        return
     for users in args.users:
         print_row(measure(users, args.format))
+        if args.by_report:
+            print_steps(users, by_report(users))
 
 
 if __name__ == "__main__":

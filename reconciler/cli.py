@@ -180,7 +180,7 @@ class _JsonReport:
         sys.stdout.flush()
 
 
-GZIP_LEVEL = 6  # zlib's own default: level 9 takes longer for little less on reports
+GZIP_LEVEL = 6  # zlib's default trade of size for time; Python's gzip defaults to 9, the slowest
 
 
 @contextmanager

@@ -9,11 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.apply.runlock import RunLock, run_lock_path
 from reconciler.cli import cli
 from reconciler.connect import Connector
+from reconciler.github import cli as github_cli
 from reconciler.render.failure import FORMAT_VERSIONS
 from reconciler.sandbox import DEFAULT_ACCOUNT_ID
 from tests.plan.sandbox_repo import failing_reads, open_app
@@ -290,13 +292,44 @@ def test_outputs_read_a_gzipped_report_as_the_plain_one(tmp_path: Path) -> None:
 
 def test_outputs_refuse_a_gzip_that_inflates_past_the_limit(tmp_path: Path) -> None:
     bomb = tmp_path / "audit.json.gz"
-    # 64 MiB and one byte of JSON, in about 64 KB: refused once the limit is read, not parsed
+    # One 64 MiB string in about 64 KB: refused once that much is held, never parsed whole
     bomb.write_bytes(gzip.compress(b'{"kind": "audit", "x": "' + b"0" * (64 << 20) + b'"}', 1))
     assert bomb.stat().st_size < 1 << 20
     found = outputs(bomb, 0)
     assert found.exit_code == 1
     assert found.stderr == (
-        f"error: {bomb}: inflates to over {64 << 20} bytes; not a report of this tool\n"
+        f"error: {bomb}: holds a value over {64 << 20} characters; not a report of this tool\n"
+    )
+
+
+def audit_report(findings: int) -> dict[str, Any]:
+    summary = {"unknown_targets": 0, "by_result": {"fail": findings, "drift": 0}}
+    listed = [{"kind": "policy", "message": "x" * 100} for _ in range(findings)]
+    return {"kind": "audit", "format_version": 1, "summary": summary, "findings": listed}
+
+
+def test_outputs_read_an_audit_whose_findings_are_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limit made small, so the test need not write 64 MiB: each finding is parsed and let
+    # go, the summary counts them.
+    monkeypatch.setattr(github_cli, "_REPORT_LIMIT", 10_000)
+    saved = tmp_path / "audit.json.gz"
+    saved.write_bytes(gzip.compress(json.dumps(audit_report(1_000), indent=2).encode()))
+    assert len(gzip.decompress(saved.read_bytes())) > 100_000
+    found = outputs(saved, 2)
+    assert found.exit_code == 0, found.output
+    assert found.stdout.splitlines()[2:] == [
+        "kind=audit", "error=", "changes=0", "blocked=0", "not-applied=0", "drift=0",
+        "violations=1000", "unknown=0",
+    ]  # fmt: skip
+    # Any other big value is held, so refused: here an apply report's list of changes.
+    report = {"kind": "apply", "changes": audit_report(1_000)["findings"]}
+    saved.write_bytes(gzip.compress(json.dumps(report).encode()))
+    refused = outputs(saved, 0)
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"error: {saved}: holds a value over 10000 characters; not a report of this tool\n"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gzip
 import io
 import os
 import sys
@@ -18,7 +19,7 @@ from contextlib import AsyncExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -172,15 +173,33 @@ class _JsonReport:
             return
         self.done = True
         for file in self.files:
-            with contextlib.suppress(OSError):  # the line on stderr still says what failed
-                file.parent.mkdir(parents=True, exist_ok=True)
-                with file.open("w", encoding="utf-8") as fh:
-                    write_failure(self.kind, error, int(code), fh)
+            with contextlib.suppress(OSError), report_file(file) as fh:  # stderr says what failed
+                write_failure(self.kind, error, int(code), fh)
         if self.stdout == "json":
             write_failure(self.kind, error, int(code), sys.stdout)
         elif self.stdout == "markdown":
             write_failure_markdown(self.kind, error, int(code), sys.stdout)
         sys.stdout.flush()
+
+
+GZIP_LEVEL = 6  # zlib's default trade of size for time; Python's gzip defaults to 9, the slowest
+
+
+@contextmanager
+def report_file(path: Path) -> Iterator[TextIO]:
+    """A report's file (its folder made), gzip-compressed when its name ends in `.gz`: with no
+    name and no time in the gzip header, so one report is always the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix != ".gz":
+        with path.open("w", encoding="utf-8") as fh:
+            yield fh
+        return
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile("", "wb", GZIP_LEVEL, fileobj=raw, mtime=0) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8") as fh,
+    ):
+        yield fh
 
 
 # The running command's report; a module's state because `main` reports a bug with it too.
@@ -658,8 +677,7 @@ def _finish(
 
 def _write_report(result: AuditResult, fmt: str, out: Path) -> None:
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as fh:
+        with report_file(out) as fh:
             render_audit(result, fh, fmt)
     except OSError as error:
         _fail(f"cannot write the report to {printable(str(out))}: {error.strerror or error}")
@@ -733,7 +751,9 @@ class _AuditSubcommand(click.Command):
 @sandbox_option("Audit")
 @format_option(AUDIT_FORMATS, default="markdown")
 @click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here (gzipped when the name ends in .gz).",
 )
 @click.option(
     "--policy",

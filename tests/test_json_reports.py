@@ -4,15 +4,18 @@ code, exit code, message, hint and the refusal's reason; `github outputs` reads 
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.apply.runlock import RunLock, run_lock_path
 from reconciler.cli import cli
 from reconciler.connect import Connector
+from reconciler.github import cli as github_cli
 from reconciler.render.failure import FORMAT_VERSIONS
 from reconciler.sandbox import DEFAULT_ACCOUNT_ID
 from tests.plan.sandbox_repo import failing_reads, open_app
@@ -181,9 +184,10 @@ def test_an_audit_that_fails_writes_its_report_where_asked(tmp_path: Path) -> No
                    "--evidence", str(evidence))  # fmt: skip
     assert to_files.exit_code == 1
     assert to_files.stdout.startswith("users/alice@acme.test.yaml:3:11: ")  # as without JSON
-    for written in (out, evidence / "audit.json"):
-        found = json.loads(written.read_text())
-        assert (found["kind"], found["error"]["code"]) == ("audit", "invalid_repo")
+    found = json.loads(out.read_text())
+    assert (found["kind"], found["error"]["code"]) == ("audit", "invalid_repo")
+    in_evidence = json.loads(gzip.decompress((evidence / "audit.json.gz").read_bytes()))
+    assert in_evidence == found
 
 
 def test_a_finished_audit_is_of_kind_audit(tmp_path: Path) -> None:
@@ -294,3 +298,70 @@ def test_an_apply_dry_run_in_json_lists_the_requests_and_why_apply_would_refuse(
     assert "Dry run: 1 request(s) would be sent; nothing was sent." in done.stderr
     patches = [e for e in open_app(repo).sandbox.journal.entries() if e.method == "PATCH"]
     assert patches == []
+
+
+def test_outputs_read_a_gzipped_report_as_the_plain_one(tmp_path: Path) -> None:
+    repo = alice(tmp_path, CHAT_OFF)
+    plain, packed = tmp_path / "audit.json", tmp_path / "audit.json.gz"
+    for out in (plain, packed):
+        assert run("audit", str(repo), "--sandbox", "--quiet", "--format", "json",
+                   "--out", str(out)).exit_code == 2  # fmt: skip
+    assert packed.read_bytes()[:2] == b"\x1f\x8b"
+    from_plain, from_packed = outputs(plain, 2), outputs(packed, 2)
+    assert from_packed.exit_code == 0, from_packed.output
+    assert from_packed.stdout.splitlines()[2:] == from_plain.stdout.splitlines()[2:]
+    assert from_packed.stdout.splitlines()[2:5] == ["kind=audit", "error=", "changes=0"]
+    assert "drift=1" in from_packed.stdout.splitlines()
+
+
+def test_outputs_refuse_a_gzip_that_inflates_past_the_limit(tmp_path: Path) -> None:
+    bomb = tmp_path / "audit.json.gz"
+    # One 64 MiB string in about 64 KB: refused once that much is held, never parsed whole
+    bomb.write_bytes(gzip.compress(b'{"kind": "audit", "x": "' + b"0" * (64 << 20) + b'"}', 1))
+    assert bomb.stat().st_size < 1 << 20
+    found = outputs(bomb, 0)
+    assert found.exit_code == 1
+    assert found.stderr == (
+        f"error: {bomb}: holds a value over {64 << 20} characters; not a report of this tool\n"
+    )
+
+
+def audit_report(findings: int) -> dict[str, Any]:
+    summary = {"unknown_targets": 0, "by_result": {"fail": findings, "drift": 0}}
+    listed = [{"kind": "policy", "message": "x" * 100} for _ in range(findings)]
+    return {"kind": "audit", "format_version": 1, "summary": summary, "findings": listed}
+
+
+def test_outputs_read_an_audit_whose_findings_are_past_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limit made small, so the test need not write 64 MiB: each finding is parsed and let
+    # go, the summary counts them.
+    monkeypatch.setattr(github_cli, "_REPORT_LIMIT", 10_000)
+    saved = tmp_path / "audit.json.gz"
+    saved.write_bytes(gzip.compress(json.dumps(audit_report(1_000), indent=2).encode()))
+    assert len(gzip.decompress(saved.read_bytes())) > 100_000
+    found = outputs(saved, 2)
+    assert found.exit_code == 0, found.output
+    assert found.stdout.splitlines()[2:] == [
+        "kind=audit", "error=", "changes=0", "blocked=0", "not-applied=0", "drift=0",
+        "violations=1000", "unknown=0",
+    ]  # fmt: skip
+    # Any other big value is held, so refused: here an apply report's list of changes.
+    report = {"kind": "apply", "changes": audit_report(1_000)["findings"]}
+    saved.write_bytes(gzip.compress(json.dumps(report).encode()))
+    refused = outputs(saved, 0)
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        f"error: {saved}: holds a value over 10000 characters; not a report of this tool\n"
+    )
+
+
+def test_outputs_refuse_a_damaged_gzip(tmp_path: Path) -> None:
+    damaged = tmp_path / "audit.json.gz"
+    damaged.write_bytes(gzip.compress(b'{"kind": "audit"}')[:-6])  # its end cut off
+    found = outputs(damaged, 0)
+    assert found.exit_code == 1
+    assert found.stderr == (
+        f"error: {damaged}: a damaged gzip file; pass the report the command wrote\n"
+    )

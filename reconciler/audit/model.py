@@ -173,10 +173,13 @@ class AuditFinding:
 
 @dataclass(frozen=True, slots=True)
 class Light:
+    """What counts and indexes need of a finding, made without the finding itself."""
+
     kind: FindingKind
     status: FindingStatus
     target: AuditTarget
     severity: str
+    rule_code: str | None = None
 
     @property
     def failing(self) -> bool:
@@ -188,7 +191,7 @@ class Light:
 
 
 def _light(finding: AuditFinding) -> Light:
-    return Light(finding.kind, finding.status, finding.target, finding.severity)
+    return Light(finding.kind, finding.status, finding.target, finding.severity, finding.rule_code)
 
 
 def light(findings: Sequence[AuditFinding]) -> Iterator[Light]:
@@ -275,14 +278,15 @@ class FindingStore(Sequence[AuditFinding]):
 
     def light(self) -> Iterator[Light]:
         """What the counts need of each finding, without making the objects."""
+        codes = [(f"{rule.pack}/{rule.id}", str(rule.severity)) for rule in self._rules]
         for index, found in enumerate(self._object_of):
             if found >= 0:
                 yield _light(self._objects[found])
                 continue
             target = self._targets[self._target[index]]
             status = FindingStatus.FAIL if self._ack[index] < 0 else FindingStatus.ACKNOWLEDGED
-            rule = self._rules[self._rule[index]]
-            yield Light(FindingKind.POLICY, status, target, str(rule.severity))
+            code, severity = codes[self._rule[index]]
+            yield Light(FindingKind.POLICY, status, target, severity, code)
 
     def _made(self, index: int) -> AuditFinding:
         rule_index = self._rule[index]

@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
-import json
+import gzip
+import io
 import os
+import zlib
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,9 +21,12 @@ import click
 from reconciler.errors import ReconcilerError
 from reconciler.escape import printable
 from reconciler.github.api import Context, GitHub
+from reconciler.github.report_text import TooBig, read_report
 from reconciler.render.markdown import escape
 
-_REPORT_LIMIT = 64 * 1024 * 1024
+_REPORT_LIMIT = 64 * 1024 * 1024  # characters of any one value held
+# Characters read in all: a 50,000-user audit's JSON is ~2 GB; a gzip can inflate without end.
+_TEXT_LIMIT = 16 * 1024 * 1024 * 1024
 
 
 def _fail(message: str) -> NoReturn:
@@ -30,17 +35,33 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A report (or the event): JSON, or gzip-compressed JSON (`--out audit.json.gz`, the
+    evidence bundle's `audit.json.gz`), read a value at a time (`report_text`): no value held
+    over `_REPORT_LIMIT`, nothing read past `_TEXT_LIMIT` once inflated."""
     try:
-        if path.stat().st_size > _REPORT_LIMIT:
-            _fail(f"{path}: over {_REPORT_LIMIT} bytes; not a report of this tool")
-        found = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as raw:
+            packed = raw.read(2) == _GZIP_MAGIC  # JSON never starts with these bytes
+            raw.seek(0)
+            if packed:
+                with gzip.open(raw, "rt", encoding="utf-8") as text:
+                    found = read_report(text, _REPORT_LIMIT, _TEXT_LIMIT)
+            else:
+                with io.TextIOWrapper(raw, encoding="utf-8") as text:
+                    found = read_report(text, _REPORT_LIMIT, _TEXT_LIMIT)
+    except TooBig as big:
+        _fail(f"{path}: {big}; not a report of this tool")
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        _fail(f"{path}: a damaged gzip file; pass the report the command wrote")
     except OSError as error:
         _fail(f"{path}: cannot read it: {error.strerror or error}")
-    except ValueError:
+    except (ValueError, RecursionError):
         _fail(f"{path}: not JSON; pass the report the command wrote with --format json")
     if not isinstance(found, dict):
         _fail(f"{path}: not a report of this tool")
     return found
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -170,7 +191,7 @@ def _pull_request_number() -> int:
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="The run's JSON report (apply --format json, or audit's audit.json).",
+    help="The run's JSON report (apply --format json, or audit's audit.json.gz).",
 )
 @click.option("--exit-code", type=int, required=True, help="The run's exit code.")
 @click.option(

@@ -5,6 +5,7 @@ with this one."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from reconciler.audit.model import (
@@ -14,8 +15,12 @@ from reconciler.audit.model import (
     AuditResult,
     AuditTarget,
     FieldChange,
+    PackInfo,
+    SinceReport,
+    SnapshotInfo,
 )
 from reconciler.diff import MISSING
+from reconciler.policy import Rule
 from reconciler.policy.fields import manual_levels
 from reconciler.render.scorecard import scorecard_json
 
@@ -105,96 +110,130 @@ def _change_json(change: FieldChange) -> dict[str, Any]:
     return found
 
 
-def audit_json(result: AuditResult, *, with_findings: bool = True) -> dict[str, Any]:
+class Streamed:
+    """A list written an item at a time: an audit of 50,000 users has millions of findings, and
+    the whole list as dicts would not fit in memory."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+def sections(result: AuditResult) -> Iterator[tuple[str, Any]]:
+    """The document's top-level keys in order, each with its value (a `Streamed` for a list too
+    big to hold). The one place that says what the document holds."""
+    yield "kind", "audit"
+    yield "format_version", FORMAT_VERSION
+    yield "tool_version", result.tool_version
+    yield "account_id", result.account_id
+    yield "started_at", result.started_at
+    yield "finished_at", result.finished_at
+    yield "repo", {"path": result.repo_path, "commit": result.repo_commit}
+    yield "summary", _summary(result)
+    yield from scorecard_json(result).items()  # `scorecard` and `manual`
+    yield "packs", [_pack_json(pack) for pack in result.packs]
+    yield "rules", [_rule_json(result, rule) for rule in result.rules]
+    yield "findings", Streamed(finding_json(f) for f in result.findings)
+    yield "unknown_targets", Streamed(_unknown_json(t) for t in result.unknown_targets)
+    yield "acknowledgements", [acknowledgement_json(a) for a in result.acknowledgements]
+    yield "snapshot", _snapshot_json(result.snapshot)
+    yield "since", _since_json(result.since)
+
+
+def _unknown_json(target: AuditTarget) -> dict[str, Any]:
+    return {"level": target.ref.kind, "target": target_json(target), "cause": target.unknown}
+
+
+def _pack_json(pack: PackInfo) -> dict[str, Any]:
+    return {"name": pack.name, "title": pack.title, "file": pack.file, "sha256": pack.sha256}
+
+
+def _summary(result: AuditResult) -> dict[str, Any]:
     levels = {"account": 0, "group": 0, "user": 0}
     for target in result.targets:
         levels[target.ref.kind] += 1
-    document: dict[str, Any] = {
-        "kind": "audit",
-        "format_version": FORMAT_VERSION,
-        "tool_version": result.tool_version,
-        "account_id": result.account_id,
-        "started_at": result.started_at,
-        "finished_at": result.finished_at,
-        "repo": {"path": result.repo_path, "commit": result.repo_commit},
-        "summary": {
-            "clean": result.clean,
-            "targets": len(result.targets),
-            "targets_by_level": levels,
-            "unknown_targets": len(result.unknown_targets),
-            "requests_sent": result.requests_sent,
-            "by_result": result.counts_by_result(),
-            "by_level": result.counts_by("level"),
-            "by_severity": result.counts_by("severity"),
-            "by_group": result.counts_by_group(),
-        },
-        **scorecard_json(result),  # `scorecard` and `manual`
-        "packs": [
-            {"name": p.name, "title": p.title, "file": p.file, "sha256": p.sha256}
-            for p in result.packs
-        ],
-        "rules": [
-            {
-                "id": f"{rule.pack}/{rule.id}",
-                "title": rule.title,
-                "severity": str(rule.severity),
-                "levels": list(rule.levels),
-                "references": list(rule.references),
-                "source": {"file": rule.file, "line": rule.line},
-                "counts": result.rule_counts(f"{rule.pack}/{rule.id}"),
-                # where `export --remedy` cannot fix it and an admin must (with where)
-                "manual_levels": list(manual_levels(rule)),
-                "portal": rule.portal,
-            }
-            for rule in result.rules
-        ],
-        "findings": [finding_json(f) for f in result.findings] if with_findings else [],
-        "unknown_targets": [
-            {"level": t.ref.kind, "target": target_json(t), "cause": t.unknown}
-            for t in result.unknown_targets
-        ],
-        "acknowledgements": [acknowledgement_json(a) for a in result.acknowledgements],
-        "snapshot": None,
-        "since": None,
+    return {
+        "clean": result.clean,
+        "targets": len(result.targets),
+        "targets_by_level": levels,
+        "unknown_targets": len(result.unknown_targets),
+        "requests_sent": result.requests_sent,
+        "by_result": result.counts_by_result(),
+        "by_level": result.counts_by("level"),
+        "by_severity": result.counts_by("severity"),
+        "by_group": result.counts_by_group(),
     }
-    if result.snapshot is not None:
-        snap = result.snapshot
-        document["snapshot"] = {
-            "path": snap.path,
-            "sha256": snap.sha256,
-            "manifest_sha256": snap.manifest_sha256,
-            "targets": snap.targets,
-        }
-    if result.since is not None:
-        since = result.since
-        document["since"] = {
-            "snapshot": since.snapshot,
-            "taken_at": since.taken_at,
-            "targets_compared": since.targets_compared,
-            "targets_changed": since.targets_changed,
-            "added": since.added,
-            "removed": since.removed,
-            "changes": [_change_json(change) for change in since.changes],
-        }
-    return document
 
 
-_FINDINGS_MARK = "__reconciler_findings__"
+def _rule_json(result: AuditResult, rule: Rule) -> dict[str, Any]:
+    return {
+        "id": f"{rule.pack}/{rule.id}",
+        "title": rule.title,
+        "severity": str(rule.severity),
+        "levels": list(rule.levels),
+        "references": list(rule.references),
+        "source": {"file": rule.file, "line": rule.line},
+        "counts": result.rule_counts(f"{rule.pack}/{rule.id}"),
+        # where `export --remedy` cannot fix it and an admin must (with where)
+        "manual_levels": list(manual_levels(rule)),
+        "portal": rule.portal,
+    }
+
+
+def _snapshot_json(snap: SnapshotInfo | None) -> dict[str, Any] | None:
+    if snap is None:
+        return None
+    return {
+        "path": snap.path,
+        "sha256": snap.sha256,
+        "manifest_sha256": snap.manifest_sha256,
+        "targets": snap.targets,
+    }
+
+
+def _since_json(since: SinceReport | None) -> dict[str, Any] | None:
+    if since is None:
+        return None
+    return {
+        "snapshot": since.snapshot,
+        "taken_at": since.taken_at,
+        "targets_compared": since.targets_compared,
+        "targets_changed": since.targets_changed,
+        "added": since.added,
+        "removed": since.removed,
+        "changes": [_change_json(change) for change in since.changes],
+    }
+
+
+def audit_json(result: AuditResult) -> dict[str, Any]:
+    """The whole document as one dict (for a small audit; `render` streams it)."""
+    return {
+        key: list(value.items) if isinstance(value, Streamed) else value
+        for key, value in sections(result)
+    }
+
+
+def _dumped(value: Any, indent: str) -> str:
+    """`value` as `json.dumps(..., indent=2)` spells it nested `indent` deep."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + indent)
+
+
+def _write_streamed(items: Iterable[Any], fh: TextIO) -> None:
+    fh.write("[")
+    empty = True
+    for item in items:
+        fh.write(("\n    " if empty else ",\n    ") + _dumped(item, "    "))
+        empty = False
+    fh.write("]" if empty else "\n  ]")
 
 
 def render(result: AuditResult, fh: TextIO) -> None:
-    """The document, with its findings written one at a time: a 50,000-user audit can hold
-    millions, and the whole list as dicts would not fit in memory."""
-    document = audit_json(result, with_findings=False)
-    document["findings"] = _FINDINGS_MARK
-    head, tail = json.dumps(document, indent=2, ensure_ascii=False).split(
-        json.dumps(_FINDINGS_MARK), 1
-    )
-    fh.write(head)
-    fh.write("[")
-    for index, finding in enumerate(result.findings):
-        text = json.dumps(finding_json(finding), indent=2, ensure_ascii=False)
-        fh.write(("," if index else "") + "\n    " + text.replace("\n", "\n    "))
-    fh.write("\n  ]" if len(result.findings) else "]")
-    fh.write(tail)
-    fh.write("\n")
+    """The document as `json.dumps(audit_json(result), indent=2)` writes it, a key at a time
+    and the long lists an item at a time, so memory does not grow with the findings."""
+    fh.write("{")
+    for index, (key, value) in enumerate(sections(result)):
+        fh.write(("\n  " if not index else ",\n  ") + json.dumps(key) + ": ")
+        if isinstance(value, Streamed):
+            _write_streamed(value.items, fh)
+        else:
+            fh.write(_dumped(value, "  "))
+    fh.write("\n}\n")

@@ -10,7 +10,8 @@ The XML is streamed, a suite at a time and a case at a time: a suite's counts ar
 its start tag, so they come first from its outcome bytes (and the totals of `<testsuites>` from
 every suite's counts), then its cases are written. Memory is bounded by the findings' index and
 each target's name (escaped once, not once per rule), not by the number of cases (133 rules
-over 50,000 users make 6.6 million). Every attribute and text goes through
+over 50,000 users make 6.6 million); a failed rule's finding is made from the store's columns
+when its case is written, and let go. Every attribute and text goes through
 `xml.sax.saxutils.escape`, with the entities ElementTree writes, so names from Zoom (an email
 with markup or quotes) are escaped and the output is the one `ET.indent` and
 `ElementTree.write` gave for the same elements.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -31,6 +33,7 @@ from reconciler.audit.model import (
     AuditTarget,
     FindingKind,
     RuleOutcome,
+    light,
 )
 from reconciler.diff import MISSING
 from reconciler.escape import printable
@@ -212,12 +215,36 @@ def _counts(tests: int, failures: int, errors: int, skipped: int) -> dict[str, i
 # -- the suites ---------------------------------------------------------------------------------
 
 
+class _RuleFindings:
+    """One rule's findings as (target index, finding position) pairs in target order: 8 bytes
+    each, where the findings themselves (made from the store's columns) cost ~500."""
+
+    def __init__(self) -> None:
+        self.targets = array("i")
+        self.positions = array("i")
+
+    def add(self, target: int, position: int) -> None:
+        self.targets.append(target)
+        self.positions.append(position)
+
+    def in_target_order(self) -> None:
+        """Sort the pairs by target (stable: the first finding of a target stays first); an
+        audit's findings come in target order already, a hand-made result's may not."""
+        targets = self.targets
+        if all(targets[at] <= targets[at + 1] for at in range(len(targets) - 1)):
+            return
+        order = sorted(range(len(targets)), key=targets.__getitem__)
+        self.targets = array("i", (targets[at] for at in order))
+        self.positions = array("i", (self.positions[at] for at in order))
+
+
 @dataclass(frozen=True, slots=True)
 class _Index:
-    """The findings, indexed once by (rule, target) and by target, and the targets' labels."""
+    """The findings indexed once by (rule, target) and by target, and the targets' labels. A
+    rule's failures are kept as positions and each made when its case is written."""
 
     labels: list[str]
-    policy: dict[str, dict[int, AuditFinding]]
+    policy: dict[str, _RuleFindings]
     drift: dict[int, list[AuditFinding]]
     reads: dict[int, AuditFinding]
 
@@ -225,16 +252,19 @@ class _Index:
     def of(cls, result: AuditResult) -> _Index:
         index_of = {target_key(target): index for index, target in enumerate(result.targets)}
         found = cls([xml_text(target.label) for target in result.targets], {}, {}, {})
-        for finding in result.findings:
-            index = index_of.get(target_key(finding.target))
+        findings = result.findings
+        for position, item in enumerate(light(findings)):
+            index = index_of.get(target_key(item.target))
             if index is None:
                 continue
-            if finding.kind is FindingKind.POLICY and finding.rule_code is not None:
-                found.policy.setdefault(finding.rule_code, {}).setdefault(index, finding)
-            elif finding.kind is FindingKind.DRIFT:
-                found.drift.setdefault(index, []).append(finding)
-            elif finding.kind is FindingKind.READ:
-                found.reads.setdefault(index, finding)
+            if item.kind is FindingKind.POLICY and item.rule_code is not None:
+                found.policy.setdefault(item.rule_code, _RuleFindings()).add(index, position)
+            elif item.kind is FindingKind.DRIFT:
+                found.drift.setdefault(index, []).append(findings[position])
+            elif item.kind is FindingKind.READ:
+                found.reads.setdefault(index, findings[position])
+        for rule_findings in found.policy.values():
+            rule_findings.in_target_order()
         return found
 
 
@@ -251,14 +281,23 @@ def _rule_suite(result: AuditResult, rule: Rule, index: _Index) -> _Suite:
         outcomes.count(RuleOutcome.UNKNOWN),
         outcomes.count(RuleOutcome.NOT_APPLICABLE) + outcomes.count(RuleOutcome.ACKNOWLEDGED),
     )
-    findings = index.policy.get(code, {})
+    rule_findings = index.policy.get(code, _RuleFindings())
 
     def cases() -> Iterator[_Case]:
+        """Outcomes and the rule's findings, both in target order, walked side by side."""
+        targets, positions = rule_findings.targets, rule_findings.positions
+        ahead = 0  # the first pair whose target is not behind `at`
         for at, byte in enumerate(outcomes):
             if byte == RuleOutcome.PASS:
                 yield at, None
-            elif byte != RuleOutcome.NOT_JUDGED:
-                yield at, _rule_result(code, byte, findings.get(at), at, result, index)
+                continue
+            if byte == RuleOutcome.NOT_JUDGED:
+                continue
+            while ahead < len(targets) and targets[ahead] < at:
+                ahead += 1
+            here = ahead < len(targets) and targets[ahead] == at
+            finding = result.findings[positions[ahead]] if here else None
+            yield at, _rule_result(code, byte, finding, at, result, index)
 
     properties = [
         ("severity", str(rule.severity)),

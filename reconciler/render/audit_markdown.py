@@ -30,20 +30,21 @@ def render(result: AuditResult, fh: TextIO, *, limit: int = COMMENT_LIMIT) -> No
     head = "\n".join(_head(result)) + "\n" + scorecard_markdown(result)
     tail = "\n".join(_tail(result))
     tail = "\n" + tail + "\n" if tail else ""
-    rows = [_row(finding) + "\n" for finding in result.findings]
-    if not rows:
+    total = len(result.findings)
+    if not total:
         fh.write(head + tail)
         return
     table_head = f"\n#### Findings\n\n{_FINDINGS_HEAD}\n"
-    room = limit - len(head) - len(table_head) - len(tail) - len(_cut_note(len(rows)))
+    room = limit - len(head) - len(table_head) - len(tail) - len(_cut_note(total))
     shown: list[str] = []
     used = 0
-    for row in rows:
+    for finding in result.findings:  # rows made only until the comment is full
+        row = _row(finding) + "\n"
         if used + len(row) > room:
             break
         shown.append(row)
         used += len(row)
-    note = _cut_note(len(rows) - len(shown)) if len(shown) < len(rows) else ""
+    note = _cut_note(total - len(shown)) if len(shown) < total else ""
     fh.write(head + table_head + "".join(shown) + note + tail)
 
 

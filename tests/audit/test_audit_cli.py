@@ -322,3 +322,28 @@ def test_a_since_snapshot_without_its_manifest_exits_1_like_an_altered_one(tmp_p
     )
     assert apps == []  # refused before Zoom was asked anything
     assert sorted((p.name, p.read_bytes()) for p in folder.iterdir()) == before
+
+
+def _timeless(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without what differs from one run to the next (times, the snapshot's name)."""
+    return {k: v for k, v in report.items() if k not in ("started_at", "finished_at", "snapshot")}
+
+
+def test_an_out_file_ending_in_gz_is_the_same_report_gzipped(tmp_path: Path) -> None:
+    repo = chat_repo(tmp_path)
+    written: dict[str, bytes] = {}
+    for name, fmt in [("audit.json", "json"), ("audit.json.gz", "json"),
+                      ("audit.junit.xml", "junit"), ("audit.junit.xml.gz", "junit")]:  # fmt: skip
+        out = tmp_path / name
+        scope = ("--users", "alice@acme.test")
+        assert audit(repo, "--quiet", *scope, "--format", fmt, "--out", str(out)).exit_code == 2
+        written[name] = out.read_bytes()
+    plain = json.loads(written["audit.json"])
+    packed = json.loads(gzip.decompress(written["audit.json.gz"]))
+    assert written["audit.json.gz"][:2] == b"\x1f\x8b"
+    assert _timeless(packed) == _timeless(plain)
+    assert [(f["rule"], f["target"]["email"]) for f in packed["findings"]] == [
+        ("ours/no-chat", "alice@acme.test")
+    ]
+    junit = gzip.decompress(written["audit.junit.xml.gz"])
+    assert junit == written["audit.junit.xml"]  # no time in JUnit: the very same bytes

@@ -5,6 +5,7 @@ else; the formats agree."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import re
 from html.parser import HTMLParser
@@ -95,11 +96,11 @@ def test_the_json_report_holds_exactly_the_tenants_known_findings(audited: Any) 
 def test_every_format_lists_the_same_findings(audited: Any) -> None:
     evidence, expected, report, _code = audited
     fingerprints = sorted(f["fingerprint"] for f in report["findings"])
-    saved = json.loads((evidence / "audit.json").read_text())
-    assert sorted(f["fingerprint"] for f in saved["findings"]) == fingerprints
+    saved = json.loads(gzip.decompress((evidence / "audit.json.gz").read_bytes()))
+    assert saved == report  # the bundle's gzipped JSON is the report on stdout
     # SARIF and HTML roll a layer's failure up with the users who inherit it: each finding is a
     # result (a row) of its own, or counted in exactly one roll-up.
-    sarif = json.loads((evidence / "audit.sarif").read_text())
+    sarif = json.loads(gzip.decompress((evidence / "audit.sarif.gz").read_bytes()))
     results = sarif["runs"][0]["results"]
     single = [r for r in results if r["properties"]["scope"] == "target"]
     rolled = [r for r in results if r["properties"]["scope"] == "layer"]
@@ -113,7 +114,7 @@ def test_every_format_lists_the_same_findings(audited: Any) -> None:
     rows.feed((evidence / "audit.html").read_text())
     assert sorted(rows.fingerprints) == own
     assert sorted(rows.rolled_up) == sorted(r["properties"]["count"] for r in rolled)
-    junit = JUnitXml.fromfile(str(evidence / "audit.junit.xml"))
+    junit = JUnitXml.fromstring(gzip.decompress((evidence / "audit.junit.xml.gz").read_bytes()))
     failed: set[tuple[str, str]] = set()
     errors: set[tuple[str, str]] = set()
     for suite in junit:
@@ -144,7 +145,8 @@ def test_the_evidence_manifest_covers_every_file_and_detects_an_edit(audited: An
     evidence, _expected, report, _code = audited
     manifest = json.loads((evidence / "manifest.json").read_text())
     names = {entry["path"] for entry in manifest["files"]}
-    assert {"audit.json", "audit.md", "audit.junit.xml", "audit.sarif", "audit.html"} <= names
+    reports = {"audit.json.gz", "audit.md", "audit.junit.xml.gz", "audit.sarif.gz", "audit.html"}
+    assert reports <= names
     assert any(name.endswith(".jsonl.gz") for name in names)
     assert manifest["account_id"] == report["account_id"]
     assert [p["sha256"] for p in manifest["packs"]] == [p["sha256"] for p in report["packs"]]

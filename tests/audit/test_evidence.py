@@ -3,6 +3,7 @@ followed, nothing read outside the bundle, a bad manifest one line."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -292,4 +293,27 @@ def test_a_signature_removed_or_from_another_key_is_caught(signed: Path, tmp_pat
     assert done.stdout == (
         "altered: manifest.json: is not signed, and RECONCILER_EVIDENCE_KEY is set: it was not "
         "written with the key\n"
+    )
+
+
+def test_the_big_reports_are_gzipped_and_an_edit_inside_one_is_caught(
+    signed: Path, tmp_path: Path
+) -> None:
+    folder = copy_of(signed, tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    listed = {item["path"] for item in manifest["files"]}
+    assert {"audit.json.gz", "audit.junit.xml.gz", "audit.sarif.gz", "audit.md"} <= listed
+    assert not listed & {"audit.json", "audit.junit.xml", "audit.sarif"}
+    packed = folder / "audit.json.gz"
+    report = json.loads(gzip.decompress(packed.read_bytes()))
+    assert report["kind"] == "audit" and report["summary"]["clean"] is True
+    # A forger re-compresses an edited report: still a good gzip, no longer the listed bytes.
+    report["summary"]["clean"] = False
+    packed.write_bytes(gzip.compress(json.dumps(report).encode()))
+
+    done = verify_cli(folder, KEY)
+
+    assert done.exit_code == 3
+    assert done.stdout == (
+        "altered: audit.json.gz: was edited: its sha256 is not the one the manifest records\n"
     )

@@ -19,9 +19,10 @@ changes.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 import re
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -467,10 +468,43 @@ def sarif_result(
     return found
 
 
-def _document(result: AuditResult, rollups: list[RollUp], choice: dict[str, Any]) -> dict[str, Any]:
-    descriptors = rule_descriptors(result)
+# Stands in for the results in the document's shell, which is dumped whole; the results are
+# dumped one at a time in its place (json.dumps spells the marker `"\u0000results\u0000"`).
+_RESULTS_MARK = "\x00results\x00"
+_RESULTS_TOKEN = json.dumps(_RESULTS_MARK)
+_RESULT_INDENT = " " * 8  # a result's depth: document > runs > run > results
+
+
+def _chunks(result: AuditResult, rollups: list[RollUp], choice: dict[str, Any]) -> Iterator[str]:
+    """The SARIF text, as `json.dumps(document, indent=2)` spells it, a result at a time: the
+    whole document (tens of MB of dicts for a big account) is never held."""
+    shell = _document(result, choice)
+    head, tail = _text(shell).split(_RESULTS_TOKEN)
+    descriptors = shell["runs"][0]["tool"]["driver"]["rules"]
     rule_index = {descriptor["id"]: index for index, descriptor in enumerate(descriptors)}
     packs = {pack.name: pack for pack in result.packs}
+    yield head + "["
+    for index, rollup in enumerate(rollups):
+        text = json.dumps(sarif_result(rollup, rule_index, packs), indent=2, ensure_ascii=False)
+        yield (
+            ("\n" if not index else ",\n")
+            + _RESULT_INDENT
+            + text.replace("\n", "\n" + _RESULT_INDENT)
+        )
+    yield ("\n" + _RESULT_INDENT[:-2] + "]" if rollups else "]") + tail
+
+
+def _gzip_size(chunks: Iterator[str]) -> int:
+    """The gzipped size of the text, compressed as it comes (level 6, as the bundle writes)."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    size = 0
+    for chunk in chunks:
+        size += len(packer.compress(chunk.encode("utf-8")))
+    return size + len(packer.flush())
+
+
+def _document(result: AuditResult, choice: dict[str, Any]) -> dict[str, Any]:
+    descriptors = rule_descriptors(result)
     run_properties: dict[str, Any] = {
         "account_id": result.account_id,
         "started_at": result.started_at,
@@ -501,7 +535,7 @@ def _document(result: AuditResult, rollups: list[RollUp], choice: dict[str, Any]
                     REPO_BASE: {"description": _message("The settings repository.")},
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [sarif_result(rollup, rule_index, packs) for rollup in rollups],
+                "results": _RESULTS_MARK,
                 "properties": run_properties,
             }
         ],
@@ -522,9 +556,12 @@ def _choice_properties(depth: Depth, limits: SarifLimits, reason: str | None) ->
     }
 
 
-def choose(result: AuditResult, limits: SarifLimits) -> tuple[str, SarifChoice]:
-    """The SARIF text at the least depth that fits `limits`, and how far it went: per layer,
-    else per rule and level, else per rule (which is bounded by the rules, not the account)."""
+def choose(
+    result: AuditResult, limits: SarifLimits
+) -> tuple[Callable[[], Iterator[str]], SarifChoice]:
+    """The SARIF text (its chunks, made again on each call) at the least depth that fits
+    `limits`, and how far it went: per layer, else per rule and level, else per rule (which is
+    bounded by the rules, not the account)."""
     reason: str | None = None
     for depth in Depth:
         last = depth is Depth.RULE
@@ -536,8 +573,12 @@ def choose(result: AuditResult, limits: SarifLimits) -> tuple[str, SarifChoice]:
             )
             continue
         rollups = roll_up(result, depth, limits.sample_size)
-        text = _text(_document(result, rollups, _choice_properties(depth, limits, reason)))
-        size = len(gzip.compress(text.encode("utf-8"), 6))
+        choice = _choice_properties(depth, limits, reason)
+
+        def text(rollups: list[RollUp] = rollups, choice: dict[str, Any] = choice) -> Iterator[str]:
+            return _chunks(result, rollups, choice)
+
+        size = _gzip_size(text())
         if size > limits.max_gzip_bytes and not last:
             reason = (
                 f"{size:,} bytes gzipped {_DEPTH_TEXT[depth]} exceed the "
@@ -555,7 +596,7 @@ DEFAULT_LIMITS = SarifLimits()
 _last: list[tuple[AuditResult, SarifChoice]] = []
 
 
-def _chosen(result: AuditResult) -> tuple[str, SarifChoice]:
+def _chosen(result: AuditResult) -> tuple[Callable[[], Iterator[str]], SarifChoice]:
     text, choice = choose(result, DEFAULT_LIMITS)
     _last[:] = [(result, choice)]
     return text, choice
@@ -569,9 +610,10 @@ def roll_up_note(result: AuditResult) -> str | None:
 
 
 def audit_sarif(result: AuditResult, limits: SarifLimits | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(choose(result, limits or DEFAULT_LIMITS)[0])
+    document: dict[str, Any] = json.loads("".join(choose(result, limits or DEFAULT_LIMITS)[0]()))
     return document
 
 
 def render(result: AuditResult, fh: TextIO) -> None:
-    fh.write(_chosen(result)[0])
+    for chunk in _chosen(result)[0]():
+        fh.write(chunk)

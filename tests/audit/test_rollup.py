@@ -178,7 +178,8 @@ def test_a_tinier_cap_rolls_up_per_rule_and_level(
     audited: tuple[Path, Expected, AuditResult],
 ) -> None:
     _repo, _expected, result = audited
-    text, choice = audit_sarif.choose(result, audit_sarif.SarifLimits(max_results=10))
+    chunks, choice = audit_sarif.choose(result, audit_sarif.SarifLimits(max_results=10))
+    text = "".join(chunks())
     group_results = count_roll_ups(result, Depth.GROUP)
     assert (choice.depth, choice.within_limits) == (Depth.LEVEL, True)
     assert choice.reason == (

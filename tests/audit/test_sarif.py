@@ -478,3 +478,13 @@ def test_a_shipped_packs_rule_without_an_enabling_line_is_shown_at_reconciler_ya
     bob = results[5]
     assert bob["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "reconciler.yaml"
     assert bob["message"]["text"].endswith("; no file sets this, so it is shown at reconciler.yaml")
+
+
+def test_the_streamed_sarif_is_what_json_dumps_of_its_document_writes() -> None:
+    # Written a result at a time, it must still be the one document, spelled as json.dumps does.
+    for result in (sample(), AuditResult(), layered()):
+        out = io.StringIO()
+        audit_sarif.render(result, out)
+        text = out.getvalue()
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+        assert json.loads(text) == audit_sarif.audit_sarif(result)

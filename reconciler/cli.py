@@ -756,6 +756,11 @@ class _AuditSubcommand(click.Command):
     is_flag=True,
     help="Do not exit 1 when a target could not be read (it is still reported).",
 )
+@click.option(
+    "--read-all",
+    is_flag=True,
+    help="Read every family of every user, also those whose needed fields a lock above fixes.",
+)
 @quiet_option
 def audit(
     path: str,
@@ -767,6 +772,7 @@ def audit(
     evidence: Path | None,
     users: tuple[str, ...],
     allow_unknown: bool,
+    read_all: bool,
     quiet: bool,
 ) -> None:
     """Read every target in Zoom and report drift from the repo at PATH and the rules' results."""
@@ -786,7 +792,7 @@ def audit(
             done = loop.run(
                 run_audit(
                     state, session, policies=policies, users=selector,
-                    snapshot_dir=snapshots, progress=progress,
+                    snapshot_dir=snapshots, progress=progress, read_all=read_all,
                 )
             )  # fmt: skip
         result = done.result

@@ -66,6 +66,7 @@ def finding_json(finding: AuditFinding) -> dict[str, Any]:
     if finding.expected is not MISSING:
         found["expected"] = finding.expected
     found["locked_by"] = finding.locked_by
+    found["inferred_from"] = finding.inferred_from
     where = finding.where
     found["source"] = (
         None
@@ -122,6 +123,11 @@ def audit_json(result: AuditResult, *, with_findings: bool = True) -> dict[str, 
             "targets_by_level": levels,
             "unknown_targets": len(result.unknown_targets),
             "requests_sent": result.requests_sent,
+            "inferred": {
+                "read_all": result.read_all,
+                "targets": result.inferred_targets,
+                "reads_skipped": result.reads_inferred,
+            },
             "by_result": result.counts_by_result(),
             "by_level": result.counts_by("level"),
             "by_severity": result.counts_by("severity"),

@@ -207,6 +207,8 @@ def finding_text(finding: AuditFinding) -> str:
         details.append(f"expected {quoted(finding.expected)}")
     if finding.locked_by is not None:
         details.append(f"locked by {printable(finding.locked_by)}")
+    if finding.inferred_from is not None:
+        details.append(f"inferred from {printable(finding.inferred_from)}, not read")
     if details:
         line += f" ({', '.join(details)})"
     if finding.acknowledged is not None:
@@ -248,6 +250,8 @@ def _properties(finding: AuditFinding) -> dict[str, Any]:
         found["expected"] = finding.expected
     if finding.locked_by is not None:
         found["locked_by"] = finding.locked_by
+    if finding.inferred_from is not None:
+        found["inferred_from"] = finding.inferred_from
     if finding.where is not None:
         found["sets_value"] = finding.where.sets_value
     if finding.kind is FindingKind.READ and finding.target.unknown is not None:
@@ -292,6 +296,7 @@ def audit_sarif(result: AuditResult) -> dict[str, Any]:
         "targets": len(result.targets),
         "clean": result.clean,
         "by_result": result.counts_by_result(),
+        "reads_inferred": result.reads_inferred,
     }
     return {
         "$schema": SARIF_SCHEMA,

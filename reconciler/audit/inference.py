@@ -15,7 +15,6 @@ Any doubt means a read:
 - a holder whose value is not known (its read failed);
 - a group's lock over a user in several groups (which group's lock Zoom applies is the primary's,
   a fact of the directory this does not bet on);
-- a rule that reads `locked` as a whole (its fields cannot be listed);
 - a family with no needed field for the user (nothing to infer; it is read as before).
 
 `--read-all` turns it off: every family of every user is read.
@@ -32,7 +31,6 @@ from reconciler.desired.state import DesiredState, Settings, nest
 from reconciler.diff import MISSING, lookup
 from reconciler.live.locks import LockView, covering_lock
 from reconciler.policy import Engine
-from reconciler.policy.celexpr import bare_locked
 from reconciler.schemas import zoom_settings_schema
 from reconciler.vocab import Family, LeafPath, Level
 
@@ -74,7 +72,7 @@ class Inference:
         self, state: DesiredState, engine: Engine | None, families: Iterable[Family], *, on: bool
     ) -> None:
         rules = engine.rules_at("user") if engine is not None else ()
-        self.on = on and not any(bare_locked(rule.expr) for rule in rules)
+        self.on = on  # a rule's fields are all listed: packs refuse `locked` read whole
         self.rule_fields: dict[Family, frozenset[LeafPath]] = {
             family: frozenset(
                 path

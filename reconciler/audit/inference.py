@@ -43,15 +43,15 @@ _SWITCHES: dict[Family, LeafPath] = {
 
 
 @cache
-def _schema_node(level: Level, family: Family, path: LeafPath) -> str | None:
-    """The GET schema of the field at `level`, as canonical text (None: no such field)."""
+def _schema_node(level: Level, family: Family, path: LeafPath) -> dict[str, Any] | None:
+    """The GET schema of the field at `level` (None: no such field)."""
     node: Any = zoom_settings_schema(level, family, "get")
     full = ("meeting_security", *path) if family == "meeting_security" else path
     for step in full:
         if not isinstance(node, dict):
             return None
         node = node.get("properties", {}).get(step)
-    return None if node is None else repr(node)
+    return node if isinstance(node, dict) else None
 
 
 @cache

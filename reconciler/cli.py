@@ -787,6 +787,11 @@ class _AuditSubcommand(click.Command):
     is_flag=True,
     help="Do not exit 1 when a target could not be read (it is still reported).",
 )
+@click.option(
+    "--read-all",
+    is_flag=True,
+    help="Read every family of every user, also those whose needed fields a lock above fixes.",
+)
 @quiet_option
 def audit(
     path: str,
@@ -798,6 +803,7 @@ def audit(
     evidence: Path | None,
     users: tuple[str, ...],
     allow_unknown: bool,
+    read_all: bool,
     quiet: bool,
 ) -> None:
     """Read every target in Zoom and report drift from the repo at PATH and the rules' results."""
@@ -817,7 +823,7 @@ def audit(
             done = loop.run(
                 run_audit(
                     state, session, policies=policies, users=selector,
-                    snapshot_dir=snapshots, progress=progress,
+                    snapshot_dir=snapshots, progress=progress, read_all=read_all,
                 )
             )  # fmt: skip
         result = done.result

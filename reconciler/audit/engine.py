@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from reconciler.audit.inference import Inference
 from reconciler.audit.model import (
     Acknowledgement,
     AuditFinding,
@@ -73,6 +74,7 @@ class AuditSettings:
     today: date
     users: UserSelector | None = None
     shipped_packs: frozenset[str] = frozenset()  # pack names loaded from the tool's folder
+    read_all: bool = False  # read every family of every user, none inferred from locks
 
 
 @dataclass
@@ -129,6 +131,7 @@ class Auditor:
         self.progress = progress
         self.views: LockViews = reader.lock_views(LIVE_ONLY)
         self.families = needed_families(state, engine)
+        self.inference = Inference(state, engine, self.families, on=not settings.read_all)
         self.rules: tuple[Rule, ...] = engine.rules if engine else ()
         self.acks = [
             (index, entry)
@@ -161,7 +164,7 @@ class Auditor:
             for g in groups
         ]
         total = len(targets) + len(users)
-        result = AuditResult(rules=list(self.rules))
+        result = AuditResult(rules=list(self.rules), read_all=self.settings.read_all)
         result.acknowledgements = self.acknowledgements
         self.rows = [bytearray(total) for _ in self.rules]
         result.outcomes = dict(zip((_code(r) for r in self.rules), self.rows, strict=True))
@@ -194,6 +197,7 @@ class Auditor:
                 assert outcome.result is not None
                 sink.put(outcome.result)
         assert sink.next == total, "every target is judged once"
+        result.reads_inferred = self.inference.reads_skipped
         return result
 
     def _users(self) -> list[UserSummary]:
@@ -251,9 +255,12 @@ class Auditor:
             raise WrongRecord(ambiguous)  # UNKNOWN: whose settings these are cannot be told
         groups = self._group_names(user)
         desired = self._user_desired(user, groups)
-        target = AuditTarget(_user_ref(user), groups, managed=bool(desired))
         views = await self.views.above(user)
-        return await self._judge(index, target, desired, views, views, None, {})
+        given, inferred = self.inference.user_documents(
+            desired, views, len(user.get("group_ids") or [])
+        )
+        target = AuditTarget(_user_ref(user), groups, managed=bool(desired), inferred=inferred)
+        return await self._judge(index, target, desired, views, views, None, {}, given)
 
     def _user_desired(self, user: UserSummary, groups: tuple[str, ...]) -> Settings:
         email = email_key(user["email"])
@@ -275,21 +282,27 @@ class Auditor:
         policy_views: tuple[LockView, ...],
         cause: str | None,
         locks: dict[LockFamily, dict[str, Any]],
+        inferred: dict[Family, dict[str, Any]] | None = None,
     ) -> _Judged:
-        documents: dict[Family, dict[str, Any]] = {}
-        reads = (self.reader.read(target.ref.kind, target.ref.id, f) for f in self.families)
+        """`inferred`: the families not to read, with the documents the locks above give."""
+        read: dict[Family, dict[str, Any]] = {}
+        families = [f for f in self.families if f not in (inferred or {})]
+        reads = (self.reader.read(target.ref.kind, target.ref.id, f) for f in families)
         # Read at once under the client's pacer, looked at in the families' order.
         found = await asyncio.gather(*reads)
-        for family, live in zip(self.families, found, strict=True):
+        for family, live in zip(families, found, strict=True):
             if isinstance(live, Unreadable):
                 cause = cause or f"{KEY_OF_FAMILY[family]}: {live.cause}"
                 continue
-            documents[family] = live.values
+            read[family] = live.values
         if cause is not None:
-            target = AuditTarget(target.ref, target.groups, target.managed, cause)
-        self._write_snapshot(target, documents, locks)
+            target = replace(target, unknown=cause)
+        self._write_snapshot(target, read, locks)  # what was read: inferred values are not
         if cause is not None:
             return self._unknown(index, target)
+        if target.ref.kind != "user":
+            self.inference.keep_holder(target.ref.id, read)
+        documents = _in_order(self.families, read, inferred or {})
         judged = _Judged(index, target)
         if desired:
             drift = [self._acknowledged(f) for f in _drift(target, desired, documents, above)]
@@ -454,6 +467,17 @@ class _InOrder:
             self.store.add_rule_failure(index, rule_index, where, actual, ack)
         if judged.drifted is not None:
             self.result.drift_judged[index] = judged.drifted
+
+
+def _in_order(
+    families: tuple[Family, ...],
+    read: dict[Family, dict[str, Any]],
+    inferred: dict[Family, dict[str, Any]],
+) -> dict[Family, dict[str, Any]]:
+    """The documents read and inferred, in the families' order."""
+    return {
+        f: inferred[f] if f in inferred else read[f] for f in families if f in inferred or f in read
+    }
 
 
 def _rule_field(rule: Rule) -> tuple[str, str, Any]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, overload
 
+from reconciler.desired.models import KEY_OF_FAMILY
 from reconciler.diff import MISSING
 from reconciler.plan.model import TargetRef
 from reconciler.policy import Rule
@@ -108,10 +109,17 @@ class AuditTarget:
     groups: tuple[str, ...] = ()
     managed: bool = False  # the repo asks something of it
     unknown: str | None = None
+    # (family key, who locks it) for each family not read but inferred from the locks above
+    inferred: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
         return self.ref.label
+
+    def inferred_from(self, families: Iterable[str]) -> str | None:
+        """Who locks the values these families (repo keys) were inferred from; None: read."""
+        holders = {who for family, who in self.inferred if family in families}
+        return " and ".join(sorted(holders)) if holders else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +169,19 @@ class AuditFinding:
     @property
     def failing(self) -> bool:
         return self.status is not FindingStatus.ACKNOWLEDGED
+
+    @property
+    def inferred_from(self) -> str | None:
+        """ "the account" or "group NAME" when the values judged were not read but inferred
+        from that holder's locks (see `audit.inference`)."""
+        if not self.target.inferred or self.locks:
+            return None
+        if self.rule is not None:
+            reads = self.rule.reads
+            return self.target.inferred_from(
+                {KEY_OF_FAMILY[f] for f, _ in reads.fields | reads.locks}
+            )
+        return self.target.inferred_from((self.family,)) if self.family else None
 
     @property
     def fingerprint(self) -> str:
@@ -378,6 +399,23 @@ class AuditResult:
     since: SinceReport | None = None
     snapshot: SnapshotInfo | None = None
     requests_sent: int = 0
+    read_all: bool = False  # `--read-all`: no family was inferred from locks
+    reads_inferred: int = 0  # family reads not sent: inferred from the locks above
+
+    @property
+    def inferred_targets(self) -> int:
+        return sum(bool(target.inferred) for target in self.targets)
+
+    @property
+    def inferred_note(self) -> str | None:
+        """The count line every format shows when some reads were inferred from locks."""
+        if not self.reads_inferred:
+            return None
+        return (
+            f"Inferred from locks above, not read: {self.reads_inferred} family reads of "
+            f"{self.inferred_targets} users (the locked value is what Zoom enforces on them; "
+            "--read-all reads them)"
+        )
 
     # -- counts ---------------------------------------------------------------------------------
 

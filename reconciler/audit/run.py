@@ -95,14 +95,16 @@ async def run_audit(
     snapshot_dir: Path | None = None,
     today: date | None = None,
     progress: ProgressHook = no_progress,
+    read_all: bool = False,
 ) -> AuditRun:
+    """`read_all`: read every family of every user, none inferred from the locks above."""
     selections = _selections(state, policies)
     names = [selection.pack for selection in selections]
     packs = load_selected(selections, repo=state.root) if selections else []
     engine = Engine(packs) if packs else None
     started = now()
     shipped = frozenset(p.name for n, p in zip(names, packs, strict=True) if n in SHIPPED)
-    settings = AuditSettings(today or datetime.now(UTC).date(), users, shipped)
+    settings = AuditSettings(today or datetime.now(UTC).date(), users, shipped, read_all)
     requests_before = session.zoom.counters.requests
     writer = None
     if snapshot_dir is not None:

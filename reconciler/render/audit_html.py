@@ -386,7 +386,17 @@ def _header(result: AuditResult) -> str:
             ("targets", f"{len(result.targets)} ({len(result.unknown_targets)} unreadable)"),
         ]
     )
-    return f"<header><h1>Zoom settings audit</h1>{facts}{verdict}</header>"
+    note = result.inferred_note
+    inferred = f'<p class="muted">{_text(note)}</p>' if note else ""
+    return f"<header><h1>Zoom settings audit</h1>{facts}{verdict}{inferred}</header>"
+
+
+def _lock_note(finding: AuditFinding) -> str:
+    """The lock column: who locks the field, and whether the value was inferred from a lock."""
+    notes = [finding.locked_by or ""]
+    if finding.inferred_from:
+        notes.append(f"inferred from {finding.inferred_from}")
+    return "; ".join(note for note in notes if note)
 
 
 def _top_failing_rules(result: AuditResult) -> list[tuple[Rule, int]]:
@@ -513,7 +523,7 @@ def _finding_cells(finding: AuditFinding, target: str | None = None) -> str:
         f"<td>{_value_text(finding.actual)}</td>",
         f"<td>{_value_text(finding.expected)}</td>",
         f'<td class="mono"{rule_title}>{_text(finding.rule_code or "")}</td>',
-        f"<td>{_text(finding.locked_by or '')}</td>",
+        f"<td>{_text(_lock_note(finding))}</td>",
         f'<td class="mono">{_text(where) if where is not None else ""}</td>',
         f"<td>{acknowledged}</td>",
         f"<td>{_text(finding.message, MESSAGE_CHARS)}</td>",

@@ -72,6 +72,7 @@ def finding_json(finding: AuditFinding) -> dict[str, Any]:
     if finding.expected is not MISSING:
         found["expected"] = finding.expected
     found["locked_by"] = finding.locked_by
+    found["inferred_from"] = finding.inferred_from
     where = finding.where
     found["source"] = (
         None
@@ -157,6 +158,11 @@ def _summary(result: AuditResult) -> dict[str, Any]:
         "targets_by_level": levels,
         "unknown_targets": len(result.unknown_targets),
         "requests_sent": result.requests_sent,
+        "inferred": {
+            "read_all": result.read_all,
+            "targets": result.inferred_targets,
+            "reads_skipped": result.reads_inferred,
+        },
         "by_result": result.counts_by_result(),
         "by_level": result.counts_by("level"),
         "by_severity": result.counts_by("severity"),

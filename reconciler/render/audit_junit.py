@@ -83,6 +83,8 @@ def finding_lines(finding: AuditFinding) -> list[str]:
         lines.append(f"expected: {value_text(finding.expected)}")
     if finding.locked_by is not None:
         lines.append(f"locked by: {xml_text(finding.locked_by)}")
+    if finding.inferred_from is not None:
+        lines.append(f"inferred from: {xml_text(finding.inferred_from)} (not read)")
     if finding.where is not None:
         where = finding.where
         place = "repo" if where.in_repo else "shipped pack"
@@ -363,7 +365,9 @@ def _drift_suite(result: AuditResult, index: _Index) -> _Suite:
         for at in judged:
             yield at, _drift_result(result, index, at)
 
-    return _Suite(xml_text(DRIFT_SUITE), DRIFT_SUITE, counts, cases)
+    # The run's count of reads inferred from locks (`AuditResult.inferred_note`), said once.
+    inferred = (("reads_inferred", str(result.reads_inferred)),) if result.reads_inferred else ()
+    return _Suite(xml_text(DRIFT_SUITE), DRIFT_SUITE, counts, cases, inferred)
 
 
 def _drift_result(result: AuditResult, index: _Index, at: int) -> _Result | None:

@@ -65,6 +65,8 @@ def _head(result: AuditResult) -> list[str]:
     ]
     if result.repo_commit:
         lines.append(f"Settings repo at commit `{result.repo_commit}`.")
+    if result.inferred_note:
+        lines.append(f"{escape(result.inferred_note)}.")
     counts = result.counts_by_result()
     levels: dict[str, int] = {"account": 0, "group": 0, "user": 0}
     for target in result.targets:
@@ -136,6 +138,8 @@ def _row(finding: AuditFinding) -> str:
     ]
     if finding.locked_by:
         cells[3] += f" (locked by {escape(finding.locked_by)})"
+    if finding.inferred_from:
+        cells[3] += f" (inferred from {escape(finding.inferred_from)})"
     if finding.acknowledged is not None:
         ack = finding.acknowledged
         cells[0] += f" by {escape(ack.owner)} until {ack.expires}"

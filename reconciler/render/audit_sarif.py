@@ -294,6 +294,8 @@ def _details(finding: AuditFinding) -> str:
         details.append(f"expected {quoted(finding.expected)}")
     if finding.locked_by is not None:
         details.append(f"locked by {printable(finding.locked_by)}")
+    if finding.inferred_from is not None:
+        details.append(f"inferred from {printable(finding.inferred_from)}, not read")
     return f" ({', '.join(details)})" if details else ""
 
 
@@ -400,6 +402,8 @@ def _properties(finding: AuditFinding) -> dict[str, Any]:
         found["expected"] = finding.expected
     if finding.locked_by is not None:
         found["locked_by"] = finding.locked_by
+    if finding.inferred_from is not None:
+        found["inferred_from"] = finding.inferred_from
     if finding.where is not None:
         found["sets_value"] = finding.where.sets_value
     if finding.kind is FindingKind.READ and finding.target.unknown is not None:
@@ -515,6 +519,7 @@ def _document(result: AuditResult, choice: dict[str, Any]) -> dict[str, Any]:
         "clean": result.clean,
         "by_result": result.counts_by_result(),
         "findings": len(result.findings),
+        "reads_inferred": result.reads_inferred,
         **scorecard_sarif(result),
         "rollup": choice,
     }

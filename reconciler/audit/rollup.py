@@ -80,6 +80,8 @@ class RollUp:
     sample: tuple[AuditFinding, ...]
     layer: AuditTarget | None = None
     acknowledgements: tuple[Acknowledgement, ...] = ()
+    # Of its findings, how many were judged on a lock holder's values, not read: (holder, count).
+    inferred: tuple[tuple[str, int], ...] = ()
 
     @property
     def status(self) -> FindingStatus:
@@ -128,6 +130,7 @@ class _Bucket:
     by_level: Counter[str] = field(default_factory=Counter)
     sample: list[AuditFinding] = field(default_factory=list)
     acks: dict[Acknowledgement, None] = field(default_factory=dict)
+    inferred: Counter[str] = field(default_factory=Counter)
 
     def add(self, finding: AuditFinding) -> None:
         own = self.layer is not None and finding.target.ref == self.layer.ref
@@ -143,6 +146,8 @@ class _Bucket:
             self.sample.append(finding)
         if finding.acknowledged is not None:
             self.acks[finding.acknowledged] = None
+        if finding.inferred_from is not None:
+            self.inferred[finding.inferred_from] += 1
 
     def done(self) -> RollUp:
         assert self.first is not None
@@ -150,6 +155,7 @@ class _Bucket:
         return RollUp(
             scope, self.first, self.count, dict(self.by_level), tuple(self.sample),
             self.layer if scope == "layer" else None, tuple(self.acks),
+            tuple(sorted(self.inferred.items())),
         )  # fmt: skip
 
 

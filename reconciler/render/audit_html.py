@@ -549,11 +549,15 @@ def _drill_down(rollup: RollUp) -> str:
     left = users - len(listed)
     more = f"<p>{left:,} more not listed here: {JSON_HAS_ALL}.</p>" if left > 0 else ""
     counts = ", ".join(f"{level} {n:,}" for level, n in sorted(rollup.by_level.items()))
+    inferred = "".join(
+        f'<p class="muted">{count:,} of them inferred from {_text(holder)}, not read.</p>'
+        for holder, count in rollup.inferred
+    )
     return (
         f'<details class="rollup"><summary>{_text(layer.label)} {joined} {users:,} {whose}'
         f'</summary><p class="muted">{rollup.count:,} findings ({_text(counts)}): each user '
         "holds the layer's value, and no repo line sets it for them.</p>"
-        f"<ul>{items}</ul>{more}</details>"
+        f"{inferred}<ul>{items}</ul>{more}</details>"
     )
 
 

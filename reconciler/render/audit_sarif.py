@@ -425,6 +425,8 @@ def _rollup_properties(rollup: RollUp) -> dict[str, Any]:
         "severity": first.severity,
         "field": None if first.family is None else first.field_label,
     }
+    if rollup.inferred:  # how many of its findings were judged on a lock holder's values
+        found["inferred"] = dict(rollup.inferred)
     if rollup.scope == "group":
         found["group"] = first.target.groups[0] if first.target.groups else None
     if rollup.layer is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -189,8 +190,11 @@ def test_every_format_shows_the_inferred_outcomes(audits: Any, tmp_path: Path) -
     assert count_line in (evidence / "audit.md").read_text()
     assert "(inferred from the account)" in (evidence / "audit.md").read_text()
     html = (evidence / "audit.html").read_text()
-    # The account's inferred users are rolled up into its own row; a group's are rows of their own.
+    # A group's inferred users are rows of their own; the account's are rolled up into its row,
+    # which says how many of them were inferred.
     assert count_line in html and "inferred from group Engineering" in html
+    rolled = Counter(f.inferred_from for f in inferred.findings if f.inferred_from == "the account")
+    assert rolled and re.search(r"[\d,]+ of them inferred from the account, not read\.", html)
     junit = gzip.decompress((evidence / "audit.junit.xml.gz").read_bytes()).decode()
     assert f'<property name="reads_inferred" value="{inferred.reads_inferred}"' in junit
     assert "inferred from: the account" in junit
@@ -198,6 +202,10 @@ def test_every_format_shows_the_inferred_outcomes(audits: Any, tmp_path: Path) -
     run = sarif["runs"][0]
     assert run["properties"]["reads_inferred"] == inferred.reads_inferred
     assert any(r["properties"].get("inferred_from") == "group Engineering" for r in run["results"])
+    results = [r["properties"] for r in run["results"]]
+    in_rollups = sum(found.get("inferred", {}).get("the account", 0) for found in results)
+    singles = sum(found.get("inferred_from") == "the account" for found in results)
+    assert in_rollups + singles == rolled["the account"]
 
 
 def test_read_all_on_the_command_line_reads_every_family(audits: Any) -> None:

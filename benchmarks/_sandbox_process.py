@@ -39,3 +39,17 @@ def _read_exports(process: subprocess.Popen[str], timeout: float) -> dict[str, s
         if match:
             found[match.group(1)] = match.group(2).strip("'\"")
     return found
+
+
+def run_reconciler(env: dict[str, str], *args: str) -> tuple[int, str, str, float]:
+    """`reconciler ARGS` in a fresh process with `env` (a sandbox's ZOOM_* variables): its exit
+    code, stdout, stderr and wall time."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        env={**os.environ, **env, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr, time.monotonic() - started

@@ -12,28 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks._sandbox_process import run_reconciler as reconciler
 from benchmarks._sandbox_process import sandbox_process
-
-
-def reconciler(env: dict[str, str], *args: str) -> tuple[int, str, str, float]:
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        env={**os.environ, **env, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr, time.monotonic() - started
 
 
 def failures(report: str) -> dict[str, int]:

@@ -227,15 +227,19 @@ def _report_failure(error: ReconcilerError, code: ExitCode) -> None:
         _json_report.fail(error, code)
 
 
-def _fail(message: str) -> NoReturn:
-    _report_failure(ReconcilerError(message), ExitCode.ERROR)
-    click.echo(f"error: {printable(message)}", err=True)
+def _fail(message: str | ReconcilerError) -> NoReturn:
+    """One `error:` line, the report's `error` (of the error's own class), exit 1."""
+    error = message if isinstance(message, ReconcilerError) else ReconcilerError(message)
+    _report_failure(error, ExitCode.ERROR)
+    click.echo(f"error: {printable(str(error))}", err=True)
     _exit(ExitCode.ERROR)
 
 
-def _refuse(message: str) -> NoReturn:
-    _report_failure(Refused(message), ExitCode.REFUSED)
-    click.echo(f"refused: {printable(message)}", err=True)
+def _refuse(message: str | Refused) -> NoReturn:
+    """One `refused:` line, the report's `error`, exit 3."""
+    refused = message if isinstance(message, Refused) else Refused(message)
+    _report_failure(refused, ExitCode.REFUSED)
+    click.echo(f"refused: {printable(str(refused))}", err=True)
     _exit(ExitCode.REFUSED)
 
 
@@ -250,13 +254,9 @@ def _failures(path: str) -> Iterator[None]:
         _report_failure(failed, ExitCode.ERROR)
         _exit(ExitCode.ERROR)
     except Refused as refused:
-        _report_failure(refused, ExitCode.REFUSED)
-        click.echo(f"refused: {printable(str(refused))}", err=True)
-        _exit(ExitCode.REFUSED)
+        _refuse(refused)
     except ReconcilerError as error:
-        _report_failure(error, ExitCode.ERROR)
-        click.echo(f"error: {printable(str(error))}", err=True)
-        _exit(ExitCode.ERROR)
+        _fail(error)
 
 
 class _Loop:
@@ -345,9 +345,8 @@ def _validate_json(path: str) -> NoReturn:
         click.echo(_count(failed), err=True)
         _exit(code)
     except ReconcilerError as error:  # e.g. a schema missing: still a report of this kind
-        write_failure("validate", error, int(ExitCode.ERROR), sys.stdout)
-        click.echo(f"error: {printable(str(error))}", err=True)
-        _exit(ExitCode.ERROR)
+        _expect_report("validate", files=[], stdout="json")
+        _fail(error)
     violations = desired_violations(state, engine) if engine else []
     render_validate_json(validate_json(path, state, violations=violations), sys.stdout)
     if violations:

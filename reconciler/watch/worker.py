@@ -356,7 +356,15 @@ def _log_outcome(outcome: RepairOutcome, cause: Cause, sent: int) -> None:
             because,
         )
     report = outcome.report
-    if report is not None:
+    if report is None:
+        log.info(
+            "%s pass%s: %d change(s) of drift, not put back (no --heal) (%d request(s))",
+            cause.trigger,
+            because,
+            len(outcome.drift),
+            sent,
+        )
+    else:
         done = sum(1 for c in report.changes if c.result == "applied")
         log.info(
             "%s pass%s: %d of %d change(s) put back (%d request(s))",

@@ -1,0 +1,160 @@
+"""End to end: the sandbox served on 127.0.0.1, `reconciler watch --heal` on a real port, an
+intruder's PATCH of a managed field and the event Zoom would send for it: the value goes back,
+and the audit log names the operator. An unmanaged field is left alone; a forged delivery is 401
+and costs Zoom nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.sandbox import SandboxApp, SandboxConfig, acme_tenant, create_app, running_sandbox
+from tests.watch.deliveries import settings_event
+from tests.watch.watcher import admin_client, watching
+
+pytestmark = pytest.mark.slow  # processes on real ports: a few seconds each
+
+ALICE = "alice@acme.test"
+REPO = {
+    "reconciler.yaml": "rate_tier: business\n",
+    "users/alice@acme.test.yaml": "settings:\n  in_meeting:\n    polling: true\n",
+}
+
+
+def write_repo(root: Path) -> Path:
+    for name, text in REPO.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def settle(app: SandboxApp) -> int:
+    """The journal's length once it stops growing (it is written after each answer)."""
+    journal, seen, quiet = app.sandbox.journal, -1, 0
+    while quiet < 5:
+        quiet = quiet + 1 if len(journal) == seen else 0
+        seen = len(journal)
+        time.sleep(0.02)
+    return seen
+
+
+def audit_lines(repo: Path) -> list[dict[str, Any]]:
+    text = (repo / ".reconciler" / "audit.log").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[tuple[SandboxApp, str]]:
+    app = create_app(SandboxConfig(), acme_tenant())
+    with running_sandbox(app) as url:
+        yield app, url
+
+
+def _in_meeting(admin: Any, user_id: str) -> dict[str, Any]:
+    answer = admin.get(f"/users/{user_id}/settings")
+    assert answer.status_code == 200
+    in_meeting: dict[str, Any] = answer.json()["in_meeting"]
+    return in_meeting
+
+
+def _wait_value(admin: Any, user_id: str, key: str, value: object, timeout: float = 15) -> float:
+    started = time.monotonic()
+    while _in_meeting(admin, user_id)[key] != value:
+        assert time.monotonic() - started < timeout, f"{key} never became {value!r}"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_watch_heal_puts_a_foreign_change_back_and_names_who_made_it(
+    tmp_path: Path, sandbox: tuple[SandboxApp, str]
+) -> None:
+    app, url = sandbox
+    repo = write_repo(tmp_path / "repo")
+    alice = app.sandbox.tenant.user(ALICE)
+    assert alice is not None
+    with (
+        closing(admin_client(url, "intruder@example.test")) as admin,
+        watching(repo, url, "--heal", "--window", "0.1") as watcher,
+    ):
+        watcher.wait_for(r"start pass.*(in sync|put back)")
+        _wait_value(admin, alice.id, "polling", True)
+
+        # The intruder turns polling off (managed) and annotation off (no file names it).
+        before_annotation = _in_meeting(admin, alice.id)["annotation"]
+        patched = admin.patch(
+            f"/users/{alice.id}/settings",
+            json={"in_meeting": {"polling": False, "annotation": not before_annotation}},
+        )
+        assert patched.status_code == 204
+        event = settings_event(
+            target_id=alice.id,
+            settings={"in_meeting": {"polling": False, "annotation": not before_annotation}},
+            account_id=app.sandbox.tenant.account.id,
+        )
+        seen = len(watcher.lines)
+        assert watcher.deliver(event, tracking="trk-intruder-1") == (200, {"status": "queued"})
+        _wait_value(admin, alice.id, "polling", True)
+        watcher.wait_for(r"event pass after intruder@example\.test.*put back", after=seen)
+
+        # The unmanaged field keeps the intruder's value.
+        assert _in_meeting(admin, alice.id)["annotation"] is (not before_annotation)
+        applied = [line for line in audit_lines(repo) if line.get("result") == "applied"]
+        [line] = applied
+        assert line["path"] == f"/users/{alice.id}/settings"
+        assert line["body"] == {"in_meeting": {"polling": True}}
+        assert [(f["path"], f["before"], f["after"]) for f in line["fields"]] == [
+            (["in_meeting", "polling"], False, True)
+        ]
+        [cause] = line["watch"]["cause"]
+        assert cause["event_id"] == "trk-intruder-1"
+        assert cause["operator"] == "intruder@example.test"
+        assert cause["operator_id"] == "op-1"
+        assert line["watch"]["trigger"] == "event"
+
+        # Our own PATCH comes back as an event: in sync, nothing written (no loop).
+        seen = len(watcher.lines)
+        echo = settings_event(
+            target_id=alice.id,
+            settings={"in_meeting": {"polling": True}},
+            operator="reconciler@acme.test",
+            event_ts=event["event_ts"] + 1,
+            account_id=app.sandbox.tenant.account.id,
+        )
+        patches_before = _patches(app)
+        assert watcher.deliver(echo)[0] == 200
+        watcher.wait_for(r"event pass after reconciler@acme\.test.*in sync", after=seen)
+        assert _patches(app) == patches_before
+
+        # A forged delivery: 401, and not one request reaches Zoom.
+        requests_before = settle(app)
+        assert watcher.deliver(event, secret=b"not-the-secret")[0] == 401
+        time.sleep(0.5)  # longer than the window: a pass would have started
+        assert settle(app) == requests_before
+
+
+def _patches(app: SandboxApp) -> int:
+    return sum(1 for entry in app.sandbox.journal.entries() if entry.method == "PATCH")
+
+
+def test_watch_without_heal_reports_drift_and_writes_nothing(
+    tmp_path: Path, sandbox: tuple[SandboxApp, str]
+) -> None:
+    app, url = sandbox
+    repo = write_repo(tmp_path / "repo")
+    alice = app.sandbox.tenant.user(ALICE)
+    assert alice is not None
+    with closing(admin_client(url)) as admin:
+        admin.patch(f"/users/{alice.id}/settings", json={"in_meeting": {"polling": False}})
+        with watching(repo, url, "--window", "0.1") as watcher:
+            line = watcher.wait_for(r"drift: user alice@acme\.test \[general\] in_meeting\.polling")
+            assert line.endswith("Zoom has False, the repo wants True")
+            watcher.wait_for(r"start pass")
+        assert _in_meeting(admin, alice.id)["polling"] is False
+    assert _patches(app) == 1  # the admin's own
+    assert not (repo / ".reconciler" / "audit.log").exists()

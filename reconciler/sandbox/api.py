@@ -1,4 +1,7 @@
-"""The Zoom endpoints under /v2: users, groups, members, settings and lock settings."""
+"""The Zoom endpoints under /v2: users, groups, members, settings and lock settings.
+
+Every accepted settings or lock write queues the webhook event Zoom would send (`notify`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconciler.sandbox import notify
 from reconciler.sandbox.guard import endpoint
 from reconciler.sandbox.paging import paginate
 from reconciler.sandbox.patching import Target, patch_locks, patch_settings
@@ -26,6 +30,7 @@ from reconciler.sandbox.runtime import Sandbox
 from reconciler.sandbox.shapes import select_fields
 from reconciler.sandbox.tenant import Group, User
 from reconciler.sandbox.views import group_brief, member, user_brief, user_detail
+from reconciler.sandbox.webhook_events import OPERATOR_HEADER, operator_for
 from reconciler.vocab import FAMILIES, Family, LockFamily
 
 USER_STATUSES = ("active", "inactive", "pending")
@@ -168,8 +173,11 @@ async def patch_account_settings(request: Request, sandbox: Sandbox) -> Response
 
 async def _patch(request: Request, sandbox: Sandbox, target: Target, family: Family) -> Response:
     body = await _body(request)
-    patch_settings(sandbox.resolver, target, family, body, sandbox.config.locked_patch)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    before = notify.before_settings(sandbox, target, family)
+    written = patch_settings(sandbox.resolver, target, family, body, sandbox.config.locked_patch)
     sandbox.changed()
+    notify.announce_settings(sandbox, target, family, written, before, operator)
     return no_content()
 
 
@@ -200,8 +208,11 @@ async def _patch_locks(
     request: Request, sandbox: Sandbox, group: Group | None, family: LockFamily
 ) -> Response:
     body = await _body(request)
-    patch_locks(sandbox.resolver, group, family, body)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    before = notify.before_locks(sandbox, group, family)
+    written = patch_locks(sandbox.resolver, group, family, body)
     sandbox.changed()
+    notify.announce_locks(sandbox, group, written, before, operator)
     return no_content()
 
 

@@ -81,7 +81,7 @@ def _server(app: ASGIApp, sock: socket.socket) -> uvicorn.Server:
     config = uvicorn.Config(
         _dropping(app, connections),
         http=connections.protocol(),
-        lifespan="off",
+        lifespan="auto",  # the sandbox's start-up validates its webhook URL
         log_level="error",
         access_log=False,
     )

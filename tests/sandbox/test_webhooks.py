@@ -1,0 +1,519 @@
+"""Webhooks: the sandbox sends Zoom's signed event notifications for settings and lock writes.
+
+The receiver is a real HTTP server on 127.0.0.1 (a thread) that records each request and answers
+what the test tells it to; the sandbox runs in-process, its senders on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from click.testing import CliRunner
+
+from reconciler.sandbox import SandboxApp, save_state
+from reconciler.sandbox.cli import sandbox as sandbox_cli
+
+from .conftest import START, AppFactory, FakeClock, api_client, ids, unlimited
+
+SECRET = "whsec-test-token"
+INTRUDER = "intruder@example.test"
+INTRUDER_ID = "NkSDGMkGe4ypOE0Jk6Wo-G"  # stable: the same in every run
+ALICE = ("alice@acme.test", "haZKDg43ZzK-kgOrUpRCTw")  # the Acme owner: the default operator
+AT_MS = int(START * 1000)
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Answers each POST with the next of `statuses` (then 200); records every request."""
+
+    statuses: list[int] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
+    hold: threading.Event | None = None
+    validation_answer: dict[str, str] | None = None
+    requests: list[Received] = field(default_factory=list)
+    url: str = ""
+
+    def answer(self, request: Received) -> tuple[int, bytes]:
+        self.requests.append(request)
+        if self.hold is not None:
+            self.hold.wait(10)
+        if self.delays:
+            threading.Event().wait(self.delays.pop(0))
+        document = request.json()
+        if document.get("event") == "endpoint.url_validation":
+            plain = document["payload"]["plainToken"]
+            token = hmac.new(SECRET.encode(), plain.encode(), hashlib.sha256).hexdigest()
+            answer = self.validation_answer or {"plainToken": plain, "encryptedToken": token}
+            return 200, json.dumps(answer).encode()
+        status = self.statuses.pop(0) if self.statuses else 200
+        return status, b"{}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            got = Received({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+            status, body = state.answer(got)
+            with contextlib.suppress(OSError):  # a sender that timed out has hung up
+                self.send_response(status)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/zoom/events"
+    try:
+        yield state
+    finally:
+        if state.hold is not None:
+            state.hold.set()
+        server.shutdown()
+        server.server_close()
+
+
+def hooked(receiver: Receiver, **webhook: Any) -> Any:
+    return unlimited(
+        webhook={"url": receiver.url, "secret": SECRET, "retry_scale": 0.00002, **webhook}
+    )
+
+
+@pytest.fixture
+async def hooked_app(make_app: AppFactory, receiver: Receiver) -> AsyncIterator[SandboxApp]:
+    app = make_app(hooked(receiver))
+    yield app
+    await app.sandbox.webhooks.aclose()
+
+
+@pytest.fixture
+async def api(hooked_app: SandboxApp) -> AsyncIterator[httpx2.AsyncClient]:
+    client = await api_client(hooked_app)
+    yield client
+    await client.aclose()
+
+
+def expected_signature(timestamp: str, body: bytes) -> str:
+    message = f"v0:{timestamp}:".encode() + body
+    return "v0=" + hmac.new(SECRET.encode(), message, hashlib.sha256).hexdigest()
+
+
+def compact(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def patch(
+    api: httpx2.AsyncClient, url: str, body: Any, operator: str | None = None
+) -> httpx2.Response:
+    headers = {"X-Sandbox-Operator": operator} if operator is not None else {}
+    return await api.patch(url, json=body, headers=headers)
+
+
+# exact events -------------------------------------------------------------------
+
+
+async def test_a_user_patch_sends_user_settings_updated_exactly(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    bob = ids(hooked_app)["bob"]
+    body = {"in_meeting": {"chat": True}, "schedule_meeting": {"host_video": True}}
+    answer = await patch(api, "/v2/users/bob@acme.test/settings", body, INTRUDER)
+    assert answer.status_code == 204
+    await hooked_app.sandbox.webhooks.drain()
+
+    [sent] = receiver.requests
+    event = {
+        "event": "user.settings_updated",
+        "event_ts": AT_MS,
+        "payload": {
+            "account_id": "sandbox-account",
+            "operator": INTRUDER,
+            "operator_id": INTRUDER_ID,
+            "object": {
+                "id": bob,
+                "settings": {
+                    "in_meeting": {"chat": True},
+                    "schedule_meeting": {"host_video": True},
+                },
+            },
+            "old_object": {
+                "id": bob,
+                "settings": {
+                    "in_meeting": {"chat": False},
+                    "schedule_meeting": {"host_video": False},
+                },
+            },
+            "time_stamp": AT_MS,
+        },
+    }
+    assert sent.body == compact(event)
+    assert sent.headers["x-zm-request-timestamp"] == str(int(START))
+    assert sent.headers["x-zm-signature"] == expected_signature(str(int(START)), sent.body)
+    assert sent.headers["content-type"] == "application/json; charset=utf-8"
+    [logged] = hooked_app.sandbox.webhooks.entries()
+    assert sent.headers["x-zm-trackingid"] == logged["event_id"]
+    assert (logged["event"], logged["attempts"], logged["outcome"]) == (
+        "user.settings_updated",
+        1,
+        "delivered",
+    )
+    assert logged["statuses"] == [200]
+
+
+async def test_a_group_patch_names_the_owner_when_no_operator_is_given(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    sales = ids(hooked_app)["Sales"]
+    answer = await patch(
+        api, f"/v2/groups/{sales}/settings", {"recording": {"auto_recording": "cloud"}}
+    )
+    assert answer.status_code == 204
+    await hooked_app.sandbox.webhooks.drain()
+
+    [sent] = receiver.requests
+    document = sent.json()
+    assert document["event"] == "group.settings_updated"
+    assert (document["payload"]["operator"], document["payload"]["operator_id"]) == ALICE
+    assert document["payload"]["object"] == {
+        "id": sales,
+        "settings": {"recording": {"auto_recording": "cloud"}},
+    }
+    assert document["payload"]["old_object"] == {
+        "id": sales,
+        "settings": {"recording": {"auto_recording": "none"}},
+    }
+
+
+async def test_an_account_lock_patch_sends_account_lock_settings_updated_exactly(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    body = {"in_meeting": {"chat": True}}
+    answer = await patch(api, "/v2/accounts/me/lock_settings", body, "bob@acme.test")
+    assert answer.status_code == 204
+    await hooked_app.sandbox.webhooks.drain()
+
+    [sent] = receiver.requests
+    bob = ids(hooked_app)["bob"]
+    assert sent.body == compact(
+        {
+            "event": "account.lock_settings_updated",
+            "event_ts": AT_MS,
+            "payload": {
+                "account_id": "sandbox-account",
+                "operator": "bob@acme.test",
+                "operator_id": bob,
+                "object": {"id": "sandbox-account", "settings": {"in_meeting": {"chat": True}}},
+                "old_object": {
+                    "id": "sandbox-account",
+                    "settings": {"in_meeting": {"chat": False}},
+                },
+                "time_stamp": AT_MS,
+            },
+        }
+    )
+    assert sent.headers["x-zm-signature"] == expected_signature(
+        sent.headers["x-zm-request-timestamp"], sent.body
+    )
+
+
+async def test_group_locks_and_account_settings_have_their_own_events(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    support = ids(hooked_app)["Support"]
+    lock = {"recording": {"cloud_recording": True}}
+    assert (await patch(api, f"/v2/groups/{support}/lock_settings", lock)).status_code == 204
+    account = {"in_meeting": {"file_transfer": True}}
+    assert (await patch(api, "/v2/accounts/me/settings", account)).status_code == 204
+    await hooked_app.sandbox.webhooks.drain()
+
+    events = [(r.json()["event"], r.json()["payload"]["object"]) for r in receiver.requests]
+    assert sorted(events, key=lambda pair: pair[0]) == [
+        ("account.settings_updated", {"id": "sandbox-account", "settings": account}),
+        ("group.lock_settings_updated", {"id": support, "settings": lock}),
+    ]
+
+
+# operator -----------------------------------------------------------------------
+
+
+async def test_a_bad_operator_header_is_refused_and_changes_nothing(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    url = "/v2/users/bob@acme.test/settings"
+    answer = await patch(api, url, {"in_meeting": {"chat": True}}, "not an email")
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "code": 300,
+        "message": "Invalid X-Sandbox-Operator header: expected one email address "
+        "(at most 128 characters), like intruder@example.test.",
+    }
+    assert (await api.get(url)).json()["in_meeting"]["chat"] is False
+    await hooked_app.sandbox.webhooks.drain()
+    assert receiver.requests == []
+
+
+# what counts as a write -----------------------------------------------------------
+
+
+async def test_only_writes_that_store_something_send_an_event(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    user = "/v2/users/bob@acme.test/settings"
+    assert (await patch(api, user, {})).status_code == 204  # nothing stored
+    # join_before_host is locked at the account: ignored at the user level, so nothing stored
+    locked = {"schedule_meeting": {"join_before_host": True}}
+    assert (await patch(api, user, locked)).status_code == 204
+    # an unchanged value is still a write Zoom accepted (whether Zoom sends one is undocumented)
+    same = {"in_meeting": {"chat": False}}
+    assert (await patch(api, user, same)).status_code == 204
+    await hooked_app.sandbox.webhooks.drain()
+
+    [sent] = receiver.requests
+    payload = sent.json()["payload"]
+    assert payload["object"]["settings"] == payload["old_object"]["settings"] == same
+
+
+async def test_no_event_without_a_webhook_url(make_app: AppFactory, receiver: Receiver) -> None:
+    app = make_app(unlimited())
+    api = await api_client(app)
+    try:
+        answer = await patch(
+            api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}}
+        )
+        assert answer.status_code == 204
+    finally:
+        await api.aclose()
+    assert app.sandbox.webhooks.entries() == []
+    assert receiver.requests == []
+
+
+# delivery -------------------------------------------------------------------------
+
+
+async def test_a_500_is_retried_with_the_same_body_and_a_fresh_signature(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver, clock: FakeClock
+) -> None:
+    receiver.statuses = [500]
+    await patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}})
+    clock.advance(7)  # the retry goes out later, so it is signed with a later timestamp
+    await hooked_app.sandbox.webhooks.drain()
+
+    first, second = receiver.requests
+    assert first.body == second.body
+    assert first.headers["x-zm-trackingid"] == second.headers["x-zm-trackingid"]
+    assert second.headers["x-zm-request-timestamp"] == str(int(START) + 7)
+    for sent in (first, second):
+        timestamp = sent.headers["x-zm-request-timestamp"]
+        assert sent.headers["x-zm-signature"] == expected_signature(timestamp, sent.body)
+    [logged] = hooked_app.sandbox.webhooks.entries()
+    assert (logged["attempts"], logged["statuses"], logged["outcome"]) == (
+        2,
+        [500, 200],
+        "delivered",
+    )
+
+
+async def test_an_event_is_given_up_after_zooms_three_retries(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.statuses = [500, 503, 404, 500, 200]
+    await patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}})
+    await hooked_app.sandbox.webhooks.drain()
+
+    assert len(receiver.requests) == 4
+    [logged] = hooked_app.sandbox.webhooks.entries()
+    assert (logged["attempts"], logged["statuses"], logged["outcome"]) == (
+        4,
+        [500, 503, 404, 500],
+        "failed",
+    )
+
+
+async def test_a_receiver_slower_than_the_timeout_is_retried(
+    make_app: AppFactory, receiver: Receiver
+) -> None:
+    app = make_app(hooked(receiver, timeout_seconds=0.2))
+    api = await api_client(app)
+    receiver.delays = [0.5]
+    try:
+        await patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}})
+        await app.sandbox.webhooks.drain()
+    finally:
+        await api.aclose()
+        await app.sandbox.webhooks.aclose()
+    [logged] = app.sandbox.webhooks.entries()
+    assert (logged["statuses"], logged["outcome"]) == (["timeout", 200], "delivered")
+
+
+async def test_the_write_is_answered_before_the_receiver_answers(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.hold = threading.Event()
+    answer = await asyncio.wait_for(
+        patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}}), 5
+    )
+    assert answer.status_code == 204
+    assert hooked_app.sandbox.webhooks.pending() == 1
+    receiver.hold.set()
+    await hooked_app.sandbox.webhooks.drain()
+    assert [entry["outcome"] for entry in hooked_app.sandbox.webhooks.entries()] == ["delivered"]
+
+
+async def test_one_objects_events_arrive_in_the_order_made(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.statuses = [500, 500]
+    url = "/v2/users/bob@acme.test/settings"
+    await patch(api, url, {"in_meeting": {"chat": True}})
+    await patch(api, url, {"in_meeting": {"chat": False}})
+    await hooked_app.sandbox.webhooks.drain()
+
+    values = [
+        r.json()["payload"]["object"]["settings"]["in_meeting"]["chat"] for r in receiver.requests
+    ]
+    assert values == [True, True, True, False]  # the first, retried twice, then the second
+
+
+async def test_a_full_queue_drops_the_oldest_and_counts_it(
+    make_app: AppFactory, receiver: Receiver
+) -> None:
+    # A dead receiver (nothing listens there) and Zoom's real 5-minute wait before a retry.
+    dead = receiver.url.replace(receiver.url.split(":")[2].split("/")[0], "9")
+    app = make_app(hooked(receiver, url=dead, retry_scale=1.0, queue_limit=2))
+    api = await api_client(app)
+    try:
+        for name in ("bob", "carol", "dave"):
+            body = {"in_meeting": {"chat": True}}
+            assert (
+                await patch(api, f"/v2/users/{name}@acme.test/settings", body)
+            ).status_code == 204
+            await asyncio.sleep(0.05)  # each first attempt fails before the next write
+        hooks = app.sandbox.webhooks
+        assert [entry["outcome"] for entry in hooks.entries()] == ["dropped", "pending", "pending"]
+        assert (hooks.dropped, hooks.pending()) == (1, 2)
+        assert hooks.entries()[1]["statuses"] == ["connection error: ConnectError"]
+    finally:
+        await api.aclose()
+        await app.sandbox.webhooks.aclose()
+
+
+# URL validation -------------------------------------------------------------------
+
+
+async def test_the_url_validation_challenge_is_checked(
+    hooked_app: SandboxApp, receiver: Receiver
+) -> None:
+    result = await hooked_app.sandbox.webhooks.validate_endpoint()
+    assert (result["outcome"], result["detail"]) == (
+        "validated",
+        "plainToken and encryptedToken match",
+    )
+    [sent] = receiver.requests
+    document = sent.json()
+    assert list(document) == ["payload", "event_ts", "event"]
+    assert document["event"] == "endpoint.url_validation"
+    assert sent.headers["x-zm-signature"] == expected_signature(
+        sent.headers["x-zm-request-timestamp"], sent.body
+    )
+
+    receiver.validation_answer = {"plainToken": document["payload"]["plainToken"]}
+    refused = await hooked_app.sandbox.webhooks.validate_endpoint()
+    assert (refused["outcome"], refused["detail"]) == (
+        "refused",
+        "the answer does not echo plainToken",
+    )
+
+
+# control API, config, CLI -----------------------------------------------------------
+
+
+async def test_the_control_api_shows_the_log_and_never_the_secret(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver, tmp_path: Path
+) -> None:
+    await patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}})
+    await hooked_app.sandbox.webhooks.drain()
+
+    shown = await api.get("/_sandbox/webhooks")
+    document = shown.json()
+    assert (document["url"], document["pending"], document["dropped"]) == (receiver.url, 0, 0)
+    [entry] = document["deliveries"]
+    assert (entry["event"], entry["object"], entry["attempts"], entry["outcome"]) == (
+        "user.settings_updated",
+        f"user:{ids(hooked_app)['bob']}",
+        1,
+        "delivered",
+    )
+    assert entry["body"] == receiver.requests[0].json()
+    config = await api.get("/_sandbox/config")
+    save_state(tmp_path / "state.json", hooked_app.sandbox.tenant, hooked_app.sandbox.config)
+    for text in (shown.text, config.text, (tmp_path / "state.json").read_text()):
+        assert SECRET not in text
+    assert (await api.delete("/_sandbox/webhooks")).status_code == 204
+    assert (await api.get("/_sandbox/webhooks")).json()["deliveries"] == []
+
+
+async def test_the_control_api_refuses_a_webhook_url_off_this_machine(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient
+) -> None:
+    answer = await api.patch(
+        "/_sandbox/config",
+        json={"webhook": {"url": "http://example.com/zoom/events", "secret": "s3cr3t-value"}},
+    )
+    assert answer.status_code == 400
+    [error] = answer.json()["detail"]
+    assert error["msg"] == (
+        "Value error, the sandbox only sends webhooks to loopback, not 'example.com'; use 127.0.0.1"
+    )
+    assert "s3cr3t-value" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--webhook-url", "http://example.com/zoom/events", "--webhook-secret", "x"],
+            "the sandbox only sends webhooks to loopback, not 'example.com'; use 127.0.0.1",
+        ),
+        (
+            ["--webhook-url", "http://127.0.0.1:8000/zoom/events"],
+            "--webhook-url needs the app's secret token: --webhook-secret or "
+            "ZOOM_WEBHOOK_SECRET_TOKEN",
+        ),
+        (["--webhook-retry-scale", "0.01"], "--webhook-retry-scale needs --webhook-url"),
+    ],
+)
+def test_the_cli_refuses_bad_webhook_options(arguments: list[str], message: str) -> None:
+    result = CliRunner().invoke(
+        sandbox_cli, ["serve", *arguments], env={"ZOOM_WEBHOOK_SECRET_TOKEN": None}
+    )
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())

@@ -6,6 +6,7 @@ and costs Zoom nothing."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox import SandboxApp, SandboxConfig, acme_tenant, create_app, running_sandbox
-from tests.watch.deliveries import settings_event
+from reconciler.sandbox.config import WebhookTarget
+from reconciler.sandbox.webhook_events import stable_id
+from tests.watch.deliveries import SECRET, settings_event
 from tests.watch.watcher import admin_client, watching
 
 pytestmark = pytest.mark.slow  # processes on real ports: a few seconds each
@@ -71,9 +74,76 @@ def _wait_value(admin: Any, user_id: str, key: str, value: object, timeout: floa
     return time.monotonic() - started
 
 
-def test_watch_heal_puts_a_foreign_change_back_and_names_who_made_it(
-    tmp_path: Path, sandbox: tuple[SandboxApp, str]
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_watch_heal_puts_back_what_the_sandbox_reports_and_names_who_changed_it(
+    tmp_path: Path,
 ) -> None:
+    """The sandbox itself sends the signed events of every write (the intruder's, and our own
+    repair's), as Zoom would, to the watcher's URL."""
+    port = free_port()
+    webhook = WebhookTarget(
+        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET.decode(), retry_scale=0.01
+    )
+    app = create_app(SandboxConfig(webhook=webhook), acme_tenant())
+    repo = write_repo(tmp_path / "repo")
+    alice = app.sandbox.tenant.user(ALICE)
+    assert alice is not None
+    with (
+        running_sandbox(app) as url,
+        closing(admin_client(url, "intruder@example.test")) as intruder,
+        watching(repo, url, "--heal", "--window", "0.1", port=port) as watcher,
+    ):
+        watcher.wait_for(r"start pass.*(in sync|put back)")
+        # Zoom's handshake when the endpoint URL is saved, as the sandbox sends it.
+        validation = intruder.post(f"{url}/_sandbox/webhooks/validate").json()
+        assert validation["outcome"] == "validated", validation
+
+        # The intruder turns polling off (managed) and annotation over (no file names it).
+        annotation = _in_meeting(intruder, alice.id)["annotation"]
+        patched = intruder.patch(
+            f"/users/{alice.id}/settings",
+            json={"in_meeting": {"polling": False, "annotation": not annotation}},
+        )
+        assert patched.status_code == 204
+        _wait_value(intruder, alice.id, "polling", True)
+        watcher.wait_for(r"event pass after intruder@example\.test.*put back")
+        # Our own repair's event comes back: in sync, nothing written (no loop).
+        watcher.wait_for(r"event pass after alice@acme\.test.*in sync")
+        assert _in_meeting(intruder, alice.id)["annotation"] is (not annotation)
+        assert _patches(app) == 2  # the intruder's and the repair
+
+        deliveries = intruder.get(f"{url}/_sandbox/webhooks").json()["deliveries"]
+        intruders = next(d for d in deliveries if d["event"] == "user.settings_updated")
+        [line] = [line for line in audit_lines(repo) if line.get("result") == "applied"]
+        assert line["path"] == f"/users/{alice.id}/settings"
+        assert line["body"] == {"in_meeting": {"polling": True}}
+        assert [(f["path"], f["before"], f["after"]) for f in line["fields"]] == [
+            (["in_meeting", "polling"], False, True)
+        ]
+        [cause] = line["watch"]["cause"]
+        assert cause["event_id"] == intruders["event_id"]  # Zoom's x-zm-trackingid
+        assert cause["operator"] == "intruder@example.test"
+        assert cause["operator_id"] == stable_id("operator", "intruder@example.test")
+        assert cause["changed"] == ["in_meeting.annotation", "in_meeting.polling"]
+
+        # A forged delivery: 401, and not one request reaches Zoom.
+        requests_before = settle(app)
+        forged = settings_event(target_id=alice.id, account_id=app.sandbox.tenant.account.id)
+        assert watcher.deliver(forged, secret=b"not-the-secret")[0] == 401
+        time.sleep(0.5)  # longer than the window: a pass would have started
+        assert settle(app) == requests_before
+        assert _patches(app) == 2
+
+
+def test_watch_heal_on_events_signed_here(tmp_path: Path, sandbox: tuple[SandboxApp, str]) -> None:
+    """The same repair from a delivery signed by the test (a sandbox without webhooks): a
+    tracking id of our choosing, and an echo event from another operator."""
     app, url = sandbox
     repo = write_repo(tmp_path / "repo")
     alice = app.sandbox.tenant.user(ALICE)
@@ -83,41 +153,28 @@ def test_watch_heal_puts_a_foreign_change_back_and_names_who_made_it(
         watching(repo, url, "--heal", "--window", "0.1") as watcher,
     ):
         watcher.wait_for(r"start pass.*(in sync|put back)")
-        _wait_value(admin, alice.id, "polling", True)
-
-        # The intruder turns polling off (managed) and annotation off (no file names it).
-        before_annotation = _in_meeting(admin, alice.id)["annotation"]
-        patched = admin.patch(
-            f"/users/{alice.id}/settings",
-            json={"in_meeting": {"polling": False, "annotation": not before_annotation}},
+        assert (
+            admin.patch(
+                f"/users/{alice.id}/settings", json={"in_meeting": {"polling": False}}
+            ).status_code
+            == 204
         )
-        assert patched.status_code == 204
         event = settings_event(
             target_id=alice.id,
-            settings={"in_meeting": {"polling": False, "annotation": not before_annotation}},
+            settings={"in_meeting": {"polling": False}},
             account_id=app.sandbox.tenant.account.id,
         )
-        seen = len(watcher.lines)
         assert watcher.deliver(event, tracking="trk-intruder-1") == (200, {"status": "queued"})
         _wait_value(admin, alice.id, "polling", True)
-        watcher.wait_for(r"event pass after intruder@example\.test.*put back", after=seen)
-
-        # The unmanaged field keeps the intruder's value.
-        assert _in_meeting(admin, alice.id)["annotation"] is (not before_annotation)
-        applied = [line for line in audit_lines(repo) if line.get("result") == "applied"]
-        [line] = applied
-        assert line["path"] == f"/users/{alice.id}/settings"
-        assert line["body"] == {"in_meeting": {"polling": True}}
-        assert [(f["path"], f["before"], f["after"]) for f in line["fields"]] == [
-            (["in_meeting", "polling"], False, True)
-        ]
+        watcher.wait_for(r"event pass after intruder@example\.test \(trk-intruder-1\).*put back")
+        [line] = [line for line in audit_lines(repo) if line.get("result") == "applied"]
         [cause] = line["watch"]["cause"]
-        assert cause["event_id"] == "trk-intruder-1"
-        assert cause["operator"] == "intruder@example.test"
-        assert cause["operator_id"] == "op-1"
+        assert (cause["event_id"], cause["operator"], cause["operator_id"]) == (
+            "trk-intruder-1",
+            "intruder@example.test",
+            "op-1",
+        )
         assert line["watch"]["trigger"] == "event"
-
-        # Our own PATCH comes back as an event: in sync, nothing written (no loop).
         seen = len(watcher.lines)
         echo = settings_event(
             target_id=alice.id,
@@ -126,16 +183,9 @@ def test_watch_heal_puts_a_foreign_change_back_and_names_who_made_it(
             event_ts=event["event_ts"] + 1,
             account_id=app.sandbox.tenant.account.id,
         )
-        patches_before = _patches(app)
         assert watcher.deliver(echo)[0] == 200
         watcher.wait_for(r"event pass after reconciler@acme\.test.*in sync", after=seen)
-        assert _patches(app) == patches_before
-
-        # A forged delivery: 401, and not one request reaches Zoom.
-        requests_before = settle(app)
-        assert watcher.deliver(event, secret=b"not-the-secret")[0] == 401
-        time.sleep(0.5)  # longer than the window: a pass would have started
-        assert settle(app) == requests_before
+        assert _patches(app) == 2
 
 
 def _patches(app: SandboxApp) -> int:

@@ -91,7 +91,7 @@ class Watcher:
 
 
 @contextmanager
-def watching(repo: Path, sandbox_url: str, *options: str) -> Iterator[Watcher]:
+def watching(repo: Path, sandbox_url: str, *options: str, port: int = 0) -> Iterator[Watcher]:
     env = {
         **os.environ,
         **zoom_env(sandbox_url),
@@ -99,7 +99,7 @@ def watching(repo: Path, sandbox_url: str, *options: str) -> Iterator[Watcher]:
         "NO_COLOR": "1",
     }
     command = [sys.executable, "-m", "reconciler", "watch", str(repo)]
-    command += ["--listen", "127.0.0.1:0", *options]
+    command += ["--listen", f"127.0.0.1:{port}", *options]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     watcher = Watcher(process)
     reader = threading.Thread(target=watcher.read, daemon=True)

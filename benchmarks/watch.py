@@ -7,11 +7,11 @@ A generated tenant is served on 127.0.0.1 (in this process, so the benchmark rea
 the tenant itself and its polling costs the API nothing); a settings repo manages one field of
 each of `--users` users, in sync at the start. `intruder@example.test` PATCHes that field away
 from the repo's value, `--changes` times at `--per-second`, round-robin over the users (the
-first change also turns an unmanaged field, which must keep its new value). Each settings PATCH
-to the sandbox, the watcher's own included, becomes a signed Zoom-shaped event posted to the
-watcher, retried while it is down (Zoom's retry schedule, compressed). The watcher runs as its
-own process; it is SIGKILLed after the `--kill-after`th change and started again after the
-`--restart-after`th.
+first change also turns an unmanaged field, which must keep its new value). The sandbox sends
+the signed event of each settings write, the watcher's own included, to the watcher's URL, and
+retries a failed delivery on Zoom's schedule (compressed by `--retry-scale`). The watcher runs
+as its own process; it is SIGKILLed after the `--kill-after`th change and started again, on the
+same URL, after the `--restart-after`th.
 
 Latency is from the foreign PATCH's answer to the moment the tenant holds the repo's value
 again. Requests per event are the watcher's API requests (the journal, less the intruder's)
@@ -22,7 +22,6 @@ start, the backstop for events missed while down) are counted apart.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import re
@@ -33,10 +32,9 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,108 +49,15 @@ from reconciler.sandbox import (
     generate_tenant,
     running_sandbox,
 )
+from reconciler.sandbox.config import WebhookTarget
 from reconciler.sandbox.effective import Resolver
 from reconciler.sandbox.tenant import Tenant, User
-from reconciler.watch.signature import sign
 
-SECRET = b"benchmark-webhook-secret"
+SECRET = "benchmark-webhook-secret"
 INTRUDER = "intruder@example.test"
-OWN_ADMIN = "reconciler-app@sandbox.test"  # who the sandbox names for a write with no header
 MANAGED = ("in_meeting", "breakout_room")
 UNMANAGED = ("in_meeting", "annotation")
-# Zoom retries a failed delivery after 5, 30 and 90 minutes; here in seconds, a few more times.
-RETRY_AFTER = (1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 90.0)
-SETTINGS_PATH = re.compile(r"^/v2/(users|groups|accounts)/([^/]+)/(settings|lock_settings)$")
 PASS_LINE = re.compile(r" (event|start|resync) pass.*\((\d+) request\(s\)\)$")
-
-
-# -- the sandbox's events (a stand-in for `sandbox serve --webhook-url`) --------------------------
-
-
-@dataclass
-class Emitter:
-    """Every settings PATCH the sandbox accepts becomes a signed event for the watcher, sent by
-    one thread in order and retried on RETRY_AFTER while the watcher does not answer 200."""
-
-    account_id: str
-    url: str = ""
-    outbox: queue.Queue[tuple[bytes, str] | None] = field(default_factory=queue.Queue)
-    sent: int = 0
-    lost: int = 0
-
-    def event(self, path: str, body: Any, operator: str) -> None:
-        match = SETTINGS_PATH.match(path)
-        if match is None or not isinstance(body, dict):
-            return
-        kind = {"users": "user", "groups": "group", "accounts": "account"}[match.group(1)]
-        name = (
-            f"{kind}.{'lock_settings' if match.group(3) == 'lock_settings' else 'settings'}_updated"
-        )
-        document = {
-            "event": name,
-            "event_ts": int(time.time() * 1000),
-            "payload": {
-                "account_id": self.account_id,
-                "operator": operator,
-                "operator_id": "op-" + operator.split("@", maxsplit=1)[0],
-                "object": {"id": match.group(2), "settings": body},
-            },
-        }
-        self.outbox.put((json.dumps(document, separators=(",", ":")).encode(), str(uuid.uuid4())))
-
-    def run(self) -> None:
-        with closing(httpx2.Client(timeout=5)) as client:
-            while (item := self.outbox.get()) is not None:
-                self._deliver(client, *item)
-
-    def _deliver(self, client: httpx2.Client, body: bytes, tracking: str) -> None:
-        for wait in (0.0, *RETRY_AFTER):
-            time.sleep(wait)
-            stamp = str(int(time.time()))
-            headers = {
-                "content-type": "application/json",
-                "x-zm-request-timestamp": stamp,
-                "x-zm-signature": sign(SECRET, stamp, body),
-                "x-zm-trackingid": tracking,
-            }
-            try:
-                if client.post(self.url, content=body, headers=headers).status_code == 200:
-                    self.sent += 1
-                    return
-            except httpx2.TransportError:
-                pass
-        self.lost += 1
-
-
-class Emitting:
-    """ASGI middleware before the sandbox: an accepted settings PATCH goes to the emitter."""
-
-    def __init__(self, app: Any, emitter: Emitter) -> None:
-        self.app = app
-        self.emitter = emitter
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "PATCH":
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        status: list[int] = []
-
-        async def recording_receive() -> Any:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            return message
-
-        async def recording_send(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-            await send(message)
-
-        await self.app(scope, recording_receive, recording_send)
-        if status == [204]:
-            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-            operator = headers.get("x-sandbox-operator", OWN_ADMIN)
-            self.emitter.event(scope["path"], json.loads(b"".join(chunks) or b"{}"), operator)
 
 
 # -- the watcher ----------------------------------------------------------------------------------
@@ -293,13 +198,18 @@ class Result:
 def run(args: argparse.Namespace) -> Result:
     tenant = generate_tenant(users=args.users * 3 // 2, groups=5, seed=args.seed)
     users = managed_users(tenant, args.users)
-    config = SandboxConfig(latency_ms=args.latency_ms, jitter_ms=args.latency_ms / 4)
-    emitter = Emitter(tenant.account.id)
+    port = free_port()  # one URL, as Zoom's subscription has: the restart listens there again
+    webhook = WebhookTarget(
+        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET, retry_scale=args.retry_scale
+    )
+    config = SandboxConfig(
+        latency_ms=args.latency_ms, jitter_ms=args.latency_ms / 4, webhook=webhook
+    )
     sandbox = create_app(config, tenant)
     with tempfile.TemporaryDirectory(prefix="reconciler-watch-") as scratch:
         repo = Path(scratch) / "repo"
         wanted = write_repo(repo, tenant, users)
-        with running_sandbox(Emitting(sandbox, emitter)) as url, closing(admin(url)) as intruder:
+        with running_sandbox(sandbox) as url, closing(admin(url)) as intruder:
             env = {
                 **os.environ,
                 "ZOOM_API_URL": f"{url}/v2",
@@ -307,25 +217,20 @@ def run(args: argparse.Namespace) -> Result:
                 "ZOOM_ACCOUNT_ID": DEFAULT_ACCOUNT_ID,
                 "ZOOM_CLIENT_ID": DEFAULT_CLIENT_ID,
                 "ZOOM_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-                "ZOOM_WEBHOOK_SECRET_TOKEN": SECRET.decode(),
+                "ZOOM_WEBHOOK_SECRET_TOKEN": SECRET,
                 "NO_COLOR": "1",
             }
-            delivering = threading.Thread(target=emitter.run, daemon=True)
-            delivering.start()
-            result = _drive(args, repo, env, tenant, users, wanted, emitter, intruder, sandbox)
-            emitter.outbox.put(None)
-            delivering.join(5)
-    return result
+            return _drive(args, repo, env, port, tenant, users, wanted, intruder, sandbox)
 
 
 def _drive(
     args: argparse.Namespace,
     repo: Path,
     env: dict[str, str],
+    port: int,
     tenant: Tenant,
     users: list[User],
     wanted: dict[str, bool],
-    emitter: Emitter,
     intruder: httpx2.Client,
     sandbox: Any,
 ) -> Result:
@@ -333,10 +238,9 @@ def _drive(
     changes: list[Change] = []
     started = time.monotonic()
     journal = sandbox.sandbox.journal
-    port = free_port()  # one URL, as Zoom's subscription has: the restart listens there again
+    hooks = sandbox.sandbox.webhooks
     first = watcher(repo, env, lines, port)
     process = first.__enter__()
-    emitter.url = process.url
     wait_for_line(lines, r"start pass", 0)
     before_changes = len(journal)
     unmanaged_before = value(tenant, users[0], UNMANAGED)
@@ -355,28 +259,31 @@ def _drive(
             process.process.wait(10)
         if index == args.restart_after:
             second = watcher(repo, env, lines, port)
-            emitter.url = second.__enter__().url
+            second.__enter__()
         _poll(changes, tenant, wanted, until=time.monotonic() + 1 / args.per_second)
     deadline = time.monotonic() + 180
     while any(c.back_at is None for c in changes) and time.monotonic() < deadline:
         _poll(changes, tenant, wanted, until=time.monotonic() + 0.05)
-    time.sleep(2 * 0.5 + 1)  # the echo events of the last repairs
-    while not emitter.outbox.empty():
+    time.sleep(1.0)  # the echo events of the last repairs
+    while hooks.pending():
         time.sleep(0.1)
     time.sleep(1.5)
     if second is not None:
         second.__exit__(None, None, None)
     first.__exit__(None, None, None)
+    if args.log:
+        Path(args.log).write_text("\n".join(lines) + "\n", encoding="utf-8")
     audit = (repo / ".reconciler" / "audit.log").read_text(encoding="utf-8").splitlines()
     operator_logged = any(INTRUDER in line for line in audit)
     passes = [PASS_LINE.search(line) for line in lines]
     event_requests = sum(int(m.group(2)) for m in passes if m and m.group(1) == "event")
     start_requests = [int(m.group(2)) for m in passes if m and m.group(1) == "start"]
     api = [e for e in journal.entries()[before_changes:] if e.path.startswith("/v2/")]
+    outcomes = [entry["outcome"] for entry in hooks.entries()]
     return Result(
         changes=changes,
-        events_sent=emitter.sent,
-        events_lost=emitter.lost,
+        events_sent=outcomes.count("delivered"),
+        events_lost=outcomes.count("failed") + outcomes.count("dropped"),
         queued=sum("queued user.settings_updated" in line for line in lines),
         duplicates=sum("delivered again" in line for line in lines),
         event_requests=event_requests,
@@ -412,6 +319,7 @@ def report(args: argparse.Namespace, result: Result) -> None:
         ]
 
     repaired = sum(c.back_at is not None for c in result.changes)
+    slowest = max(result.changes, key=lambda c: (c.back_at or float("inf")) - c.patched_at)
     print(
         f"users={args.users} changes={args.changes} at {args.per_second:g}/s, killed after "
         f"#{args.kill_after}, restarted after #{args.restart_after}, sandbox latency "
@@ -428,6 +336,7 @@ def report(args: argparse.Namespace, result: Result) -> None:
     per_event = result.event_requests / events if events else float("nan")
     rows = [
         ("foreign changes repaired", f"{repaired} of {len(result.changes)}"),
+        ("slowest repair: change #", str(slowest.index)),
         ("events delivered (200)", str(result.events_sent)),
         ("events queued (new)", str(events)),
         ("deliveries recognised as duplicates", str(result.duplicates)),
@@ -453,6 +362,10 @@ def main() -> None:
     parser.add_argument("--restart-after", type=int, default=25)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--log", help="write the watcher's log lines to this file")
+    parser.add_argument(
+        "--retry-scale", type=float, default=0.01, help="Zoom's retry delays times this"
+    )
     args = parser.parse_args()
     report(args, run(args))
 

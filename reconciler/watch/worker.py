@@ -28,6 +28,7 @@ from reconciler.desired import DesiredState
 from reconciler.diff import MISSING
 from reconciler.errors import DailyLimitReached, NotFound, ReconcilerError, RunLocked, UnsafePlan
 from reconciler.live import LiveReader
+from reconciler.live.directory import Directory
 from reconciler.plan.model import Change, Plan
 from reconciler.plan.run import make_plan
 from reconciler.plan.scope import EVERYTHING, Scope
@@ -38,6 +39,10 @@ from reconciler.watch.queue import EventQueue, QueuedEvent
 from reconciler.watch.repo import WatchedRepo
 
 log = logging.getLogger("reconciler.watch")
+# Events after which a kept directory may be wrong: a user's email, status or groups moved.
+MOVES_USERS = frozenset(
+    {"user.created", "user.updated", "group.member_added", "group.member_deleted"}
+)
 COALESCE_SECONDS = 0.5
 RETRY_SECONDS = 5.0
 LOCK_WAIT_SECONDS = 60.0
@@ -126,7 +131,9 @@ async def repair_targets(
     (safety limits, audit log lines naming the events), holding the run lock only meanwhile.
 
     Raises RunLocked when another apply holds the lock past `settings.lock_wait`."""
-    fresh = dataclasses.replace(session, reader=LiveReader(session.zoom))
+    # Fresh reads (no lock documents or values cached from an earlier pass); the directory of
+    # users and groups is the caller's to keep or renew.
+    fresh = dataclasses.replace(session, reader=session.reader.fresh())
     if not settings.heal:
         return RepairOutcome(await make_plan(state, fresh, scope))
     run_id = new_run_id()
@@ -183,11 +190,19 @@ class _Names:
     """Zoom's ids as the repo names them, kept across passes (one lookup per id)."""
 
     emails: dict[str, str | None] = field(default_factory=dict)  # user id -> email (None: gone)
+    # Users (with their groups) and groups as Zoom listed them, kept while no event says a
+    # user or a membership changed: a user event's pass then costs no lookup of the user.
+    directory: Directory = field(default_factory=Directory)
 
     def forget(self, event: ZoomEvent) -> None:
+        if event.name in MOVES_USERS:
+            self.directory = Directory()
         if event.name in ("user.updated", "user.created"):  # an email may have changed
             for target in event.targets:
                 self.emails.pop(target.id, None)
+
+    def reader(self, session: Session) -> LiveReader:
+        return LiveReader(session.zoom, self.directory)
 
 
 class Worker:
@@ -250,6 +265,7 @@ class Worker:
                 self.metrics.latency.observe(max(0.0, now - item.received_at))
 
     async def full_pass(self, trigger: Trigger) -> bool:
+        self._names.directory = Directory()  # everything is listed again
         return await self._repair(EVERYTHING, Cause(trigger))
 
     async def _pass_for(self, items: list[QueuedEvent]) -> bool:
@@ -277,8 +293,9 @@ class Worker:
     async def _repair(self, scope: Scope, cause: Cause) -> bool:
         state = self.repo.current()
         started = self.session.zoom.counters.requests
+        session = dataclasses.replace(self.session, reader=self._names.reader(self.session))
         try:
-            outcome = await repair_targets(state, self.session, scope, self.settings, cause)
+            outcome = await repair_targets(state, session, scope, self.settings, cause)
         except RunLocked as locked:
             log.warning("repair waits: %s", locked)
             return False
@@ -295,11 +312,12 @@ class Worker:
         """The targets the events reach: an account event reaches everything the repo manages;
         a group event the group and its members; a user event the user."""
         state = self.repo.current()
-        reader = LiveReader(self.session.zoom)
+        for event in events:
+            self._names.forget(event)
+        reader = self._names.reader(self.session)
         groups: set[str] = set()
         users: set[str] = set()
         for event in events:
-            self._names.forget(event)
             for target in event.targets:
                 if target.kind == "account":
                     return EVERYTHING

@@ -252,7 +252,9 @@ def _drive(
             body["in_meeting"][UNMANAGED[1]] = not unmanaged_before
         answer = intruder.patch(f"/users/{user.id}/settings", json=body)
         assert answer.status_code == 204, answer.text
-        outage = args.kill_after < index <= args.restart_after
+        # The kill comes right after the `--kill-after`th PATCH, before its repair: that one is
+        # repaired by the next watcher, so it counts with the outage.
+        outage = args.kill_after <= index <= args.restart_after
         changes.append(Change(index, user, time.monotonic(), in_outage=outage))
         if index == args.kill_after:
             process.process.send_signal(signal.SIGKILL)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.fingerprint import changed_files, fingerprint
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, ValidationFailed
 
 log = logging.getLogger("reconciler.watch")
 Stamp = frozenset[tuple[str, int, int]]
@@ -46,9 +46,10 @@ class WatchedRepo:
         try:
             loaded = load_repo(self.path)
         except ReconcilerError as error:
+            first = error.problems[0] if isinstance(error, ValidationFailed) else error
             log.error(
                 "the settings repo no longer loads (%s); still using the last good one",
-                str(error).splitlines()[0],
+                str(first).splitlines()[0],
             )
             return self.state
         changed = changed_files(fingerprint(self.state), fingerprint(loaded))

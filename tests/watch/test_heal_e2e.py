@@ -208,3 +208,49 @@ def test_watch_without_heal_reports_drift_and_writes_nothing(
         assert _in_meeting(admin, alice.id)["polling"] is False
     assert _patches(app) == 1  # the admin's own
     assert not (repo / ".reconciler" / "audit.log").exists()
+
+
+def test_a_group_event_replans_its_members_and_an_account_event_everything(
+    tmp_path: Path,
+) -> None:
+    """Zoom's GET shows effective values: a change to Engineering (or the account) can move
+    alice, whose file manages polling, so her settings are read again for it."""
+    port = free_port()
+    webhook = WebhookTarget(
+        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET.decode(), retry_scale=0.01
+    )
+    app = create_app(SandboxConfig(webhook=webhook), acme_tenant())
+    repo = write_repo(tmp_path / "repo")
+    alice = app.sandbox.tenant.user(ALICE)
+    assert alice is not None
+    [group_id] = alice.group_ids
+    with (
+        running_sandbox(app) as url,
+        closing(admin_client(url, "intruder@example.test")) as intruder,
+        watching(repo, url, "--heal", "--window", "0.1", port=port) as watcher,
+    ):
+        watcher.wait_for(r"start pass")
+        start = settle(app)
+        assert (
+            intruder.patch(
+                f"/groups/{group_id}/settings", json={"in_meeting": {"annotation": False}}
+            ).status_code
+            == 204
+        )
+        watcher.wait_for(r"event pass after intruder@example\.test")
+        reads = [(e.method, e.path) for e in app.sandbox.journal.entries()[start:]]
+        assert ("GET", f"/v2/groups/{group_id}/members") in reads
+        assert ("GET", f"/v2/users/{alice.id}/settings") in reads
+        assert ("GET", "/v2/users") not in reads  # a group event lists its members only
+
+        seen, start = len(watcher.lines), settle(app)
+        assert (
+            intruder.patch(
+                "/accounts/me/settings", json={"in_meeting": {"annotation": False}}
+            ).status_code
+            == 204
+        )
+        watcher.wait_for(r"event pass after intruder@example\.test", after=seen)
+        reads = [(e.method, e.path) for e in app.sandbox.journal.entries()[start:]]
+        assert ("GET", f"/v2/users/{alice.id}/settings") in reads
+        assert _patches(app) == 2  # the intruder's two; alice holds polling herself

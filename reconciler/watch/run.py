@@ -12,7 +12,9 @@ import errno
 import fcntl
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ import uvicorn
 
 from reconciler.apply.audit_log import check_audit_log
 from reconciler.connect import Connector
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.private import private_folder
 from reconciler.watch.app import EVENTS_PATH, create_app
 from reconciler.watch.metrics import Metrics
@@ -70,6 +72,25 @@ def _one_watcher(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopping on SIGINT or SIGTERM and returning: uvicorn would raise the
+    signal again after its shutdown and end the process there, before the watcher closes its
+    queue and says what is left in it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        before = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+
+
 def _bind(listen: Listen) -> socket.socket:
     family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -105,7 +126,7 @@ async def run_watch(
             worker = Worker(repo, session, queue, metrics, settings)
             app = create_app(secret, queue, metrics, worker.wake)
             config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-            server = uvicorn.Server(config)
+            server = _Server(config)
             host, port = sock.getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
             log.info(
@@ -121,11 +142,14 @@ async def run_watch(
                 await server.serve(sockets=[sock])
             finally:
                 working.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await working
+                await asyncio.wait([working])  # ended; a failure is looked at below
                 sock.close()
         waiting = queue.depth()
     log.info("stopped; %d event(s) wait in the queue for the next start", waiting)
+    failure = None if working.cancelled() else working.exception()
+    if failure is not None:
+        # Exit 1, so a service manager sees the failure (the events are still queued).
+        raise ReconcilerError(f"the worker stopped: {type(failure).__name__}: {failure}")
 
 
 def _worker_ended(task: asyncio.Task[None], server: uvicorn.Server) -> None:

@@ -205,6 +205,9 @@ def test_watch_without_heal_reports_drift_and_writes_nothing(
             line = watcher.wait_for(r"drift: user alice@acme\.test \[general\] in_meeting\.polling")
             assert line.endswith("Zoom has False, the repo wants True")
             watcher.wait_for(r"start pass")
+        # SIGTERM (what a service manager sends): a clean stop, the queue empty.
+        assert watcher.process.returncode == 0
+        watcher.wait_for(r"stopped; 0 event\(s\) wait in the queue")
         assert _in_meeting(admin, alice.id)["polling"] is False
     assert _patches(app) == 1  # the admin's own
     assert not (repo / ".reconciler" / "audit.log").exists()
@@ -254,3 +257,22 @@ def test_a_group_event_replans_its_members_and_an_account_event_everything(
         reads = [(e.method, e.path) for e in app.sandbox.journal.entries()[start:]]
         assert ("GET", f"/v2/users/{alice.id}/settings") in reads
         assert _patches(app) == 2  # the intruder's two; alice holds polling herself
+
+
+def test_a_repair_past_the_safety_limits_is_refused_and_sends_nothing(
+    tmp_path: Path, sandbox: tuple[SandboxApp, str]
+) -> None:
+    app, url = sandbox
+    repo = write_repo(tmp_path / "repo")
+    (repo / "reconciler.yaml").write_text(
+        "rate_tier: business\nsafety:\n  max_changed_targets: 0\n"
+    )
+    alice = app.sandbox.tenant.user(ALICE)
+    assert alice is not None
+    with closing(admin_client(url)) as admin:
+        admin.patch(f"/users/{alice.id}/settings", json={"in_meeting": {"polling": False}})
+        with watching(repo, url, "--heal", "--window", "0.1") as watcher:
+            line = watcher.wait_for(r"repair refused")
+            assert "1 targets change, more than max_changed_targets (0)" in line
+        assert _in_meeting(admin, alice.id)["polling"] is False
+    assert _patches(app) == 1  # the admin's own

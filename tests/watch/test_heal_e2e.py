@@ -201,10 +201,12 @@ def test_watch_without_heal_reports_drift_and_writes_nothing(
     assert alice is not None
     with closing(admin_client(url)) as admin:
         admin.patch(f"/users/{alice.id}/settings", json={"in_meeting": {"polling": False}})
-        with watching(repo, url, "--window", "0.1") as watcher:
+        with watching(repo, url, "--window", "0.1", "--resync-every", "1") as watcher:
             line = watcher.wait_for(r"drift: user alice@acme\.test \[general\] in_meeting\.polling")
             assert line.endswith("Zoom has False, the repo wants True")
-            watcher.wait_for(r"start pass")
+            watcher.wait_for(r"start pass: 1 change\(s\) of drift, not put back \(no --heal\)")
+            # --resync-every: the full plan again, with no event.
+            watcher.wait_for(r"resync pass: 1 change\(s\) of drift, not put back")
         # SIGTERM (what a service manager sends): a clean stop, the queue empty.
         assert watcher.process.returncode == 0
         watcher.wait_for(r"stopped; 0 event\(s\) wait in the queue")

@@ -11,6 +11,7 @@ hold whatever the repair costs.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -94,7 +95,13 @@ def create_app(
         metrics.received.labels(delivery.name).inc()
         if isinstance(delivery, Ignored):
             return JSONResponse({"status": "ignored"})
-        if not queue.enqueue(delivery):
+        try:
+            fresh = queue.enqueue(delivery)
+        except sqlite3.Error as error:
+            # Not stored, so not acknowledged: Zoom retries it later.
+            log.error("cannot store event %s in the queue: %s", delivery.event_id, error)
+            return JSONResponse({"error": "the event could not be stored"}, status_code=503)
+        if not fresh:
             metrics.deduplicated.inc()
             log.info("event %s delivered again: already queued", delivery.event_id)
             return JSONResponse({"status": "duplicate"})

@@ -246,3 +246,14 @@ def test_the_queue_file_is_private(receiver: Receiver, tmp_path: Path) -> None:
     path = queue_path(tmp_path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+
+
+def test_an_event_the_queue_cannot_store_is_503_so_zoom_sends_it_again(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    body = compact(settings_event())
+    receiver.queue.close()  # the database is gone from under the receiver
+    status, answer = receiver.post(body, signed_headers(body))
+    assert (status, answer) == (503, {"error": "the event could not be stored"})
+    assert receiver.woken == 0
+    receiver.queue = EventQueue(queue_path(tmp_path))  # for the fixture's close

@@ -12,10 +12,11 @@ scope the events reach and returns what became of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +46,7 @@ MOVES_USERS = frozenset(
 )
 COALESCE_SECONDS = 0.5
 RETRY_SECONDS = 5.0
+MAX_RETRY_SECONDS = 300.0
 LOCK_WAIT_SECONDS = 60.0
 Trigger = Literal["event", "start", "resync"]
 
@@ -160,26 +162,23 @@ def _annotation(cause: Cause, record: Mapping[str, Any]) -> dict[str, Any]:
     return {"watch": {"trigger": cause.trigger, "cause": events}}
 
 
-class _run_lock:  # noqa: N801 - used as `async with`, like a function
-    """The apply run lock, waited for without blocking the receiver's loop."""
-
-    def __init__(self, path: Path, run_id: str, settings: WatchSettings) -> None:
-        self.lock = RunLock(path, run_id)
-        self.wait = settings.lock_wait
-
-    async def __aenter__(self) -> None:
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                self.lock.__enter__()
-                return
-            except RunLocked:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
-
-    async def __aexit__(self, *_: object) -> None:
-        self.lock.__exit__()
+@contextlib.asynccontextmanager
+async def _run_lock(path: Path, run_id: str, settings: WatchSettings) -> AsyncIterator[None]:
+    """The apply run lock, waited for without blocking the receiver's loop (RunLock's own wait
+    sleeps the thread)."""
+    deadline = time.monotonic() + settings.lock_wait
+    while True:
+        try:
+            lock = RunLock(path, run_id).__enter__()
+            break
+        except RunLocked:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+    try:
+        yield
+    finally:
+        lock.__exit__()
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -233,7 +232,9 @@ class Worker:
         if released:
             log.info("%d event(s) left by the last run are taken again", released)
         await self.drain()
-        await self.full_pass("start")
+        while not await self.full_pass("start"):  # the backstop is owed until it ran once
+            await asyncio.sleep(RETRY_SECONDS)
+            await self.drain()
         next_resync = self._next_resync()
         while True:
             timeout = None if next_resync is None else max(0.0, next_resync - time.monotonic())
@@ -253,12 +254,17 @@ class Worker:
 
     async def drain(self) -> None:
         """Every queued event, a pass per batch; a batch that fails is given back and tried
-        again after a pause (nothing is lost)."""
+        again after a pause, longer each time (nothing is lost, and a Zoom that is down is not
+        asked again every few seconds)."""
+        pause = RETRY_SECONDS
         while items := self.queue.claim():
             if not await self._pass_for(items):
                 self.queue.unclaim(items)
-                await asyncio.sleep(RETRY_SECONDS)
+                log.info("%d event(s) kept in the queue; next try in %g s", len(items), pause)
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, MAX_RETRY_SECONDS)
                 continue
+            pause = RETRY_SECONDS
             self.queue.done(items)
             now = time.time()
             for item in items:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.apply.runlock import RunLock, run_lock_path
 from reconciler.sandbox import SandboxApp, SandboxConfig, acme_tenant, create_app, running_sandbox
 from reconciler.sandbox.config import WebhookTarget
 from reconciler.sandbox.webhook_events import stable_id
@@ -278,3 +279,29 @@ def test_a_repair_past_the_safety_limits_is_refused_and_sends_nothing(
             assert "1 targets change, more than max_changed_targets (0)" in line
         assert _in_meeting(admin, alice.id)["polling"] is False
     assert _patches(app) == 1  # the admin's own
+
+
+def test_a_repair_waits_for_an_apply_that_holds_the_run_lock(
+    tmp_path: Path, sandbox: tuple[SandboxApp, str]
+) -> None:
+    """The watcher holds the run lock only while it repairs (a scheduled apply can take it), and
+    waits for it when an apply holds it."""
+    app, url = sandbox
+    repo = write_repo(tmp_path / "repo")
+    alice = app.sandbox.tenant.user(ALICE)
+    assert alice is not None
+    account = app.sandbox.tenant.account.id
+    with (
+        closing(admin_client(url, "intruder@example.test")) as admin,
+        watching(repo, url, "--heal", "--window", "0.1") as watcher,
+    ):
+        watcher.wait_for(r"start pass")
+        lock = RunLock(run_lock_path(repo, account), "scheduled-apply")
+        with lock:  # taken at once: the idle watcher does not hold it
+            admin.patch(f"/users/{alice.id}/settings", json={"in_meeting": {"polling": False}})
+            event = settings_event(target_id=alice.id, account_id=account)
+            assert watcher.deliver(event)[0] == 200
+            time.sleep(1.0)
+            assert _in_meeting(admin, alice.id)["polling"] is False
+            assert _patches(app) == 1
+        _wait_value(admin, alice.id, "polling", True)

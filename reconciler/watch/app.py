@@ -121,7 +121,13 @@ def create_app(
     async def metrics_text(_: Request) -> Response:
         return Response(metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
-    metrics.track_queue(queue.depth)
+    def depth() -> int:
+        try:
+            return queue.depth()
+        except sqlite3.Error:
+            return -1  # the queue cannot be read: shown, rather than /metrics failing
+
+    metrics.track_queue(depth)
     return Starlette(
         routes=[
             Route(EVENTS_PATH, events, methods=["POST"]),

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from reconciler.escape import quoted
+from reconciler.vocab import email_key
 
 TRACKING_HEADER = "x-zm-trackingid"  # Zoom's id of a delivery (its SDKs read it by this name)
 URL_VALIDATION = "endpoint.url_validation"
@@ -166,7 +167,7 @@ def _members(members: object) -> tuple[Touched, ...]:
         email = _optional_text(entry, "email", where)
         if member_id is None and email is None:
             raise MalformedEvent(f"{where} has neither id nor email")
-        found.append(Touched("user", member_id or "", email and email.lower()))
+        found.append(Touched("user", member_id or "", email and email_key(email)))
     return tuple(found)
 
 

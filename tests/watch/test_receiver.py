@@ -256,4 +256,5 @@ def test_an_event_the_queue_cannot_store_is_503_so_zoom_sends_it_again(
     status, answer = receiver.post(body, signed_headers(body))
     assert (status, answer) == (503, {"error": "the event could not be stored"})
     assert receiver.woken == 0
+    assert receiver.metric("watch_queue_depth") == -1  # /metrics still answers
     receiver.queue = EventQueue(queue_path(tmp_path))  # for the fixture's close

@@ -67,6 +67,8 @@ class ZoomEvent:
     operator_id: str | None
     targets: tuple[Touched, ...]
     changed: tuple[str, ...]  # dotted keys the event says changed
+    # A settings event's new values: (dotted key, canonical JSON), to tell our own writes' events
+    values: tuple[tuple[str, str], ...] = ()
 
     @property
     def time(self) -> str:
@@ -76,6 +78,7 @@ class ZoomEvent:
     def to_json(self) -> str:
         record = {**vars(self), "targets": [vars(target) for target in self.targets]}
         record["changed"] = list(self.changed)
+        record["values"] = [list(pair) for pair in self.values]
         return json.dumps(record, sort_keys=True)
 
     @classmethod
@@ -83,7 +86,9 @@ class ZoomEvent:
         """An event as the queue stored it (written by `to_json`, so trusted as our own)."""
         record = json.loads(text)
         targets = tuple(Touched(**target) for target in record.pop("targets"))
-        return cls(**{**record, "targets": targets, "changed": tuple(record["changed"])})
+        values = tuple((key, value) for key, value in record.pop("values", []))
+        changed = tuple(record.pop("changed"))
+        return cls(**record, targets=targets, changed=changed, values=values)
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,9 @@ def _event(
         raise MalformedEvent("event_ts is not a time in milliseconds")
     obj = _object(payload.get("object"), "payload.object")
     targets, changed = _touched(name, payload, obj)
+    values: tuple[tuple[str, str], ...] = ()
+    if name in SETTINGS_EVENTS:
+        values = tuple(sorted(settings_leaves(obj["settings"]).items()))
     digest = body_digest(body)
     return ZoomEvent(
         event_id=_tracking(tracking) or f"sha256:{digest[:32]}",
@@ -138,6 +146,7 @@ def _event(
         operator_id=_optional_text(payload, "operator_id", "payload"),
         targets=targets,
         changed=changed,
+        values=values,
     )
 
 
@@ -147,7 +156,7 @@ def _touched(
     if name in SETTINGS_EVENTS:
         kind = SETTINGS_EVENTS[name]
         settings = _object(obj.get("settings"), "payload.object.settings")
-        keys = tuple(sorted(_dotted(settings, (), "payload.object.settings")))
+        keys = tuple(sorted(key for key, _ in _leaves(settings, (), "payload.object.settings")))
         return (Touched(kind, _text(obj, "id", "payload.object")),), keys
     if name in USER_EVENTS:
         keys = tuple(sorted(key for key in obj if key != "id"))
@@ -171,14 +180,25 @@ def _members(members: object) -> tuple[Touched, ...]:
     return tuple(found)
 
 
-def _dotted(settings: dict[str, Any], prefix: tuple[str, ...], where: str) -> Iterator[str]:
+def settings_leaves(settings: dict[str, Any]) -> dict[str, str]:
+    """Dotted key -> canonical JSON of each leaf of a settings document (an event's, or a PATCH
+    body): the same write has the same leaves, however its JSON was spaced or ordered."""
+    return {
+        key: json.dumps(value, sort_keys=True, separators=(",", ":"))
+        for key, value in _leaves(settings, (), "settings")
+    }
+
+
+def _leaves(
+    settings: dict[str, Any], prefix: tuple[str, ...], where: str
+) -> Iterator[tuple[str, Any]]:
     if len(prefix) >= _KEY_DEPTH:
         raise MalformedEvent(f"{where} nests deeper than Zoom's settings do")
     for key, value in settings.items():
         if isinstance(value, dict) and value:
-            yield from _dotted(value, (*prefix, key), where)
+            yield from _leaves(value, (*prefix, key), where)
         else:
-            yield ".".join((*prefix, key))
+            yield ".".join((*prefix, key)), value
 
 
 def _object(value: object, where: str) -> dict[str, Any]:

@@ -30,11 +30,17 @@ from reconciler.diff import MISSING
 from reconciler.errors import DailyLimitReached, NotFound, ReconcilerError, RunLocked, UnsafePlan
 from reconciler.live import LiveReader
 from reconciler.live.directory import Directory
-from reconciler.plan.model import Change, Plan
+from reconciler.plan.model import Change, Plan, Writes
 from reconciler.plan.run import make_plan
 from reconciler.plan.scope import EVERYTHING, Scope
 from reconciler.vocab import email_key
-from reconciler.watch.events import Touched, ZoomEvent
+from reconciler.watch.events import (
+    SETTINGS_EVENTS,
+    MalformedEvent,
+    Touched,
+    ZoomEvent,
+    settings_leaves,
+)
 from reconciler.watch.metrics import Metrics
 from reconciler.watch.queue import EventQueue, QueuedEvent
 from reconciler.watch.repo import WatchedRepo
@@ -48,6 +54,7 @@ COALESCE_SECONDS = 0.5
 RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
 LOCK_WAIT_SECONDS = 60.0
+ECHO_SECONDS = 120.0  # how long our own write's event is expected back (Zoom sends within seconds)
 Trigger = Literal["event", "start", "resync"]
 
 
@@ -184,6 +191,51 @@ async def _run_lock(path: Path, run_id: str, settings: WatchSettings) -> AsyncIt
 # -- the worker ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Write:
+    at: float
+    kind: str
+    target_id: str
+    locks: bool
+    leaves: dict[str, str]
+
+
+@dataclass
+class _OwnWrites:
+    """What our repairs sent in the last ECHO_SECONDS, to know their events when Zoom sends them
+    back: an event whose every changed value is one we just wrote to that target says nothing
+    new (a foreign write among them would carry a value of its own, or keys we did not send),
+    so it is not planned again. Anything else, or any doubt, is planned as usual."""
+
+    writes: list[_Write] = field(default_factory=list)
+
+    def record(self, report: ApplyReport | None, now: float) -> None:
+        self.writes = [w for w in self.writes if now - w.at < ECHO_SECONDS]
+        for outcome in report.outcomes if report else []:
+            if not outcome.accepted or not outcome.body:
+                continue
+            request = outcome.request
+            try:
+                leaves = settings_leaves(outcome.body)
+            except MalformedEvent:
+                continue
+            locks = request.writes is Writes.LOCKS
+            self.writes.append(_Write(now, request.target.kind, request.target.id, locks, leaves))
+
+    def explains(self, event: ZoomEvent, now: float) -> bool:
+        if event.name not in SETTINGS_EVENTS or len(event.targets) != 1 or not event.values:
+            return False
+        target, locks = event.targets[0], "lock_settings" in event.name
+        return any(
+            now - write.at < ECHO_SECONDS
+            and write.kind == target.kind
+            and (target.kind == "account" or write.target_id == target.id)
+            and write.locks == locks
+            and all(write.leaves.get(key) == value for key, value in event.values)
+            for write in self.writes
+        )
+
+
 @dataclass
 class _Names:
     """Zoom's ids as the repo names them, kept across passes (one lookup per id)."""
@@ -220,6 +272,7 @@ class Worker:
         self.settings = settings
         self._wakeup = asyncio.Event()
         self._names = _Names()
+        self._own = _OwnWrites()
         metrics.track_requests(lambda: session.zoom.counters.requests)
 
     def wake(self) -> None:
@@ -281,6 +334,17 @@ class Worker:
             log.warning(
                 "event %s is for another account (%s): ignored", other.event_id, other.account_id
             )
+        now = time.monotonic()
+        echoes = [e for e in ours if self._own.explains(e, now)]
+        for echo in echoes:
+            log.info(
+                "%s %s by %s is our own repair coming back (in sync as left): nothing planned",
+                echo.name,
+                echo.event_id,
+                echo.operator or "unknown operator",
+            )
+            self.metrics.repairs.labels("own_write").inc()
+        ours = [e for e in ours if e not in echoes]
         if not ours:
             return True
         try:
@@ -310,6 +374,7 @@ class Worker:
             self.metrics.repairs.labels("failed").inc()
             return False
         sent = self.session.zoom.counters.requests - started
+        self._own.record(outcome.report, time.monotonic())
         self.metrics.repairs.labels(outcome.label).inc()
         _log_outcome(outcome, cause, sent)
         return True

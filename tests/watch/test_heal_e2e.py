@@ -114,8 +114,13 @@ def test_watch_heal_puts_back_what_the_sandbox_reports_and_names_who_changed_it(
         assert patched.status_code == 204
         _wait_value(intruder, alice.id, "polling", True)
         watcher.wait_for(r"event pass after intruder@example\.test.*put back")
-        # Our own repair's event comes back: in sync, nothing written (no loop).
-        watcher.wait_for(r"event pass after alice@acme\.test.*in sync")
+        repaired = settle(app)
+        # Our own repair's event comes back (the sandbox names the account's owner): known as
+        # ours, nothing planned, nothing read, nothing written (no loop).
+        watcher.wait_for(
+            r"user\.settings_updated \S+ by alice@acme\.test is our own repair coming back"
+        )
+        assert settle(app) == repaired
         assert _in_meeting(intruder, alice.id)["annotation"] is (not annotation)
         assert _patches(app) == 2  # the intruder's and the repair
 
@@ -144,7 +149,8 @@ def test_watch_heal_puts_back_what_the_sandbox_reports_and_names_who_changed_it(
 
 def test_watch_heal_on_events_signed_here(tmp_path: Path, sandbox: tuple[SandboxApp, str]) -> None:
     """The same repair from a delivery signed by the test (a sandbox without webhooks): a
-    tracking id of our choosing, and an echo event from another operator."""
+    tracking id of our choosing; an event that our write explains is not planned, one that
+    carries a value we did not write is, and finds the target in sync (no write)."""
     app, url = sandbox
     repo = write_repo(tmp_path / "repo")
     alice = app.sandbox.tenant.user(ALICE)
@@ -185,7 +191,17 @@ def test_watch_heal_on_events_signed_here(tmp_path: Path, sandbox: tuple[Sandbox
             account_id=app.sandbox.tenant.account.id,
         )
         assert watcher.deliver(echo)[0] == 200
-        watcher.wait_for(r"event pass after reconciler@acme\.test.*in sync", after=seen)
+        watcher.wait_for(r"by reconciler@acme\.test is our own repair coming back", after=seen)
+        # polling as we wrote it, and a key we did not write: not ours alone, so planned.
+        other = settings_event(
+            target_id=alice.id,
+            settings={"in_meeting": {"polling": True, "chat": True}},
+            operator="someone@acme.test",
+            event_ts=event["event_ts"] + 2,
+            account_id=app.sandbox.tenant.account.id,
+        )
+        assert watcher.deliver(other)[0] == 200
+        watcher.wait_for(r"event pass after someone@acme\.test.*in sync", after=seen)
         assert _patches(app) == 2
 
 

@@ -44,6 +44,7 @@ SETTINGS_EVENTS: dict[tuple[SettingsLevel, bool], str] = {
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _MAX_EMAIL = 128
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _OWNER, _ADMIN = "0", "1"
 
 
@@ -130,7 +131,8 @@ def url_validation_event(plain_token: str, at_ms: int) -> dict[str, Any]:
 def body_bytes(event: Any) -> bytes:
     """The bytes to send: what JSON.stringify would write for the same document."""
     text = json.dumps(_as_javascript(event), separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
+    # A lone surrogate (a client may send "\\ud800") is not UTF-8; JSON.stringify escapes it.
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text).encode("utf-8")
 
 
 def _as_javascript(value: Any) -> Any:

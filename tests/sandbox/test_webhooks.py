@@ -11,6 +11,11 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +30,16 @@ from click.testing import CliRunner
 from reconciler.sandbox import SandboxApp, save_state
 from reconciler.sandbox.cli import sandbox as sandbox_cli
 
-from .conftest import START, AppFactory, FakeClock, api_client, ids, unlimited
+from .conftest import (
+    CREDENTIALS,
+    START,
+    TOKEN_PARAMS,
+    AppFactory,
+    FakeClock,
+    api_client,
+    ids,
+    unlimited,
+)
 
 SECRET = "whsec-test-token"
 INTRUDER = "intruder@example.test"
@@ -134,8 +148,10 @@ def compact(document: Any) -> bytes:
 async def patch(
     api: httpx2.AsyncClient, url: str, body: Any, operator: str | None = None
 ) -> httpx2.Response:
-    headers = {"X-Sandbox-Operator": operator} if operator is not None else {}
-    return await api.patch(url, json=body, headers=headers)
+    headers = {"content-type": "application/json"}
+    if operator is not None:
+        headers["X-Sandbox-Operator"] = operator
+    return await api.patch(url, content=json.dumps(body), headers=headers)  # ASCII, escaped
 
 
 # exact events -------------------------------------------------------------------
@@ -517,3 +533,198 @@ def test_the_cli_refuses_bad_webhook_options(arguments: list[str], message: str)
     )
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_sandbox_serve_validates_the_url_and_delivers(receiver: Receiver) -> None:
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from reconciler.sandbox.cli import sandbox; sandbox(sys.argv[1:])",
+        "serve",
+        "--rate-limit",
+        "off",
+        "--webhook-url",
+        receiver.url,
+        "--webhook-retry-scale",
+        "0.0001",
+    ]
+    env = {**os.environ, "ZOOM_WEBHOOK_SECRET_TOKEN": SECRET}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(5)]
+            exports = dict(line.removeprefix("export ").split("=", 1) for line in lines)
+            api, oauth = exports["ZOOM_API_URL"], exports["ZOOM_OAUTH_URL"]
+            token = httpx2.post(oauth, params=TOKEN_PARAMS, auth=CREDENTIALS).json()
+            headers = {
+                "Authorization": f"Bearer {token['access_token']}",
+                "X-Sandbox-Operator": INTRUDER,
+            }
+            body = {"in_meeting": {"chat": True}}
+            answer = httpx2.patch(f"{api}/users/bob@acme.test/settings", json=body, headers=headers)
+            assert answer.status_code == 204
+            control = api.removesuffix("/v2") + "/_sandbox/webhooks"
+            for _ in range(200):
+                shown = httpx2.get(control).json()
+                if shown["deliveries"] and shown["deliveries"][0]["outcome"] != "pending":
+                    break
+                threading.Event().wait(0.02)
+        finally:
+            process.terminate()
+            _, stderr = process.communicate(timeout=10)
+    assert shown["validation"]["outcome"] == "validated"
+    [entry] = shown["deliveries"]
+    assert (entry["event"], entry["outcome"]) == ("user.settings_updated", "delivered")
+    events = [sent.json() for sent in receiver.requests]
+    assert [event["event"] for event in events] == [
+        "endpoint.url_validation",
+        "user.settings_updated",
+    ]
+    assert events[1]["payload"]["operator"] == INTRUDER
+    assert f"# webhook URL {receiver.url} validated" in stderr.splitlines()
+    assert SECRET not in stderr
+
+
+# Zoom's own Node SDK as the receiver ------------------------------------------------
+
+RIVET = "@zoom/rivet@0.4.0"
+RIVET_RECEIVER = """\
+import http from "node:http";
+import { UsersS2SAuthClient } from "@zoom/rivet/users";
+
+// Rivet's receiver listens on every interface; the tests talk only to 127.0.0.1.
+const listen = http.Server.prototype.listen;
+http.Server.prototype.listen = function (port, callback) {
+  return listen.call(this, port, "127.0.0.1", callback);
+};
+const client = new UsersS2SAuthClient({
+  clientId: "sandbox-client",
+  clientSecret: "sandbox-secret",
+  accountId: "sandbox-account",
+  webhooksSecretToken: process.env.WEBHOOK_SECRET,
+  port: 0,
+});
+for (const name of process.argv.slice(2)) {
+  client.webEventConsumer.event(name, (event) => {
+    process.stdout.write(JSON.stringify(event) + "\\n");
+  });
+}
+const server = await client.start();
+process.stdout.write(JSON.stringify({ port: server.address().port }) + "\\n");
+"""
+RIVET_EVENTS = [
+    "user.settings_updated",
+    "group.settings_updated",
+    "group.lock_settings_updated",
+    "account.settings_updated",
+    "account.lock_settings_updated",
+]
+
+
+@pytest.fixture(scope="module")
+def rivet_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with Zoom's `@zoom/rivet` installed from the npm registry."""
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        pytest.skip("node and npm are needed to run Zoom's Node SDK (@zoom/rivet)")
+    folder = tmp_path_factory.mktemp("rivet")
+    command = [npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", RIVET]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm install {RIVET} took more than 240 s")
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"npm could not install {RIVET}: {last}")
+    (folder / "receiver.mjs").write_text(RIVET_RECEIVER)
+    return folder
+
+
+@dataclass
+class RivetReceiver:
+    process: subprocess.Popen[str]
+    url: str
+    lines: queue.Queue[str]
+
+    def events(self, count: int) -> list[dict[str, Any]]:
+        return [json.loads(self.lines.get(timeout=10)) for _ in range(count)]
+
+
+@pytest.fixture
+def rivet(rivet_folder: Path) -> Iterator[RivetReceiver]:
+    node = shutil.which("node")
+    assert node is not None
+    process = subprocess.Popen(
+        [node, "receiver.mjs", *RIVET_EVENTS],
+        cwd=rivet_folder,
+        env={**os.environ, "WEBHOOK_SECRET": SECRET},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        port = json.loads(lines.get(timeout=30))["port"]
+        yield RivetReceiver(process, f"http://127.0.0.1:{port}/zoom/events", lines)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_zooms_node_sdk_accepts_every_event_and_refuses_a_tampered_one(
+    make_app: AppFactory, rivet: RivetReceiver
+) -> None:
+    app = make_app(unlimited(webhook={"url": rivet.url, "secret": SECRET, "retry_scale": 0.00002}))
+    hooks = app.sandbox.webhooks
+    api = await api_client(app)
+    known = ids(app)
+    # JSON.stringify writes these characters as they are: the body must too, or the check fails.
+    text = "Ünïcode “quotes” </script> \u2028 \U0001f600 \\ \n\t \ud800"
+    writes = [
+        ("/v2/users/bob@acme.test/settings", {"in_meeting": {"custom_service_instructions": text}}),
+        (f"/v2/groups/{known['Sales']}/settings", {"recording": {"auto_recording": "cloud"}}),
+        (f"/v2/groups/{known['Support']}/lock_settings", {"recording": {"cloud_recording": True}}),
+        ("/v2/accounts/me/settings", {"in_meeting": {"file_transfer": True}}),
+        ("/v2/accounts/me/lock_settings", {"in_meeting": {"chat": True}}),
+    ]
+    try:
+        assert (await hooks.validate_endpoint())["outcome"] == "validated"
+        for url, body in writes:
+            assert (await patch(api, url, body, INTRUDER)).status_code == 204
+            await hooks.drain()  # one at a time, so rivet's lines come in the same order
+    finally:
+        await api.aclose()
+        await hooks.aclose()
+
+    entries = hooks.entries()
+    assert [(e["event"], e["statuses"], e["outcome"]) for e in entries] == [
+        (name, [200], "delivered") for name in RIVET_EVENTS
+    ]
+    received = rivet.events(len(writes))
+    assert received == [entry["body"] for entry in entries]
+    assert received[0]["payload"]["object"]["settings"]["in_meeting"] == {
+        "custom_service_instructions": text
+    }
+
+    # The signature of the second event over a body that says otherwise: rivet refuses it.
+    sent = entries[1]["body"]
+    timestamp = str(int(START))
+    good = compact(sent)
+    tampered = compact({**sent, "payload": {**sent["payload"], "operator": ALICE[0]}})
+    async with httpx2.AsyncClient(trust_env=False) as client:
+        headers = {
+            "content-type": "application/json",
+            "x-zm-request-timestamp": timestamp,
+            "x-zm-signature": expected_signature(timestamp, good),
+        }
+        refused = await client.post(rivet.url, content=tampered, headers=headers)
+        assert refused.status_code == 400
+        assert refused.json() == {"error": "Failed to verify event originated from Zoom."}
+        accepted = await client.post(rivet.url, content=good, headers=headers)
+        assert accepted.status_code == 200
+    assert rivet.events(1) == [sent]  # only the untampered one reached the listener
+    assert rivet.lines.empty()

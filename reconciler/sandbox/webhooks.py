@@ -228,6 +228,8 @@ class Webhooks:
             return "timeout"
         except httpx2.HTTPError as exc:
             return f"connection error: {type(exc).__name__}"
+        except Exception as exc:  # whatever it was, the event must not hang as pending
+            return f"error: {type(exc).__name__}"
         return answer.status_code
 
     # URL validation -------------------------------------------------------------

@@ -278,6 +278,25 @@ async def test_group_locks_and_account_settings_have_their_own_events(
     ]
 
 
+async def test_an_authentication_option_action_sends_the_options_list_before_and_after(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    url = "/v2/accounts/me/settings?option=meeting_authentication"
+    before = (await api.get(url)).json()["authentication_options"]
+    add = {"action": "add", "name": "Partners", "type": "enforce_login_with_domains"}
+    body = {"authentication_option": {**add, "domains": "p.test"}}
+    assert (await patch(api, url, body)).status_code == 204
+    after = (await api.get(url)).json()["authentication_options"]
+    await hooked_app.sandbox.webhooks.drain()
+
+    [sent] = receiver.requests
+    payload = sent.json()["payload"]
+    assert sent.json()["event"] == "account.settings_updated"
+    assert payload["object"]["settings"] == {"authentication_options": after}
+    assert payload["old_object"]["settings"] == {"authentication_options": before}
+    assert len(after) == len(before) + 1
+
+
 # operator -----------------------------------------------------------------------
 
 
@@ -495,6 +514,34 @@ async def test_the_control_api_shows_the_log_and_never_the_secret(
         assert SECRET not in text
     assert (await api.delete("/_sandbox/webhooks")).status_code == 204
     assert (await api.get("/_sandbox/webhooks")).json()["deliveries"] == []
+
+
+async def test_webhooks_turned_on_at_runtime_validate_the_url_then_send(
+    make_app: AppFactory, receiver: Receiver
+) -> None:
+    app = make_app(unlimited())
+    api = await api_client(app)
+    try:
+        turned_on = await api.patch(
+            "/_sandbox/config", json={"webhook": {"url": receiver.url, "secret": SECRET}}
+        )
+        assert turned_on.status_code == 200
+        assert "webhook" not in turned_on.json()
+        for _ in range(100):
+            if app.sandbox.webhooks.validation is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert app.sandbox.webhooks.validation is not None
+        assert app.sandbox.webhooks.validation["outcome"] == "validated"
+        await patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}})
+        await app.sandbox.webhooks.drain()
+    finally:
+        await api.aclose()
+        await app.sandbox.webhooks.aclose()
+    assert [sent.json()["event"] for sent in receiver.requests] == [
+        "endpoint.url_validation",
+        "user.settings_updated",
+    ]
 
 
 async def test_the_control_api_refuses_a_webhook_url_off_this_machine(

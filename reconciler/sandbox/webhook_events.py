@@ -23,6 +23,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from reconciler.sandbox.responses import ZoomError
@@ -44,6 +45,8 @@ SETTINGS_EVENTS: dict[tuple[SettingsLevel, bool], str] = {
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _MAX_EMAIL = 128
+_EXACT_IN_A_DOUBLE = 2**53
+_JS_EXPONENT_FROM = 1e21
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _OWNER, _ADMIN = "0", "1"
 
@@ -136,10 +139,16 @@ def body_bytes(event: Any) -> bytes:
 
 
 def _as_javascript(value: Any) -> Any:
-    # JSON.stringify writes 1.0 as 1; other floats the settings hold (none in Zoom's shapes
-    # today) print the same in both languages between 1e-4 and 1e16.
+    """`value` with its numbers as JavaScript holds and prints them: 1.0 is written 1, and an
+    integer past 2**53 becomes the nearest double (2**60 + 1 is written 1152921504606847000).
+    Zoom's settings have no fractional numbers; those would print alike between 1e-4 and 1e21."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > _EXACT_IN_A_DOUBLE:
+        value = float(value)
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+        # Below 1e21 JavaScript writes the shortest digits that read back, padded with zeros.
+        return int(Decimal(repr(value))) if abs(value) < _JS_EXPONENT_FROM else value
     if isinstance(value, dict):
         return {key: _as_javascript(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -29,6 +29,7 @@ from click.testing import CliRunner
 
 from reconciler.sandbox import SandboxApp, save_state
 from reconciler.sandbox.cli import sandbox as sandbox_cli
+from reconciler.sandbox.webhook_events import body_bytes
 
 from .conftest import (
     CREDENTIALS,
@@ -295,6 +296,16 @@ async def test_an_authentication_option_action_sends_the_options_list_before_and
     assert payload["object"]["settings"] == {"authentication_options": after}
     assert payload["old_object"]["settings"] == {"authentication_options": before}
     assert len(after) == len(before) + 1
+
+
+def test_the_body_is_what_json_stringify_writes() -> None:
+    # The expected bytes are node's JSON.stringify(JSON.parse(...)) of the same document.
+    numbers = [1.0, 2**60 + 1, 2**53, -(2**60 + 1), 1e21, 2.0**70, 0.5, True]
+    expected = b"[1,1152921504606847000,9007199254740992,-1152921504606847000,1e+21,"
+    expected += b"1.1805916207174113e+21,0.5,true]"
+    assert body_bytes(numbers) == expected
+    text = {"s": "\u00e9\u2028</\n\ud800\U0001f600"}
+    assert body_bytes(text) == '{"s":"\u00e9\u2028</\\n\\ud800\U0001f600"}'.encode()
 
 
 # operator -----------------------------------------------------------------------

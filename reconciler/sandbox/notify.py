@@ -39,9 +39,11 @@ def settings_document(sandbox: Sandbox, target: Target, family: Family) -> dict[
 
 
 def before_settings(sandbox: Sandbox, target: Target, family: Family) -> dict[str, Any] | None:
+    """The GET document before a write (None when webhooks are off). Not copied: a write
+    replaces stored values and drops the resolver's cache, it never changes a built document."""
     if not sandbox.webhooks.enabled:
         return None
-    return copy.deepcopy(settings_document(sandbox, target, family))
+    return settings_document(sandbox, target, family)
 
 
 def before_locks(
@@ -49,7 +51,7 @@ def before_locks(
 ) -> dict[str, Any] | None:
     if not sandbox.webhooks.enabled:
         return None
-    return copy.deepcopy(sandbox.resolver.lock_document(group, family))
+    return sandbox.resolver.lock_document(group, family)
 
 
 def announce_settings(
@@ -99,7 +101,7 @@ def _emit(
     for path in changed:
         found, value = value_at(before, path)
         if found:
-            previous[path] = value
+            previous[path] = copy.deepcopy(value)
     event = settings_event(
         level,
         locks=locks,

@@ -335,6 +335,7 @@ async def test_only_writes_that_store_something_send_an_event(
 ) -> None:
     user = "/v2/users/bob@acme.test/settings"
     assert (await patch(api, user, {})).status_code == 204  # nothing stored
+    assert (await patch(api, user, {"in_meeting": {"chat": "yes"}})).status_code == 400
     # join_before_host is locked at the account: ignored at the user level, so nothing stored
     locked = {"schedule_meeting": {"join_before_host": True}}
     assert (await patch(api, user, locked)).status_code == 204

@@ -217,17 +217,21 @@ async def test_a_group_patch_names_the_owner_when_no_operator_is_given(
     await hooked_app.sandbox.webhooks.drain()
 
     [sent] = receiver.requests
-    document = sent.json()
-    assert document["event"] == "group.settings_updated"
-    assert (document["payload"]["operator"], document["payload"]["operator_id"]) == ALICE
-    assert document["payload"]["object"] == {
-        "id": sales,
-        "settings": {"recording": {"auto_recording": "cloud"}},
-    }
-    assert document["payload"]["old_object"] == {
-        "id": sales,
-        "settings": {"recording": {"auto_recording": "none"}},
-    }
+    assert sent.body == compact(
+        {
+            "event": "group.settings_updated",
+            "event_ts": AT_MS,
+            "payload": {
+                "account_id": "sandbox-account",
+                "operator": ALICE[0],
+                "operator_id": ALICE[1],
+                "object": {"id": sales, "settings": {"recording": {"auto_recording": "cloud"}}},
+                "old_object": {"id": sales, "settings": {"recording": {"auto_recording": "none"}}},
+                "time_stamp": AT_MS,
+            },
+        }
+    )
+    assert sent.headers["x-zm-signature"] == expected_signature(str(int(START)), sent.body)
 
 
 async def test_an_account_lock_patch_sends_account_lock_settings_updated_exactly(

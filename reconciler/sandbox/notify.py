@@ -1,4 +1,4 @@
-"""From a stored write to the event Zoom would send about it.
+"""From a stored write to the event Zoom would send about it (settings, locks, membership).
 
 A handler reads the operator and the GET document before it writes (`before_settings`,
 `before_locks`), then hands both, with what the write stored, to `announce_*`. Nothing here runs
@@ -19,10 +19,11 @@ from reconciler.sandbox.effective import auth_leaf
 from reconciler.sandbox.patching import Target, Written
 from reconciler.sandbox.runtime import Sandbox
 from reconciler.sandbox.shapes import Flat
-from reconciler.sandbox.tenant import Group
+from reconciler.sandbox.tenant import Group, User
 from reconciler.sandbox.webhook_events import (
     Operator,
     SettingsLevel,
+    members_event,
     settings_event,
     value_at,
 )
@@ -86,6 +87,23 @@ def announce_locks(
     level: SettingsLevel = "account" if group is None else "group"
     object_id = group.id if group is not None else sandbox.tenant.account.id
     _emit(sandbox, level, True, object_id, dict(written.values), before, operator)
+
+
+def announce_members(
+    sandbox: Sandbox, name: str, group: Group, users: list[User], operator: Operator
+) -> None:
+    """`group.member_added` or `group.member_deleted` for the users whose membership changed."""
+    if not users or not sandbox.webhooks.enabled:
+        return
+    event = members_event(
+        name,
+        account_id=sandbox.tenant.account.id,
+        operator=operator,
+        group_id=group.id,
+        members=[(user.id, user.email) for user in users],
+        at_ms=int(sandbox.clock() * 1000),
+    )
+    sandbox.webhooks.emit(event, key=f"group:{group.id}")
 
 
 def _emit(

@@ -4,7 +4,8 @@ Shapes follow the typed event definitions Zoom publishes with its Node SDK (`@zo
 `users.d.ts` and `accounts.d.ts`): `{"event", "event_ts", "payload": {"account_id", "operator",
 "operator_id", "object": {"id", "settings"}, "old_object": {"id", "settings"}, "time_stamp"}}`,
 where `object.settings` holds the keys the write set (nested as in the GET document) and
-`old_object.settings` what GET showed for them before. `event_ts` and `time_stamp` are epoch
+`old_object.settings` what GET showed for them before; membership events carry
+`object: {"id": group, "members": [{"id", "email"}]}`. `event_ts` and `time_stamp` are epoch
 milliseconds. Zoom's body has no event id: a receiver tells deliveries apart by the
 `x-zm-trackingid` header, which stays the same across the retries of one event.
 
@@ -32,6 +33,7 @@ from reconciler.sandbox.tenant import Tenant
 
 OPERATOR_HEADER = "x-sandbox-operator"
 VALIDATION_EVENT = "endpoint.url_validation"
+MEMBER_ADDED, MEMBER_DELETED = "group.member_added", "group.member_deleted"
 
 SettingsLevel = Literal["user", "group", "account"]
 
@@ -124,6 +126,26 @@ def settings_event(
         "time_stamp": at_ms,
     }
     return {"event": SETTINGS_EVENTS[(level, locks)], "event_ts": at_ms, "payload": payload}
+
+
+def members_event(
+    name: str,
+    *,
+    account_id: str,
+    operator: Operator,
+    group_id: str,
+    members: list[tuple[str, str]],
+    at_ms: int,
+) -> dict[str, Any]:
+    """`group.member_added` or `group.member_deleted`: `members` are (id, email) pairs."""
+    payload = {
+        "account_id": account_id,
+        "operator": operator.email,
+        "operator_id": operator.id,
+        "time_stamp": at_ms,
+        "object": {"id": group_id, "members": [{"id": i, "email": e} for i, e in members]},
+    }
+    return {"event": name, "event_ts": at_ms, "payload": payload}
 
 
 def url_validation_event(plain_token: str, at_ms: int) -> dict[str, Any]:

@@ -312,6 +312,103 @@ def test_the_body_is_what_json_stringify_writes() -> None:
     assert body_bytes(text) == '{"s":"\u00e9\u2028</\\n\\ud800\U0001f600"}'.encode()
 
 
+async def test_adding_and_removing_members_sends_member_events(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    known = ids(hooked_app)
+    engineering, mallory, bob = known["Engineering"], known["mallory"], known["bob"]
+    settings = "/v2/users/mallory@acme.test/settings"
+    assert (await api.get(settings)).json()["in_meeting"]["file_transfer"] is False
+    members = {"members": [{"email": "mallory@acme.test"}, {"id": bob}]}  # bob is one already
+    added = await api.post(
+        f"/v2/groups/{engineering}/members", json=members, headers={"X-Sandbox-Operator": INTRUDER}
+    )
+    assert (added.status_code, added.json()) == (
+        201,
+        {"ids": mallory, "added_at": "2026-01-01T00:00:00Z"},
+    )
+    # Engineering is now mallory's primary group: she inherits its file_transfer
+    assert (await api.get(settings)).json()["in_meeting"]["file_transfer"] is True
+    removed = await api.delete(f"/v2/groups/{engineering}/members/mallory@acme.test")
+    assert removed.status_code == 204
+    again = await api.delete(f"/v2/groups/{engineering}/members/{mallory}")  # not a member now
+    assert again.status_code == 204
+    await hooked_app.sandbox.webhooks.drain()
+
+    added_event, deleted_event = (sent.json() for sent in receiver.requests)
+    assert added_event == {
+        "event": "group.member_added",
+        "event_ts": AT_MS,
+        "payload": {
+            "account_id": "sandbox-account",
+            "operator": INTRUDER,
+            "operator_id": INTRUDER_ID,
+            "time_stamp": AT_MS,
+            "object": {
+                "id": engineering,
+                "members": [{"id": mallory, "email": "mallory@acme.test"}],
+            },
+        },
+    }
+    assert deleted_event["event"] == "group.member_deleted"
+    assert (deleted_event["payload"]["operator"], deleted_event["payload"]["object"]) == (
+        ALICE[0],
+        {"id": engineering, "members": [{"id": mallory, "email": "mallory@acme.test"}]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "answer"),
+    [
+        (
+            {"members": [{"email": "nobody@acme.test"}]},
+            404,
+            {"code": 1001, "message": "User does not exist: nobody@acme.test."},
+        ),
+        (
+            {"members": []},
+            400,
+            {
+                "code": 300,
+                "message": "Validation Failed. Invalid field: members.",
+                "errors": [
+                    {
+                        "field": "members",
+                        "message": "Expected a list of 1 to 30 members, each an id or email.",
+                    }
+                ],
+            },
+        ),
+        (
+            {"members": [{"id": 7}]},
+            400,
+            {
+                "code": 300,
+                "message": "Validation Failed. Invalid field: members[0].",
+                "errors": [
+                    {"field": "members[0]", "message": "Expected an object with an id or an email."}
+                ],
+            },
+        ),
+    ],
+)
+async def test_a_bad_member_list_is_refused_and_changes_nothing(
+    hooked_app: SandboxApp,
+    api: httpx2.AsyncClient,
+    receiver: Receiver,
+    body: Any,
+    status: int,
+    answer: Any,
+) -> None:
+    sales = ids(hooked_app)["Sales"]
+    before = [user.group_ids[:] for user in hooked_app.sandbox.tenant.users]
+    refused = await api.post(f"/v2/groups/{sales}/members", json={**body})
+    assert (refused.status_code, refused.json()) == (status, answer)
+    assert [user.group_ids for user in hooked_app.sandbox.tenant.users] == before
+    await hooked_app.sandbox.webhooks.drain()
+    assert receiver.requests == []
+
+
 # operator -----------------------------------------------------------------------
 
 
@@ -683,6 +780,8 @@ RIVET_EVENTS = [
     "group.lock_settings_updated",
     "account.settings_updated",
     "account.lock_settings_updated",
+    "group.member_added",
+    "group.member_deleted",
 ]
 
 
@@ -754,11 +853,19 @@ async def test_zooms_node_sdk_accepts_every_event_and_refuses_a_tampered_one(
         ("/v2/accounts/me/settings", {"in_meeting": {"file_transfer": True}}),
         ("/v2/accounts/me/lock_settings", {"in_meeting": {"chat": True}}),
     ]
+    members = f"/v2/groups/{known['Sales']}/members"
+    operator = {"X-Sandbox-Operator": INTRUDER}
     try:
         assert (await hooks.validate_endpoint())["outcome"] == "validated"
         for url, body in writes:
             assert (await patch(api, url, body, INTRUDER)).status_code == 204
             await hooks.drain()  # one at a time, so rivet's lines come in the same order
+        added = await api.post(members, json={"members": [{"id": known["mallory"]}]})
+        assert added.status_code == 201
+        await hooks.drain()
+        removed = await api.delete(f"{members}/{known['mallory']}", headers=operator)
+        assert removed.status_code == 204
+        await hooks.drain()
     finally:
         await api.aclose()
         await hooks.aclose()
@@ -767,7 +874,7 @@ async def test_zooms_node_sdk_accepts_every_event_and_refuses_a_tampered_one(
     assert [(e["event"], e["statuses"], e["outcome"]) for e in entries] == [
         (name, [200], "delivered") for name in RIVET_EVENTS
     ]
-    received = rivet.events(len(writes))
+    received = rivet.events(len(RIVET_EVENTS))
     assert received == [entry["body"] for entry in entries]
     assert received[0]["payload"]["object"]["settings"]["in_meeting"] == {
         "custom_service_instructions": text

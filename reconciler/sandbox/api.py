@@ -1,12 +1,14 @@
 """The Zoom endpoints under /v2: users, groups, members, settings and lock settings.
 
-Every accepted settings or lock write queues the webhook event Zoom would send (`notify`).
+Every accepted settings, lock or membership write queues the webhook event Zoom would send
+(`notify`).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from starlette.requests import Request
@@ -15,6 +17,7 @@ from starlette.routing import Route
 
 from reconciler.sandbox import notify
 from reconciler.sandbox.guard import endpoint
+from reconciler.sandbox.members import add_members, parse_members, remove_member
 from reconciler.sandbox.paging import paginate
 from reconciler.sandbox.patching import Target, patch_locks, patch_settings
 from reconciler.sandbox.responses import (
@@ -30,7 +33,12 @@ from reconciler.sandbox.runtime import Sandbox
 from reconciler.sandbox.shapes import select_fields
 from reconciler.sandbox.tenant import Group, User
 from reconciler.sandbox.views import group_brief, member, user_brief, user_detail
-from reconciler.sandbox.webhook_events import OPERATOR_HEADER, operator_for
+from reconciler.sandbox.webhook_events import (
+    MEMBER_ADDED,
+    MEMBER_DELETED,
+    OPERATOR_HEADER,
+    operator_for,
+)
 from reconciler.vocab import FAMILIES, Family, LockFamily
 
 USER_STATUSES = ("active", "inactive", "pending")
@@ -136,6 +144,29 @@ async def group_members(request: Request, sandbox: Sandbox) -> Response:
     return JSONResponse({"members": [member(u) for u in page.items], **page.fields()})
 
 
+async def add_group_members(request: Request, sandbox: Sandbox) -> Response:
+    group = _group(request, sandbox)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    added = add_members(group, parse_members(sandbox.tenant, await _body(request)))
+    sandbox.changed()
+    notify.announce_members(sandbox, MEMBER_ADDED, group, added, operator)
+    stamp = datetime.fromtimestamp(sandbox.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return JSONResponse({"ids": ",".join(user.id for user in added), "added_at": stamp}, 201)
+
+
+async def delete_group_member(request: Request, sandbox: Sandbox) -> Response:
+    group = _group(request, sandbox)
+    key = request.path_params["memberId"]
+    user = sandbox.tenant.user(key)
+    if user is None:
+        raise user_not_found(key)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    if remove_member(group, user):
+        sandbox.changed()
+        notify.announce_members(sandbox, MEMBER_DELETED, group, [user], operator)
+    return no_content()
+
+
 # settings -----------------------------------------------------------------------
 
 
@@ -221,7 +252,7 @@ def _user_key(request: Request, sandbox: Sandbox) -> str | None:
     return f"user:{user.id}" if user else None
 
 
-Method = Literal["GET", "PATCH"]
+Method = Literal["GET", "PATCH", "POST", "DELETE"]
 _MEDIUM = "MEDIUM"
 
 
@@ -238,6 +269,8 @@ def routes() -> list[Route]:
         route("/users/{userId}/settings", "PATCH", patch_user_settings, key=_user_key),
         route("/groups", "GET", list_groups),
         route("/groups/{groupId}/members", "GET", group_members),
+        route("/groups/{groupId}/members", "POST", add_group_members),
+        route("/groups/{groupId}/members/{memberId}", "DELETE", delete_group_member, "LIGHT"),
         route("/groups/{groupId}/settings", "GET", get_group_settings),
         route("/groups/{groupId}/settings", "PATCH", patch_group_settings),
         route("/groups/{groupId}/lock_settings", "GET", get_group_locks),

@@ -195,8 +195,8 @@ def _exports(url: str, account_id: str, config: SandboxConfig) -> str:
     "--webhook-url",
     default=None,
     callback=_webhook_url,
-    help="POST Zoom's signed event notifications for every settings and lock write here "
-    "(loopback only), e.g. http://127.0.0.1:8000/zoom/events.",
+    help="POST Zoom's signed event notifications for every settings, lock and membership "
+    "write here (loopback only), e.g. http://127.0.0.1:8000/zoom/events.",
 )
 @click.option(
     "--webhook-secret",
@@ -220,8 +220,8 @@ def serve(ctx: click.Context, /, **options: Any) -> None:
     from FILE when it exists and writes it back after every change. The credentials printed are
     fixed, public test values.
 
-    With --webhook-url, each accepted settings or lock write sends the event Zoom would
-    (user.settings_updated, group.lock_settings_updated, ...), signed with --webhook-secret, from
+    With --webhook-url, each accepted settings, lock or membership write sends the event Zoom
+    would (user.settings_updated, group.member_added, ...), signed with --webhook-secret, from
     the background, retried on Zoom's schedule; the operator is the write's X-Sandbox-Operator
     header (an email), else the account's owner. At start it sends Zoom's URL validation
     challenge and logs whether the receiver answered it right. GET /_sandbox/webhooks shows

@@ -1,4 +1,4 @@
-"""From a stored write to the event Zoom would send about it.
+"""From a stored write to the event Zoom would send about it (settings, locks, membership).
 
 A handler reads the operator and the GET document before it writes (`before_settings`,
 `before_locks`), then hands both, with what the write stored, to `announce_*`. Nothing here runs
@@ -19,10 +19,11 @@ from reconciler.sandbox.effective import auth_leaf
 from reconciler.sandbox.patching import Target, Written
 from reconciler.sandbox.runtime import Sandbox
 from reconciler.sandbox.shapes import Flat
-from reconciler.sandbox.tenant import Group
+from reconciler.sandbox.tenant import Group, User
 from reconciler.sandbox.webhook_events import (
     Operator,
     SettingsLevel,
+    members_event,
     settings_event,
     value_at,
 )
@@ -39,9 +40,11 @@ def settings_document(sandbox: Sandbox, target: Target, family: Family) -> dict[
 
 
 def before_settings(sandbox: Sandbox, target: Target, family: Family) -> dict[str, Any] | None:
+    """The GET document before a write (None when webhooks are off). Not copied: a write
+    replaces stored values and drops the resolver's cache, it never changes a built document."""
     if not sandbox.webhooks.enabled:
         return None
-    return copy.deepcopy(settings_document(sandbox, target, family))
+    return settings_document(sandbox, target, family)
 
 
 def before_locks(
@@ -49,7 +52,7 @@ def before_locks(
 ) -> dict[str, Any] | None:
     if not sandbox.webhooks.enabled:
         return None
-    return copy.deepcopy(sandbox.resolver.lock_document(group, family))
+    return sandbox.resolver.lock_document(group, family)
 
 
 def announce_settings(
@@ -86,6 +89,23 @@ def announce_locks(
     _emit(sandbox, level, True, object_id, dict(written.values), before, operator)
 
 
+def announce_members(
+    sandbox: Sandbox, name: str, group: Group, users: list[User], operator: Operator
+) -> None:
+    """`group.member_added` or `group.member_deleted` for the users whose membership changed."""
+    if not users or not sandbox.webhooks.enabled:
+        return
+    event = members_event(
+        name,
+        account_id=sandbox.tenant.account.id,
+        operator=operator,
+        group_id=group.id,
+        members=[(user.id, user.email) for user in users],
+        at_ms=int(sandbox.clock() * 1000),
+    )
+    sandbox.webhooks.emit(event, key=f"group:{group.id}")
+
+
 def _emit(
     sandbox: Sandbox,
     level: SettingsLevel,
@@ -99,7 +119,7 @@ def _emit(
     for path in changed:
         found, value = value_at(before, path)
         if found:
-            previous[path] = value
+            previous[path] = copy.deepcopy(value)
     event = settings_event(
         level,
         locks=locks,

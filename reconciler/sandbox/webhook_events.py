@@ -4,7 +4,8 @@ Shapes follow the typed event definitions Zoom publishes with its Node SDK (`@zo
 `users.d.ts` and `accounts.d.ts`): `{"event", "event_ts", "payload": {"account_id", "operator",
 "operator_id", "object": {"id", "settings"}, "old_object": {"id", "settings"}, "time_stamp"}}`,
 where `object.settings` holds the keys the write set (nested as in the GET document) and
-`old_object.settings` what GET showed for them before. `event_ts` and `time_stamp` are epoch
+`old_object.settings` what GET showed for them before; membership events carry
+`object: {"id": group, "members": [{"id", "email"}]}`. `event_ts` and `time_stamp` are epoch
 milliseconds. Zoom's body has no event id: a receiver tells deliveries apart by the
 `x-zm-trackingid` header, which stays the same across the retries of one event.
 
@@ -23,6 +24,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from reconciler.sandbox.responses import ZoomError
@@ -31,6 +33,7 @@ from reconciler.sandbox.tenant import Tenant
 
 OPERATOR_HEADER = "x-sandbox-operator"
 VALIDATION_EVENT = "endpoint.url_validation"
+MEMBER_ADDED, MEMBER_DELETED = "group.member_added", "group.member_deleted"
 
 SettingsLevel = Literal["user", "group", "account"]
 
@@ -44,6 +47,9 @@ SETTINGS_EVENTS: dict[tuple[SettingsLevel, bool], str] = {
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _MAX_EMAIL = 128
+_EXACT_IN_A_DOUBLE = 2**53
+_JS_EXPONENT_FROM = 1e21
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _OWNER, _ADMIN = "0", "1"
 
 
@@ -122,6 +128,26 @@ def settings_event(
     return {"event": SETTINGS_EVENTS[(level, locks)], "event_ts": at_ms, "payload": payload}
 
 
+def members_event(
+    name: str,
+    *,
+    account_id: str,
+    operator: Operator,
+    group_id: str,
+    members: list[tuple[str, str]],
+    at_ms: int,
+) -> dict[str, Any]:
+    """`group.member_added` or `group.member_deleted`: `members` are (id, email) pairs."""
+    payload = {
+        "account_id": account_id,
+        "operator": operator.email,
+        "operator_id": operator.id,
+        "time_stamp": at_ms,
+        "object": {"id": group_id, "members": [{"id": i, "email": e} for i, e in members]},
+    }
+    return {"event": name, "event_ts": at_ms, "payload": payload}
+
+
 def url_validation_event(plain_token: str, at_ms: int) -> dict[str, Any]:
     """The challenge Zoom sends when an endpoint URL is registered (key order as Zoom's docs)."""
     return {"payload": {"plainToken": plain_token}, "event_ts": at_ms, "event": VALIDATION_EVENT}
@@ -130,14 +156,21 @@ def url_validation_event(plain_token: str, at_ms: int) -> dict[str, Any]:
 def body_bytes(event: Any) -> bytes:
     """The bytes to send: what JSON.stringify would write for the same document."""
     text = json.dumps(_as_javascript(event), separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
+    # A lone surrogate (a client may send "\\ud800") is not UTF-8; JSON.stringify escapes it.
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text).encode("utf-8")
 
 
 def _as_javascript(value: Any) -> Any:
-    # JSON.stringify writes 1.0 as 1; other floats the settings hold (none in Zoom's shapes
-    # today) print the same in both languages between 1e-4 and 1e16.
+    """`value` with its numbers as JavaScript holds and prints them: 1.0 is written 1, and an
+    integer past 2**53 becomes the nearest double (2**60 + 1 is written 1152921504606847000).
+    Zoom's settings have no fractional numbers; those would print alike between 1e-4 and 1e21."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > _EXACT_IN_A_DOUBLE:
+        value = float(value)
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+        # Below 1e21 JavaScript writes the shortest digits that read back, padded with zeros.
+        return int(Decimal(repr(value))) if abs(value) < _JS_EXPONENT_FROM else value
     if isinstance(value, dict):
         return {key: _as_javascript(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -210,16 +210,21 @@ class Webhooks:
             self._client = httpx2.AsyncClient(follow_redirects=False, trust_env=False)
         return self._client
 
-    async def _post(self, target: WebhookTarget, body: bytes, tracking_id: str) -> int | str:
-        """POST one signed attempt; its status, or what went wrong ("timeout", ...)."""
-        timestamp = int(self._clock())
-        headers = {
+    def _signed_headers(
+        self, target: WebhookTarget, body: bytes, tracking_id: str
+    ) -> dict[str, str]:
+        timestamp = int(self._clock())  # the sandbox's clock: a test's fake one pins the bytes
+        return {
             "content-type": "application/json; charset=utf-8",
             "user-agent": "Zoom Marketplace/1.0a",
             "x-zm-request-timestamp": str(timestamp),
             "x-zm-signature": signature(target.secret.get_secret_value(), timestamp, body),
             "x-zm-trackingid": tracking_id,
         }
+
+    async def _post(self, target: WebhookTarget, body: bytes, tracking_id: str) -> int | str:
+        """POST one signed attempt; its status, or what went wrong ("timeout", ...)."""
+        headers = self._signed_headers(target, body, tracking_id)
         try:
             answer = await self._http().post(
                 target.url, content=body, headers=headers, timeout=target.timeout_seconds
@@ -228,6 +233,8 @@ class Webhooks:
             return "timeout"
         except httpx2.HTTPError as exc:
             return f"connection error: {type(exc).__name__}"
+        except Exception as exc:  # whatever it was, the event must not hang as pending
+            return f"error: {type(exc).__name__}"
         return answer.status_code
 
     # URL validation -------------------------------------------------------------
@@ -243,14 +250,7 @@ class Webhooks:
             return {"outcome": "skipped", "detail": "no webhook URL configured"}
         plain = secrets.token_urlsafe(16)
         body = body_bytes(url_validation_event(plain, int(self._clock() * 1000)))
-        timestamp = int(self._clock())
-        headers = {
-            "content-type": "application/json; charset=utf-8",
-            "user-agent": "Zoom Marketplace/1.0a",
-            "x-zm-request-timestamp": str(timestamp),
-            "x-zm-signature": signature(target.secret.get_secret_value(), timestamp, body),
-            "x-zm-trackingid": str(uuid.uuid4()),
-        }
+        headers = self._signed_headers(target, body, str(uuid.uuid4()))
         expected = encrypted_token(target.secret.get_secret_value(), plain)
         try:
             answer = await self._http().post(

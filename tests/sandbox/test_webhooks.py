@@ -11,6 +11,11 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -24,8 +29,18 @@ from click.testing import CliRunner
 
 from reconciler.sandbox import SandboxApp, save_state
 from reconciler.sandbox.cli import sandbox as sandbox_cli
+from reconciler.sandbox.webhook_events import body_bytes
 
-from .conftest import START, AppFactory, FakeClock, api_client, ids, unlimited
+from .conftest import (
+    CREDENTIALS,
+    START,
+    TOKEN_PARAMS,
+    AppFactory,
+    FakeClock,
+    api_client,
+    ids,
+    unlimited,
+)
 
 SECRET = "whsec-test-token"
 INTRUDER = "intruder@example.test"
@@ -134,8 +149,10 @@ def compact(document: Any) -> bytes:
 async def patch(
     api: httpx2.AsyncClient, url: str, body: Any, operator: str | None = None
 ) -> httpx2.Response:
-    headers = {"X-Sandbox-Operator": operator} if operator is not None else {}
-    return await api.patch(url, json=body, headers=headers)
+    headers = {"content-type": "application/json"}
+    if operator is not None:
+        headers["X-Sandbox-Operator"] = operator
+    return await api.patch(url, content=json.dumps(body), headers=headers)  # ASCII, escaped
 
 
 # exact events -------------------------------------------------------------------
@@ -200,17 +217,21 @@ async def test_a_group_patch_names_the_owner_when_no_operator_is_given(
     await hooked_app.sandbox.webhooks.drain()
 
     [sent] = receiver.requests
-    document = sent.json()
-    assert document["event"] == "group.settings_updated"
-    assert (document["payload"]["operator"], document["payload"]["operator_id"]) == ALICE
-    assert document["payload"]["object"] == {
-        "id": sales,
-        "settings": {"recording": {"auto_recording": "cloud"}},
-    }
-    assert document["payload"]["old_object"] == {
-        "id": sales,
-        "settings": {"recording": {"auto_recording": "none"}},
-    }
+    assert sent.body == compact(
+        {
+            "event": "group.settings_updated",
+            "event_ts": AT_MS,
+            "payload": {
+                "account_id": "sandbox-account",
+                "operator": ALICE[0],
+                "operator_id": ALICE[1],
+                "object": {"id": sales, "settings": {"recording": {"auto_recording": "cloud"}}},
+                "old_object": {"id": sales, "settings": {"recording": {"auto_recording": "none"}}},
+                "time_stamp": AT_MS,
+            },
+        }
+    )
+    assert sent.headers["x-zm-signature"] == expected_signature(str(int(START)), sent.body)
 
 
 async def test_an_account_lock_patch_sends_account_lock_settings_updated_exactly(
@@ -262,6 +283,132 @@ async def test_group_locks_and_account_settings_have_their_own_events(
     ]
 
 
+async def test_an_authentication_option_action_sends_the_options_list_before_and_after(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    url = "/v2/accounts/me/settings?option=meeting_authentication"
+    before = (await api.get(url)).json()["authentication_options"]
+    add = {"action": "add", "name": "Partners", "type": "enforce_login_with_domains"}
+    body = {"authentication_option": {**add, "domains": "p.test"}}
+    assert (await patch(api, url, body)).status_code == 204
+    after = (await api.get(url)).json()["authentication_options"]
+    await hooked_app.sandbox.webhooks.drain()
+
+    [sent] = receiver.requests
+    payload = sent.json()["payload"]
+    assert sent.json()["event"] == "account.settings_updated"
+    assert payload["object"]["settings"] == {"authentication_options": after}
+    assert payload["old_object"]["settings"] == {"authentication_options": before}
+    assert len(after) == len(before) + 1
+
+
+def test_the_body_is_what_json_stringify_writes() -> None:
+    # The expected bytes are node's JSON.stringify(JSON.parse(...)) of the same document.
+    numbers = [1.0, 2**60 + 1, 2**53, -(2**60 + 1), 1e21, 2.0**70, 0.5, True]
+    expected = b"[1,1152921504606847000,9007199254740992,-1152921504606847000,1e+21,"
+    expected += b"1.1805916207174113e+21,0.5,true]"
+    assert body_bytes(numbers) == expected
+    text = {"s": "\u00e9\u2028</\n\ud800\U0001f600"}
+    assert body_bytes(text) == '{"s":"\u00e9\u2028</\\n\\ud800\U0001f600"}'.encode()
+
+
+async def test_adding_and_removing_members_sends_member_events(
+    hooked_app: SandboxApp, api: httpx2.AsyncClient, receiver: Receiver
+) -> None:
+    known = ids(hooked_app)
+    engineering, mallory, bob = known["Engineering"], known["mallory"], known["bob"]
+    settings = "/v2/users/mallory@acme.test/settings"
+    assert (await api.get(settings)).json()["in_meeting"]["file_transfer"] is False
+    members = {"members": [{"email": "mallory@acme.test"}, {"id": bob}]}  # bob is one already
+    added = await api.post(
+        f"/v2/groups/{engineering}/members", json=members, headers={"X-Sandbox-Operator": INTRUDER}
+    )
+    assert (added.status_code, added.json()) == (
+        201,
+        {"ids": mallory, "added_at": "2026-01-01T00:00:00Z"},
+    )
+    # Engineering is now mallory's primary group: she inherits its file_transfer
+    assert (await api.get(settings)).json()["in_meeting"]["file_transfer"] is True
+    removed = await api.delete(f"/v2/groups/{engineering}/members/mallory@acme.test")
+    assert removed.status_code == 204
+    again = await api.delete(f"/v2/groups/{engineering}/members/{mallory}")  # not a member now
+    assert again.status_code == 204
+    await hooked_app.sandbox.webhooks.drain()
+
+    added_event, deleted_event = (sent.json() for sent in receiver.requests)
+    assert added_event == {
+        "event": "group.member_added",
+        "event_ts": AT_MS,
+        "payload": {
+            "account_id": "sandbox-account",
+            "operator": INTRUDER,
+            "operator_id": INTRUDER_ID,
+            "time_stamp": AT_MS,
+            "object": {
+                "id": engineering,
+                "members": [{"id": mallory, "email": "mallory@acme.test"}],
+            },
+        },
+    }
+    assert deleted_event["event"] == "group.member_deleted"
+    assert (deleted_event["payload"]["operator"], deleted_event["payload"]["object"]) == (
+        ALICE[0],
+        {"id": engineering, "members": [{"id": mallory, "email": "mallory@acme.test"}]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "answer"),
+    [
+        (
+            {"members": [{"email": "nobody@acme.test"}]},
+            404,
+            {"code": 1001, "message": "User does not exist: nobody@acme.test."},
+        ),
+        (
+            {"members": []},
+            400,
+            {
+                "code": 300,
+                "message": "Validation Failed. Invalid field: members.",
+                "errors": [
+                    {
+                        "field": "members",
+                        "message": "Expected a list of 1 to 30 members, each an id or email.",
+                    }
+                ],
+            },
+        ),
+        (
+            {"members": [{"id": 7}]},
+            400,
+            {
+                "code": 300,
+                "message": "Validation Failed. Invalid field: members[0].",
+                "errors": [
+                    {"field": "members[0]", "message": "Expected an object with an id or an email."}
+                ],
+            },
+        ),
+    ],
+)
+async def test_a_bad_member_list_is_refused_and_changes_nothing(
+    hooked_app: SandboxApp,
+    api: httpx2.AsyncClient,
+    receiver: Receiver,
+    body: Any,
+    status: int,
+    answer: Any,
+) -> None:
+    sales = ids(hooked_app)["Sales"]
+    before = [user.group_ids[:] for user in hooked_app.sandbox.tenant.users]
+    refused = await api.post(f"/v2/groups/{sales}/members", json={**body})
+    assert (refused.status_code, refused.json()) == (status, answer)
+    assert [user.group_ids for user in hooked_app.sandbox.tenant.users] == before
+    await hooked_app.sandbox.webhooks.drain()
+    assert receiver.requests == []
+
+
 # operator -----------------------------------------------------------------------
 
 
@@ -289,6 +436,7 @@ async def test_only_writes_that_store_something_send_an_event(
 ) -> None:
     user = "/v2/users/bob@acme.test/settings"
     assert (await patch(api, user, {})).status_code == 204  # nothing stored
+    assert (await patch(api, user, {"in_meeting": {"chat": "yes"}})).status_code == 400
     # join_before_host is locked at the account: ignored at the user level, so nothing stored
     locked = {"schedule_meeting": {"join_before_host": True}}
     assert (await patch(api, user, locked)).status_code == 204
@@ -361,9 +509,9 @@ async def test_an_event_is_given_up_after_zooms_three_retries(
 async def test_a_receiver_slower_than_the_timeout_is_retried(
     make_app: AppFactory, receiver: Receiver
 ) -> None:
-    app = make_app(hooked(receiver, timeout_seconds=0.2))
+    app = make_app(hooked(receiver, timeout_seconds=0.5))
     api = await api_client(app)
-    receiver.delays = [0.5]
+    receiver.delays = [2.0]
     try:
         await patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}})
         await app.sandbox.webhooks.drain()
@@ -403,20 +551,28 @@ async def test_one_objects_events_arrive_in_the_order_made(
     assert values == [True, True, True, False]  # the first, retried twice, then the second
 
 
+async def first_attempt_made(app: SandboxApp) -> None:
+    """Wait until the newest event's first attempt is over (it then waits 5 minutes to retry)."""
+    for _ in range(500):
+        if app.sandbox.webhooks.entries()[-1]["attempts"] == 1:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the first attempt did not end within 5 s")
+
+
 async def test_a_full_queue_drops_the_oldest_and_counts_it(
     make_app: AppFactory, receiver: Receiver
 ) -> None:
     # A dead receiver (nothing listens there) and Zoom's real 5-minute wait before a retry.
-    dead = receiver.url.replace(receiver.url.split(":")[2].split("/")[0], "9")
+    dead = "http://127.0.0.1:9/zoom/events"
     app = make_app(hooked(receiver, url=dead, retry_scale=1.0, queue_limit=2))
     api = await api_client(app)
     try:
         for name in ("bob", "carol", "dave"):
             body = {"in_meeting": {"chat": True}}
-            assert (
-                await patch(api, f"/v2/users/{name}@acme.test/settings", body)
-            ).status_code == 204
-            await asyncio.sleep(0.05)  # each first attempt fails before the next write
+            answer = await patch(api, f"/v2/users/{name}@acme.test/settings", body)
+            assert answer.status_code == 204
+            await first_attempt_made(app)
         hooks = app.sandbox.webhooks
         assert [entry["outcome"] for entry in hooks.entries()] == ["dropped", "pending", "pending"]
         assert (hooks.dropped, hooks.pending()) == (1, 2)
@@ -481,6 +637,34 @@ async def test_the_control_api_shows_the_log_and_never_the_secret(
     assert (await api.get("/_sandbox/webhooks")).json()["deliveries"] == []
 
 
+async def test_webhooks_turned_on_at_runtime_validate_the_url_then_send(
+    make_app: AppFactory, receiver: Receiver
+) -> None:
+    app = make_app(unlimited())
+    api = await api_client(app)
+    try:
+        turned_on = await api.patch(
+            "/_sandbox/config", json={"webhook": {"url": receiver.url, "secret": SECRET}}
+        )
+        assert turned_on.status_code == 200
+        assert "webhook" not in turned_on.json()
+        for _ in range(500):
+            if app.sandbox.webhooks.validation is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert app.sandbox.webhooks.validation is not None
+        assert app.sandbox.webhooks.validation["outcome"] == "validated"
+        await patch(api, "/v2/users/bob@acme.test/settings", {"in_meeting": {"chat": True}})
+        await app.sandbox.webhooks.drain()
+    finally:
+        await api.aclose()
+        await app.sandbox.webhooks.aclose()
+    assert [sent.json()["event"] for sent in receiver.requests] == [
+        "endpoint.url_validation",
+        "user.settings_updated",
+    ]
+
+
 async def test_the_control_api_refuses_a_webhook_url_off_this_machine(
     hooked_app: SandboxApp, api: httpx2.AsyncClient
 ) -> None:
@@ -517,3 +701,208 @@ def test_the_cli_refuses_bad_webhook_options(arguments: list[str], message: str)
     )
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_sandbox_serve_validates_the_url_and_delivers(receiver: Receiver) -> None:
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from reconciler.sandbox.cli import sandbox; sandbox(sys.argv[1:])",
+        "serve",
+        "--rate-limit",
+        "off",
+        "--webhook-url",
+        receiver.url,
+        "--webhook-retry-scale",
+        "0.0001",
+    ]
+    env = {**os.environ, "ZOOM_WEBHOOK_SECRET_TOKEN": SECRET}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(5)]
+            exports = dict(line.removeprefix("export ").split("=", 1) for line in lines)
+            api, oauth = exports["ZOOM_API_URL"], exports["ZOOM_OAUTH_URL"]
+            token = httpx2.post(oauth, params=TOKEN_PARAMS, auth=CREDENTIALS).json()
+            headers = {
+                "Authorization": f"Bearer {token['access_token']}",
+                "X-Sandbox-Operator": INTRUDER,
+            }
+            body = {"in_meeting": {"chat": True}}
+            answer = httpx2.patch(f"{api}/users/bob@acme.test/settings", json=body, headers=headers)
+            assert answer.status_code == 204
+            control = api.removesuffix("/v2") + "/_sandbox/webhooks"
+            for _ in range(500):
+                shown = httpx2.get(control).json()
+                if shown["deliveries"] and shown["deliveries"][0]["outcome"] != "pending":
+                    break
+                threading.Event().wait(0.02)
+        finally:
+            process.terminate()
+            _, stderr = process.communicate(timeout=10)
+    assert shown["validation"]["outcome"] == "validated"
+    [entry] = shown["deliveries"]
+    assert (entry["event"], entry["outcome"]) == ("user.settings_updated", "delivered")
+    events = [sent.json() for sent in receiver.requests]
+    assert [event["event"] for event in events] == [
+        "endpoint.url_validation",
+        "user.settings_updated",
+    ]
+    assert events[1]["payload"]["operator"] == INTRUDER
+    assert f"# webhook URL {receiver.url} validated" in stderr.splitlines()
+    assert SECRET not in stderr
+
+
+# Zoom's own Node SDK as the receiver ------------------------------------------------
+
+RIVET = "@zoom/rivet@0.4.0"
+RIVET_RECEIVER = """\
+import http from "node:http";
+import { UsersS2SAuthClient } from "@zoom/rivet/users";
+
+// Rivet's receiver listens on every interface; the tests talk only to 127.0.0.1.
+const listen = http.Server.prototype.listen;
+http.Server.prototype.listen = function (port, callback) {
+  return listen.call(this, port, "127.0.0.1", callback);
+};
+const client = new UsersS2SAuthClient({
+  clientId: "sandbox-client",
+  clientSecret: "sandbox-secret",
+  accountId: "sandbox-account",
+  webhooksSecretToken: process.env.WEBHOOK_SECRET,
+  port: 0,
+});
+for (const name of process.argv.slice(2)) {
+  client.webEventConsumer.event(name, (event) => {
+    process.stdout.write(JSON.stringify(event) + "\\n");
+  });
+}
+const server = await client.start();
+process.stdout.write(JSON.stringify({ port: server.address().port }) + "\\n");
+"""
+RIVET_EVENTS = [
+    "user.settings_updated",
+    "group.settings_updated",
+    "group.lock_settings_updated",
+    "account.settings_updated",
+    "account.lock_settings_updated",
+    "group.member_added",
+    "group.member_deleted",
+]
+
+
+@pytest.fixture(scope="module")
+def rivet_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with Zoom's `@zoom/rivet` installed from the npm registry."""
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        pytest.skip("node and npm are needed to run Zoom's Node SDK (@zoom/rivet)")
+    folder = tmp_path_factory.mktemp("rivet")
+    command = [npm, "install", "--prefix", str(folder), "--no-audit", "--no-fund", RIVET]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm install {RIVET} took more than 240 s")
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"npm could not install {RIVET}: {last}")
+    (folder / "receiver.mjs").write_text(RIVET_RECEIVER)
+    return folder
+
+
+@dataclass
+class RivetReceiver:
+    process: subprocess.Popen[str]
+    url: str
+    lines: queue.Queue[str]
+
+    def events(self, count: int) -> list[dict[str, Any]]:
+        return [json.loads(self.lines.get(timeout=10)) for _ in range(count)]
+
+
+@pytest.fixture
+def rivet(rivet_folder: Path) -> Iterator[RivetReceiver]:
+    node = shutil.which("node")
+    assert node is not None
+    process = subprocess.Popen(
+        [node, "receiver.mjs", *RIVET_EVENTS],
+        cwd=rivet_folder,
+        env={**os.environ, "WEBHOOK_SECRET": SECRET},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stdout = process.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        port = json.loads(lines.get(timeout=30))["port"]
+        yield RivetReceiver(process, f"http://127.0.0.1:{port}/zoom/events", lines)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_zooms_node_sdk_accepts_every_event_and_refuses_a_tampered_one(
+    make_app: AppFactory, rivet: RivetReceiver
+) -> None:
+    app = make_app(unlimited(webhook={"url": rivet.url, "secret": SECRET, "retry_scale": 0.00002}))
+    hooks = app.sandbox.webhooks
+    api = await api_client(app)
+    known = ids(app)
+    # JSON.stringify writes these characters as they are: the body must too, or the check fails.
+    text = "Ünïcode “quotes” </script> \u2028 \U0001f600 \\ \n\t \ud800"
+    writes = [
+        ("/v2/users/bob@acme.test/settings", {"in_meeting": {"custom_service_instructions": text}}),
+        (f"/v2/groups/{known['Sales']}/settings", {"recording": {"auto_recording": "cloud"}}),
+        (f"/v2/groups/{known['Support']}/lock_settings", {"recording": {"cloud_recording": True}}),
+        ("/v2/accounts/me/settings", {"in_meeting": {"file_transfer": True}}),
+        ("/v2/accounts/me/lock_settings", {"in_meeting": {"chat": True}}),
+    ]
+    members = f"/v2/groups/{known['Sales']}/members"
+    operator = {"X-Sandbox-Operator": INTRUDER}
+    try:
+        assert (await hooks.validate_endpoint())["outcome"] == "validated"
+        for url, body in writes:
+            assert (await patch(api, url, body, INTRUDER)).status_code == 204
+            await hooks.drain()  # one at a time, so rivet's lines come in the same order
+        added = await api.post(members, json={"members": [{"id": known["mallory"]}]})
+        assert added.status_code == 201
+        await hooks.drain()
+        removed = await api.delete(f"{members}/{known['mallory']}", headers=operator)
+        assert removed.status_code == 204
+        await hooks.drain()
+    finally:
+        await api.aclose()
+        await hooks.aclose()
+
+    entries = hooks.entries()
+    assert [(e["event"], e["statuses"], e["outcome"]) for e in entries] == [
+        (name, [200], "delivered") for name in RIVET_EVENTS
+    ]
+    received = rivet.events(len(RIVET_EVENTS))
+    assert received == [entry["body"] for entry in entries]
+    assert received[0]["payload"]["object"]["settings"]["in_meeting"] == {
+        "custom_service_instructions": text
+    }
+
+    # The signature of the second event over a body that says otherwise: rivet refuses it.
+    sent = entries[1]["body"]
+    timestamp = str(int(START))
+    good = compact(sent)
+    tampered = compact({**sent, "payload": {**sent["payload"], "operator": ALICE[0]}})
+    async with httpx2.AsyncClient(trust_env=False) as client:
+        headers = {
+            "content-type": "application/json",
+            "x-zm-request-timestamp": timestamp,
+            "x-zm-signature": expected_signature(timestamp, good),
+        }
+        refused = await client.post(rivet.url, content=tampered, headers=headers)
+        assert refused.status_code == 400
+        assert refused.json() == {"error": "Failed to verify event originated from Zoom."}
+        accepted = await client.post(rivet.url, content=good, headers=headers)
+        assert accepted.status_code == 200
+    assert rivet.events(1) == [sent]  # only the untampered one reached the listener
+    assert rivet.lines.empty()

@@ -321,3 +321,44 @@ def test_a_repair_waits_for_an_apply_that_holds_the_run_lock(
             assert _in_meeting(admin, alice.id)["polling"] is False
             assert _patches(app) == 1
         _wait_value(admin, alice.id, "polling", True)
+
+
+def test_a_user_added_to_a_group_gets_its_members_profile(tmp_path: Path) -> None:
+    """group.member_added moves what a user inherits: the watcher reads the user again (not
+    the directory it kept, which knew them without the group) and applies the profile."""
+    port = free_port()
+    webhook = WebhookTarget(
+        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET.decode(), retry_scale=0.01
+    )
+    app = create_app(SandboxConfig(webhook=webhook), acme_tenant())
+    mallory = app.sandbox.tenant.user("mallory@acme.test")
+    sales = next(g for g in app.sandbox.tenant.groups.values() if g.name == "Sales")
+    assert mallory is not None
+    with running_sandbox(app) as url, closing(admin_client(url, "hr@example.test")) as admin:
+        wanted = not _in_meeting(admin, mallory.id)["annotation"]
+        repo = tmp_path / "repo"
+        (repo / "groups").mkdir(parents=True)
+        (repo / "reconciler.yaml").write_text("rate_tier: business\n")
+        value = str(wanted).lower()
+        profile = (
+            f"members:\n  priority: 10\n  settings:\n    in_meeting:\n      annotation: {value}\n"
+        )
+        (repo / "groups" / "Sales.yaml").write_text(profile)
+        with watching(repo, url, "--heal", "--window", "0.1", port=port) as watcher:
+            watcher.wait_for(r"start pass")
+            assert _in_meeting(admin, mallory.id)["annotation"] is (not wanted)  # not a member
+            added = admin.post(
+                f"/groups/{sales.id}/members", json={"members": [{"email": mallory.email}]}
+            )
+            assert added.status_code == 201, added.text
+            _wait_value(admin, mallory.id, "annotation", wanted)
+            watcher.wait_for(r"event pass after hr@example\.test.*put back")
+    [line] = [
+        line
+        for line in audit_lines(repo)
+        if line.get("result") == "applied" and line["watch"]["trigger"] == "event"
+    ]
+    assert line["path"] == f"/users/{mallory.id}/settings"
+    assert [(c["event"], c["operator"]) for c in line["watch"]["cause"]] == [
+        ("group.member_added", "hr@example.test")
+    ]

@@ -2,8 +2,8 @@
 the targets they touch, through a fresh live reader; with --heal the drift goes back through
 `run_apply` (safety limits, audit log), under the run lock taken for that repair alone.
 
-Our own PATCHes come back as events too: the re-plan they cause finds the target in sync and
-sends nothing, so a repair never loops.
+Our own PATCHes come back as events too: one that carries only what we wrote is known as ours
+and not planned; any other finds the target in sync and sends nothing. A repair never loops.
 
 `repair_targets` is the one seam between the watcher and the apply machinery: it takes the
 scope the events reach and returns what became of it.

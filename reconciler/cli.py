@@ -12,9 +12,10 @@ import dataclasses
 import gzip
 import io
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,10 +25,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.apply.audit_log import audit_log_path, check_audit_log
-from reconciler.apply.report import ApplyReport, Traffic
-from reconciler.apply.run import ApplySettings, check_plan, run_apply
-from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
+from reconciler.apply.run import ApplyOutcome, ApplyRequest, SavedScope, reconcile
 from reconciler.audit.evidence import KEY_ENV, verify, write_manifest
 from reconciler.audit.model import AuditResult
 from reconciler.audit.run import (
@@ -56,9 +54,9 @@ from reconciler.errors import ReconcilerError, Refused, ValidationFailed
 from reconciler.escape import printable, quoted
 from reconciler.exitcodes import (
     ExitCode,
-    for_apply,
     for_audit,
     for_explain,
+    for_outcome,
     for_plan,
     for_validate,
 )
@@ -67,11 +65,10 @@ from reconciler.export.remedy import packs_for
 from reconciler.export.run import run_export, run_remedy
 from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
-from reconciler.plan.model import Plan, load_plan
+from reconciler.plan.model import Plan
 from reconciler.plan.policies import conflict_problems, desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
-from reconciler.plan.safety import judge_refusals
-from reconciler.plan.scope import UserSelector, parse_selectors, within
+from reconciler.plan.scope import UserSelector
 from reconciler.policy import Engine
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
@@ -285,13 +282,24 @@ class _Loop:
         return self._runner.run(work)
 
     def session(self, state: DesiredState, sandbox: bool) -> Session:
-        """The command's one session: the connector the caller gave (tests), else the default."""
+        """The command's one session, opened now."""
+        return self.run(self.session_source(state, sandbox)())
+
+    def session_source(
+        self, state: DesiredState, sandbox: bool
+    ) -> Callable[[], Coroutine[Any, Any, Session]]:
+        """The command's one session, opened when the core asks for it (on this loop, held to
+        the command's end): the connector the caller gave (tests), else the default."""
         found = click.get_current_context().find_object(Connector) or Connector()
         connector = dataclasses.replace(found, sandbox=sandbox)
         options = state.options
         reads = ReadBudget(options.read_deadline, options.read_stall)
         opened = connector.open(state.root, tier=options.rate_tier, reads=reads)
-        return self.run(self._stack.enter_async_context(opened))
+
+        async def source() -> Session:
+            return await self._stack.enter_async_context(opened)
+
+        return source
 
 
 VALIDATE_FORMATS = ("text", "json")
@@ -508,16 +516,46 @@ def explain(user: str, field: str, path: str, sandbox: bool, family: Any) -> Non
 # -- apply --------------------------------------------------------------------------------------
 
 
-def _confirm(plan: Plan, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        _refuse("not a terminal, so nobody can confirm; run with --yes")
-    targets = len({request.target for request in plan.requests})
-    if not click.confirm(f"Apply {len(plan.pending)} change(s) to {targets} target(s)?"):
-        _report_failure(Refused("cancelled; nothing was sent"), ExitCode.REFUSED)
-        click.echo("Cancelled; nothing was sent.", err=True)
-        _exit(ExitCode.REFUSED)
+def _confirmer(yes: bool) -> Callable[[Plan], bool]:
+    """Asks on the terminal before the first request (refused where nobody can answer)."""
+
+    def confirm(plan: Plan) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise Refused("not a terminal, so nobody can confirm; run with --yes")
+        targets = len({request.target for request in plan.requests})
+        with _interruptible():
+            return click.confirm(f"Apply {len(plan.pending)} change(s) to {targets} target(s)?")
+
+    return confirm
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C at the prompt aborts at once: the event loop's runner would only cancel its task
+    (and the prompt would wait on), so Python's own handler is back while it asks."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _shower(out: TextIO, path: str) -> Callable[[Plan, SavedScope | None], None]:
+    """The plan (on stderr when stdout holds the JSON report), its --target part first."""
+
+    def shown(plan: Plan, scoped: SavedScope | None) -> None:
+        if scoped is not None:
+            click.echo(
+                f"--target: {scoped.changes} of the saved plan's {scoped.of_changes} change(s), "
+                f"{scoped.requests} of its {scoped.of_requests} request(s)",
+                err=True,
+            )
+        render(plan, out, "text", color=_color() and out is sys.stdout)
+        _warn(plan.skipped, path)
+
+    return shown
 
 
 @cli.command()
@@ -582,93 +620,44 @@ def apply(
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
     out = sys.stderr if fmt == "json" else sys.stdout  # JSON alone on stdout
     _expect_report("apply", files=[], stdout="json" if fmt == "json" else None)
-    if plan_file and changed_since:
-        _fail(CHANGED_SINCE_WITH_PLAN)
     with _failures(path), _Loop() as loop:
+        request = ApplyRequest(
+            plan_file, targets, changed_since, dry_run, force, fail_fast, lock_timeout,
+            timedelta(hours=max_plan_age), audit_log,
+        )  # fmt: skip
         state = load_repo(path)
-        log = None if dry_run else audit_log_path(state.root, audit_log)
-        if log is not None:
-            check_audit_log(log)  # before anything is read, so nothing is read in vain
-        session = loop.session(state, sandbox)
-        run_id = new_run_id()
-        with contextlib.ExitStack() as held:
-            if log is not None:
-                lock = run_lock_path(state.root, session.account_id)
-                held.enter_context(RunLock(lock, run_id, timeout=lock_timeout))
-            if plan_file:
-                made = load_plan(plan_file)
-            else:
-                made = _plan_now(loop, state, session, quiet, targets, changed_since)
-            settings = ApplySettings(
-                audit_log=log or Path(),
-                run_id=run_id,
-                saved_plan=plan_file is not None,
-                force=force or dry_run,  # a dry run shows what the limits would refuse
-                fail_fast=fail_fast,
-                max_plan_age=timedelta(hours=max_plan_age),
+        done = loop.run(
+            reconcile(
+                state, loop.session_source(state, sandbox), request, confirm=_confirmer(yes),
+                shown=_shower(out, path), phases=lambda label, on: _progress(label, on, quiet),
             )
-            if plan_file:  # nothing of a saved plan is shown before it is found genuine
-                loop.run(
-                    check_plan(made, state, session, dataclasses.replace(settings, force=True))
-                )
-                made = _saved_scope(made, targets)
-            render(made, out, "text", color=_color() and out is sys.stdout)
-            _warn(made.skipped, path)
-            if dry_run:
-                would_refuse = [] if force else judge_refusals(made, state)
-                render_dry_run(made, out, would_refuse)
-                if fmt == "json":
-                    render_dry_run_json(made, sys.stdout, would_refuse)
-                    _finished()
-                _exit(for_plan(made, detailed=False, strict=strict))
-            if not made.requests:
-                _finish(
-                    made,
-                    ApplyReport.nothing_sent(made.blocked, Traffic.of(session.zoom.counters)),
-                    fmt,
-                    run_id,
-                    fail_on_blocked,
-                    strict,
-                )
-            loop.run(check_plan(made, state, session, settings))  # before asking
-            _confirm(made, yes)
-            with _progress("apply", session, quiet) as progress:
-                report = loop.run(run_apply(made, state, session, settings, progress))
-    _finish(made, report, fmt, run_id, fail_on_blocked, strict)
+        )  # fmt: skip
+    _exit(_render_outcome(done, fmt, out, fail_on_blocked=fail_on_blocked, strict=strict))
 
 
-CHANGED_SINCE_WITH_PLAN = (
-    "--changed-since does not go with --plan: a saved plan keeps the scope it was made with "
-    "(plan with --changed-since --out FILE, or pick targets of the saved plan with --target)"
-)
-
-
-def _saved_scope(plan: Plan, targets: tuple[str, ...]) -> Plan:
-    """With --target, only those targets' changes of the saved plan (said on stderr)."""
-    if not targets:
-        return plan
-    part = within(plan, parse_selectors(targets))
-    click.echo(
-        f"--target: {len(part.changes)} of the saved plan's {len(plan.changes)} change(s), "
-        f"{len(part.requests)} of its {len(plan.requests)} request(s)",
-        err=True,
-    )
-    return part
-
-
-def _finish(
-    plan: Plan, report: ApplyReport, fmt: str, run_id: str, fail_on_blocked: bool, strict: bool
-) -> NoReturn:
-    if fmt == "json":
-        render_report_json(plan, report, sys.stdout, run_id=run_id)
-    else:
-        render_report(plan, report, sys.stdout)
-    _finished()
-    code = for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict)
-    if code is ExitCode.REFUSED and fail_on_blocked and plan.blocked:
-        sys.stdout.flush()
-        click.echo(f"refused: {printable(blocked_reason(plan))}", err=True)
-    _exit(code)
+def _render_outcome(
+    done: ApplyOutcome, fmt: str, out: TextIO, *, fail_on_blocked: bool, strict: bool
+) -> ExitCode:
+    """The dry run's requests, the cancellation, or the apply's report; the exit code."""
+    code = for_outcome(done, fail_on_blocked=fail_on_blocked, strict=strict)
+    if done.would_refuse is not None:
+        render_dry_run(done.plan, out, done.would_refuse)
+        if fmt == "json":
+            render_dry_run_json(done.plan, sys.stdout, done.would_refuse)
+            _finished()
+    elif done.cancelled:
+        _report_failure(Refused("cancelled; nothing was sent"), code)
+        click.echo("Cancelled; nothing was sent.", err=True)
+    elif done.report is not None:
+        if fmt == "json":
+            render_report_json(done.plan, done.report, sys.stdout, run_id=done.run_id)
+        else:
+            render_report(done.plan, done.report, sys.stdout)
+        _finished()
+        if code is ExitCode.REFUSED and fail_on_blocked and done.plan.blocked:
+            sys.stdout.flush()
+            click.echo(f"refused: {printable(blocked_reason(done.plan))}", err=True)
+    return code
 
 
 # -- audit --------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from __future__ import annotations
 from enum import IntEnum
 
 from reconciler.apply.report import ApplyReport
+from reconciler.apply.run import ApplyOutcome
 from reconciler.audit.model import AuditResult, FindingStatus
-from reconciler.errors import ReconcilerError, Refused
 from reconciler.plan.explain import Explanation
 from reconciler.plan.model import Plan
 
@@ -20,10 +20,6 @@ class ExitCode(IntEnum):
     ERROR = 1
     CHANGES = 2
     REFUSED = 3
-
-
-def for_error(error: ReconcilerError) -> ExitCode:
-    return ExitCode.REFUSED if isinstance(error, Refused) else ExitCode.ERROR
 
 
 def for_validate(problems: int, violations: int = 0) -> ExitCode:
@@ -62,6 +58,18 @@ def for_apply(
     if counts["stale"] or (fail_on_blocked and plan.blocked):
         return ExitCode.REFUSED
     return ExitCode.OK
+
+
+def for_outcome(
+    outcome: ApplyOutcome, *, fail_on_blocked: bool = False, strict: bool = False
+) -> ExitCode:
+    """`apply`'s code: a dry run's is its plan's (no --detailed-exitcode), a run cancelled at the
+    confirmation is refused, else the report's (`for_apply`)."""
+    if outcome.cancelled:
+        return ExitCode.REFUSED
+    if outcome.report is None:
+        return for_plan(outcome.plan, detailed=False, strict=strict)
+    return for_apply(outcome.plan, outcome.report, fail_on_blocked=fail_on_blocked, strict=strict)
 
 
 def for_explain(found: Explanation) -> ExitCode:

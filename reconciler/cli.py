@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gzip
 import io
 import os
 import signal
@@ -26,16 +25,18 @@ import click
 
 from reconciler import __version__
 from reconciler.apply.run import ApplyOutcome, ApplyRequest, SavedScope, reconcile
-from reconciler.audit.evidence import KEY_ENV, verify, write_manifest
+from reconciler.audit.evidence import KEY_ENV, verify
 from reconciler.audit.model import AuditResult
 from reconciler.audit.run import (
+    AuditRun,
+    Evidence,
     acknowledgement_problems,
-    check_same_account,
+    report_file,
     run_audit,
-    since_report,
     snapshot_folder,
+    write_report,
 )
-from reconciler.audit.snapshot import manifest_path, read_header
+from reconciler.audit.snapshot import read_header
 from reconciler.cli_options import (
     changed_since_option,
     format_option,
@@ -177,26 +178,6 @@ class _JsonReport:
         elif self.stdout == "markdown":
             write_failure_markdown(self.kind, error, int(code), sys.stdout)
         sys.stdout.flush()
-
-
-GZIP_LEVEL = 6  # zlib's default trade of size for time; Python's gzip defaults to 9, the slowest
-
-
-@contextmanager
-def report_file(path: Path) -> Iterator[TextIO]:
-    """A report's file (its folder made), gzip-compressed when its name ends in `.gz`: with no
-    name and no time in the gzip header, so one report is always the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix != ".gz":
-        with path.open("w", encoding="utf-8") as fh:
-            yield fh
-        return
-    with (
-        path.open("wb") as raw,
-        gzip.GzipFile("", "wb", GZIP_LEVEL, fileobj=raw, mtime=0) as packed,
-        io.TextIOWrapper(packed, encoding="utf-8") as fh,
-    ):
-        yield fh
 
 
 # The running command's report; a module's state because `main` reports a bug with it too.
@@ -663,33 +644,52 @@ def _render_outcome(
 # -- audit --------------------------------------------------------------------------------------
 
 
-def _write_report(result: AuditResult, fmt: str, out: Path) -> None:
-    try:
-        with report_file(out) as fh:
-            render_audit(result, fh, fmt)
-    except OSError as error:
-        _fail(f"cannot write the report to {printable(str(out))}: {error.strerror or error}")
-
-
 def _evidence_key() -> bytes | None:
     """The key that signs and checks evidence manifests; never printed, never written."""
     return os.environ.get(KEY_ENV, "").encode("utf-8") or None
 
 
-def _write_evidence(result: AuditResult, folder: Path) -> None:
-    """Every format beside the snapshot, then the manifest over all of them."""
-    written = []
-    for fmt, name in EVIDENCE_NAMES.items():
-        _write_report(result, fmt, folder / name)
-        written.append(folder / name)
-    if result.snapshot is not None:
-        snapshot = Path(result.snapshot.path)
-        written += [snapshot, manifest_path(snapshot)]
-    try:
-        manifest = write_manifest(result, folder, written, _evidence_key())
-    except OSError as error:
-        _fail(f"cannot write the evidence manifest in {printable(str(folder))}: {error}")
-    click.echo(f"Evidence in {printable(str(folder))} ({printable(str(manifest))})", err=True)
+def _evidence(folder: Path | None) -> Evidence | None:
+    """--evidence DIR: every format the renderers write, signed with the key when it is set."""
+    if folder is None:
+        return None
+    return Evidence(folder, render_audit, EVIDENCE_NAMES, _evidence_key())
+
+
+def _deliverer(fmt: str, out: Path | None, report: _JsonReport) -> Callable[[AuditResult], None]:
+    """The audit's report: into --out, or on stdout (then a later failure is a line on stderr)."""
+
+    def deliver(result: AuditResult) -> None:
+        if out is not None:
+            write_report(result, render_audit, fmt, out)
+            return
+        render_audit(result, sys.stdout, fmt)
+        sys.stdout.flush()
+        report.stdout = None
+
+    return deliver
+
+
+def _audit_notes(done: AuditRun, fmt: str, path: str) -> None:
+    """Where the evidence or the snapshot is, the SARIF roll-up, warnings, unread targets."""
+    result = done.result
+    if done.manifest is not None:
+        where = f"{printable(str(done.manifest.parent))} ({printable(str(done.manifest))})"
+        click.echo(f"Evidence in {where}", err=True)
+    elif result.snapshot is not None:
+        click.echo(f"Snapshot: {printable(result.snapshot.path)}", err=True)
+    _finished()
+    sarif_note = roll_up_note(result) if fmt == "sarif" or done.manifest is not None else None
+    if sarif_note is not None:
+        click.echo(f"note: {printable(sarif_note)}", err=True)
+    _warn(done.warnings, path)
+    unknown = len(result.unknown_targets)
+    if unknown:
+        click.echo(
+            f"error: {unknown} target(s) could not be read; they are UNKNOWN, "
+            "neither compliant nor drifted",
+            err=True,
+        )
 
 
 class _AuditCommand(click.Group):
@@ -802,44 +802,18 @@ def audit(
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         selector = UserSelector.parse(users)
-        earlier = read_header(since) if since is not None else None
-        snapshots = evidence if evidence is not None else snapshot_folder(state.root)
+        earlier = read_header(since) if since is not None else None  # bad: fails before Zoom
         session = loop.session(state, sandbox)
-        if earlier is not None:
-            check_same_account(earlier, session.account_id)
-        with _progress("audit", session, quiet) as progress:
-            done = loop.run(
-                run_audit(
-                    state, session, policies=policies, users=selector,
-                    snapshot_dir=snapshots, progress=progress, read_all=read_all,
-                )
-            )  # fmt: skip
-        result = done.result
-        if since is not None and result.snapshot is not None:
-            result.since = since_report(since, Path(result.snapshot.path))
-    if out is not None:
-        _write_report(result, fmt, out)
-    else:
-        render_audit(result, sys.stdout, fmt)
-        sys.stdout.flush()
-        report.stdout = None  # the report is out: a later failure is the line on stderr
-    if evidence is not None:
-        _write_evidence(result, evidence)
-    elif result.snapshot is not None:
-        click.echo(f"Snapshot: {printable(result.snapshot.path)}", err=True)
-    report.done = True
-    sarif_note = roll_up_note(result) if fmt == "sarif" or evidence is not None else None
-    if sarif_note is not None:
-        click.echo(f"note: {printable(sarif_note)}", err=True)
-    _warn(done.warnings, path)
-    unknown = len(result.unknown_targets)
-    if unknown:
-        click.echo(
-            f"error: {unknown} target(s) could not be read; they are UNKNOWN, "
-            "neither compliant nor drifted",
-            err=True,
-        )
-    _exit(for_audit(result, allow_unknown=allow_unknown))
+        done = loop.run(
+            run_audit(
+                state, session, policies=policies, users=selector,
+                snapshot_dir=snapshot_folder(state.root), read_all=read_all, since=earlier,
+                evidence=_evidence(evidence), delivered=_deliverer(fmt, out, report),
+                phases=lambda label, on: _progress(label, on, quiet),
+            )
+        )  # fmt: skip
+    _audit_notes(done, fmt, path)
+    _exit(for_audit(done.result, allow_unknown=allow_unknown))
 
 
 @click.command("verify", cls=_AuditSubcommand)

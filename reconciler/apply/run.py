@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.errors import ReconcilerError, UnsafePlan
+from reconciler.phases import Phases, no_phases
 from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan, Refusal, load_plan
 from reconciler.plan.run import make_plan, scope_for
@@ -230,16 +230,6 @@ class ApplyOutcome:
 
 
 SessionSource = Callable[[], Awaitable[Session]]
-# A run's phase ("plan", "apply") on its session to the progress hook it reports to, held while
-# the phase runs.
-Phases = Callable[[str, Session], AbstractContextManager[ProgressHook]]
-
-
-def no_phases(label: str, session: Session) -> AbstractContextManager[ProgressHook]:
-    del label, session
-    return contextlib.nullcontext(no_progress)
-
-
 def _shown_nowhere(plan: Plan, scoped: SavedScope | None) -> None:
     del plan, scoped
 

@@ -52,7 +52,7 @@ from reconciler.desired.editor_schemas import write_schemas
 from reconciler.desired.problems import sorted_problems
 from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
-from reconciler.escape import printable, quoted
+from reconciler.escape import printable
 from reconciler.exitcodes import (
     ExitCode,
     for_audit,
@@ -61,9 +61,7 @@ from reconciler.exitcodes import (
     for_plan,
     for_validate,
 )
-from reconciler.export.engine import ExportOptions, ExportScope, Mode, family_keys
-from reconciler.export.remedy import packs_for
-from reconciler.export.run import run_export, run_remedy
+from reconciler.export.run import ExportRequest, ExportRun, open_repo, run_export
 from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan
@@ -843,21 +841,6 @@ audit.add_command(audit_verify)
 # -- export -------------------------------------------------------------------------------------
 
 
-def _export_scope(account: bool, groups: str | None, users: tuple[str, ...]) -> ExportScope:
-    """No target option: everything. Otherwise only what the options name."""
-    if not account and groups is None and not users:
-        return ExportScope()
-    names = (
-        None if groups in (None, "*") else tuple(n.strip() for n in groups.split(",") if n.strip())
-    )
-    return ExportScope(
-        account=account,
-        groups=names if groups is not None else (),
-        users=UserSelector.parse(users),
-        all_users=False,
-    )
-
-
 @cli.command()
 @path_argument
 @sandbox_option("Export from")
@@ -923,34 +906,27 @@ def export(
 ) -> None:
     """Write the settings repo at PATH from the live account (only what each target does not
     inherit), or bring live values back into the files it has."""
-    if sum([bool(fields), managed_only, all_fields]) > 1:
-        _fail("--fields, --managed-only and --all-fields do not go together; pick one")
-    if level is not None and remedy is None:
-        _fail("--level goes with --remedy PACK (the layer remedies are written at); drop it")
-    mode: Mode = "managed" if managed_only else "all" if all_fields else "differences"
     with _failures(path), _Loop() as loop:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        state = load_repo(path)
-        options = ExportOptions(
-            _export_scope(only_account, groups, users), family_keys(families), mode, fields
-        )
-        packs = None if remedy is None else packs_for(state, _pack_names(remedy))
-        session = loop.session(state, sandbox)
-        summary: list[str] = []
-        if packs is not None:
-            report, _remedies, summary = loop.run(
-                run_remedy(state, session, packs, level, dry_run=dry_run)
+        request = ExportRequest(
+            only_account, groups, users, families, fields, managed_only, all_fields, remedy,
+            level, dry_run,
+        )  # fmt: skip
+        state = open_repo(path)
+        done = loop.run(
+            run_export(
+                state, loop.session_source(state, sandbox), request,
+                phases=lambda label, on: _progress(label, on, quiet),
             )
-        else:
-            with _progress("export", session, quiet) as progress:
-                report = loop.run(
-                    run_export(state, session, options, dry_run=dry_run, progress=progress)
-                )
-        if not dry_run and report.written:
-            load_repo(path)  # what was written must load; a failure here is a bug, shown as such
+        )  # fmt: skip
+    _render_export(done, dry_run)
+    _exit(ExitCode.ERROR if done.report.unknown else ExitCode.OK)
+
+
+def _render_export(done: ExportRun, dry_run: bool) -> None:
+    report = done.report
     for line in report.lines:
         click.echo(printable(line))
-    for line in summary:
+    for line in done.summary:
         click.echo(printable(line), err=True)
     verb = "would change" if dry_run else "changed"
     click.echo(
@@ -964,14 +940,6 @@ def export(
         click.echo(f"warning: {printable(item)}", err=True)
     for item in report.unknown:
         click.echo(f"error: not exported: {printable(item)}", err=True)
-    _exit(ExitCode.ERROR if report.unknown else ExitCode.OK)
-
-
-def _pack_names(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",")]
-    if not all(names):
-        _fail(f"--remedy {quoted(value)}: name packs separated by commas, e.g. cis-zoom-1.0")
-    return names
 
 
 def main() -> None:

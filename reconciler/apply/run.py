@@ -12,7 +12,7 @@ nothing else, so no caller can skip the checks or repeat them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,12 +25,12 @@ from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.errors import ReconcilerError, UnsafePlan
-from reconciler.phases import Phases, no_phases
 from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan, Refusal, load_plan
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.safety import judge_refusals, refusal_message
 from reconciler.plan.scope import Scope, parse_selectors, within
+from reconciler.usecase import Phases, SessionSource, no_phases, session_of
 from reconciler.vocab import ProgressHook, email_key, no_progress
 
 DEFAULT_MAX_PLAN_AGE = timedelta(hours=24)
@@ -229,7 +229,6 @@ class ApplyOutcome:
         return self.would_refuse is not None
 
 
-SessionSource = Callable[[], Awaitable[Session]]
 def _shown_nowhere(plan: Plan, scoped: SavedScope | None) -> None:
     del plan, scoped
 
@@ -257,8 +256,7 @@ async def reconcile(
     log = None if request.dry_run else audit_log_path(state.root, request.audit_log)
     if log is not None:
         check_audit_log(log)  # before anything is read, so nothing is read in vain
-    if not isinstance(session, Session):
-        session = await session()
+    session = await session_of(session)
     run_id = new_run_id()
     settings = ApplySettings(
         audit_log=log or Path(),

@@ -36,11 +36,11 @@ from reconciler.desired.selection import Selection
 from reconciler.diagnostic import Diagnostic
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.escape import printable
-from reconciler.phases import Phases, no_phases
 from reconciler.plan.changed import repo_commit
 from reconciler.plan.scope import UserSelector
 from reconciler.policy import Engine, Pack, load_selected, repo_selections, selection_for
 from reconciler.policy.packs import SHIPPED, shipped_file
+from reconciler.usecase import Phases, no_phases
 from reconciler.vocab import ProgressHook
 
 

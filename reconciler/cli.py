@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -30,7 +30,6 @@ from reconciler.audit.model import AuditResult
 from reconciler.audit.run import (
     AuditRun,
     Evidence,
-    acknowledgement_problems,
     report_file,
     run_audit,
     snapshot_folder,
@@ -49,7 +48,6 @@ from reconciler.cli_options import (
 from reconciler.connect import Connector, Session
 from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
-from reconciler.desired.problems import sorted_problems
 from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
 from reconciler.escape import printable
@@ -59,16 +57,14 @@ from reconciler.exitcodes import (
     for_explain,
     for_outcome,
     for_plan,
-    for_validate,
+    for_validation,
 )
 from reconciler.export.run import ExportRequest, ExportRun, open_repo, run_export
 from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan
-from reconciler.plan.policies import conflict_problems, desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.scope import UserSelector
-from reconciler.policy import Engine
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
@@ -87,6 +83,7 @@ from reconciler.render.failure import write_failure, write_failure_markdown
 from reconciler.render.progress import ProgressLines
 from reconciler.render.validate import render_validate_json, validate_json
 from reconciler.sandbox.cli import sandbox
+from reconciler.validate import Validation, run_validate
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
 from reconciler.zoom.budget import ReadBudget
 
@@ -289,56 +286,47 @@ VALIDATE_FORMATS = ("text", "json")
 @format_option(VALIDATE_FORMATS)
 def validate(path: str, fmt: str) -> None:
     """Check the settings repo at PATH offline: every problem with file:line:col."""
+    if fmt == "json":  # the report of a failure too: a schema missing, a file unreadable
+        _expect_report("validate", files=[], stdout="json")
+    with _failures(path):
+        found = run_validate(path)
+    code = for_validation(found)
     if fmt == "json":
-        _validate_json(path)
-    try:
-        state, engine = _checked(path)
-    except ValidationFailed as failed:
-        _report(failed, path)
-        _exit(for_validate(len(failed.problems)))
-    violations = desired_violations(state, engine) if engine else []
-    if violations:
+        _render_validation_json(found, path, code)
+    else:
+        _render_validation(found, path)
+    _exit(code)
+
+
+def _render_validation(found: Validation, path: str) -> None:
+    """Every problem, or every violation, or the one line that says it is valid."""
+    if found.failed is not None:
+        _report(found.failed, path)
+    elif found.violations:
         out = io.StringIO()
-        _emitter(path)(violations, out)
+        _emitter(path)(found.violations, out)
         click.echo(out.getvalue(), nl=False)
-        click.echo(_violations_line(len(violations)), err=True)
-        _exit(for_validate(0, len(violations)))
-    click.echo(f"{printable(path)}: valid: {_summary(state)}")
-
-
-def _checked(path: str) -> tuple[DesiredState, Engine | None]:
-    """The repo, loaded and checked offline; ValidationFailed with every problem found."""
-    state = load_repo(path)
-    engine = engine_for(state)
-    found = acknowledgement_problems(state, engine, datetime.now(UTC).date())
-    found += conflict_problems(state, engine) if engine else []
-    if found:
-        raise ValidationFailed(sorted_problems(found))
-    return state, engine
+        click.echo(_violations_line(len(found.violations)), err=True)
+    elif found.state is not None:
+        click.echo(f"{printable(path)}: valid: {_summary(found.state)}")
 
 
 def _violations_line(count: int) -> str:
     return f"{count} policy violation{'' if count == 1 else 's'} in what the repo asks for"
 
 
-def _validate_json(path: str) -> NoReturn:
+def _render_validation_json(found: Validation, path: str, code: ExitCode) -> None:
     """The same checks as `validate`, as one JSON report on stdout (the counts on stderr)."""
-    try:
-        state, engine = _checked(path)
-    except ValidationFailed as failed:
-        code = for_validate(len(failed.problems))
-        document = validate_json(path, None, failed=failed, exit_code=int(code))
+    if found.failed is not None:
+        document = validate_json(path, None, failed=found.failed, exit_code=int(code))
         render_validate_json(document, sys.stdout)
-        click.echo(_count(failed), err=True)
-        _exit(code)
-    except ReconcilerError as error:  # e.g. a schema missing: still a report of this kind
-        _expect_report("validate", files=[], stdout="json")
-        _fail(error)
-    violations = desired_violations(state, engine) if engine else []
-    render_validate_json(validate_json(path, state, violations=violations), sys.stdout)
-    if violations:
-        click.echo(_violations_line(len(violations)), err=True)
-    _exit(for_validate(0, len(violations)))
+        _finished()
+        click.echo(_count(found.failed), err=True)
+        return
+    render_validate_json(validate_json(path, found.state, violations=found.violations), sys.stdout)
+    _finished()
+    if found.violations:
+        click.echo(_violations_line(len(found.violations)), err=True)
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from reconciler.apply.run import ApplyOutcome
 from reconciler.audit.model import AuditResult, FindingStatus
 from reconciler.plan.explain import Explanation
 from reconciler.plan.model import Plan
+from reconciler.validate import Validation
 
 
 class ExitCode(IntEnum):
@@ -27,6 +28,11 @@ def for_validate(problems: int, violations: int = 0) -> ExitCode:
     if problems:
         return ExitCode.ERROR
     return ExitCode.REFUSED if violations else ExitCode.OK
+
+
+def for_validation(found: Validation) -> ExitCode:
+    problems = len(found.failed.problems) if found.failed is not None else 0
+    return for_validate(problems, len(found.violations))
 
 
 def for_plan(plan: Plan, *, detailed: bool, strict: bool = False) -> ExitCode:

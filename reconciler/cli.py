@@ -441,8 +441,16 @@ def plan(
         state = load_repo(path)
         session = loop.session(state, sandbox)
         made = _plan_now(loop, state, session, quiet, targets, changed_since)
-    render(made, sys.stdout, fmt, color=_color(), changed_since=changed_since)
-    sys.stdout.flush()  # the plan first, then any note on stderr
+    _render_plan(made, fmt, out, path, report, changed_since)
+    _exit(for_plan(made, detailed=detailed_exitcode, strict=strict))
+
+
+def _render_plan(
+    made: Plan, fmt: str, out: Path | None, path: str, report: _JsonReport, since: str | None
+) -> None:
+    """The plan first, then it saved, then any note on stderr."""
+    render(made, sys.stdout, fmt, color=_color(), changed_since=since)
+    sys.stdout.flush()
     report.stdout = None  # the plan is out; --out still gets a report if it cannot be saved
     if out is not None:
         _write_plan(made, out)
@@ -454,7 +462,6 @@ def plan(
             "neither in sync nor drift",
             err=True,
         )
-    _exit(for_plan(made, detailed=detailed_exitcode, strict=strict))
 
 
 # -- explain ------------------------------------------------------------------------------------
@@ -635,6 +642,14 @@ def _evidence_key() -> bytes | None:
     return os.environ.get(KEY_ENV, "").encode("utf-8") or None
 
 
+def _audit_report(fmt: str, out: Path | None, evidence: Path | None) -> _JsonReport:
+    """A failed audit's JSON report goes where the audit's would: --out, the bundle, stdout."""
+    files = [out] if out is not None and fmt == "json" else []
+    files += [evidence / EVIDENCE_NAMES["json"]] if evidence is not None else []
+    on_stdout = "json" if fmt == "json" and out is None else None
+    return _expect_report("audit", files=files, stdout=on_stdout)
+
+
 def _evidence(folder: Path | None) -> Evidence | None:
     """--evidence DIR: every format the renderers write, signed with the key when it is set."""
     if folder is None:
@@ -781,23 +796,18 @@ def audit(
     quiet: bool,
 ) -> None:
     """Read every target in Zoom and report drift from the repo at PATH and the rules' results."""
-    files = [out] if out is not None and fmt == "json" else []
-    files += [evidence / EVIDENCE_NAMES["json"]] if evidence is not None else []
-    on_stdout = "json" if fmt == "json" and out is None else None
-    report = _expect_report("audit", files=files, stdout=on_stdout)
+    report = _audit_report(fmt, out, evidence)
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         selector = UserSelector.parse(users)
         earlier = read_header(since) if since is not None else None  # bad: fails before Zoom
         session = loop.session(state, sandbox)
-        done = loop.run(
-            run_audit(
-                state, session, policies=policies, users=selector,
-                snapshot_dir=snapshot_folder(state.root), read_all=read_all, since=earlier,
-                evidence=_evidence(evidence), delivered=_deliverer(fmt, out, report),
-                phases=lambda label, on: _progress(label, on, quiet),
-            )
-        )  # fmt: skip
+        done = loop.run(run_audit(
+            state, session, policies=policies, users=selector,
+            snapshot_dir=snapshot_folder(state.root), read_all=read_all, since=earlier,
+            evidence=_evidence(evidence), delivered=_deliverer(fmt, out, report),
+            phases=lambda label, on: _progress(label, on, quiet),
+        ))  # fmt: skip
     _audit_notes(done, fmt, path)
     _exit(for_audit(done.result, allow_unknown=allow_unknown))
 

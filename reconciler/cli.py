@@ -37,6 +37,8 @@ from reconciler.audit.run import (
 )
 from reconciler.audit.snapshot import read_header
 from reconciler.cli_options import (
+    CommandWithSubcommands,
+    Subcommand,
     changed_since_option,
     format_option,
     path_argument,
@@ -693,49 +695,7 @@ def _audit_notes(done: AuditRun, fmt: str, path: str) -> None:
         )
 
 
-class _AuditCommand(click.Group):
-    """`audit PATH` runs an audit; `audit verify DIR` checks an evidence bundle. A click group
-    takes a subcommand where this command takes PATH, so the first word decides: a subcommand's
-    name (a repo of that name is reached as `./verify`), or PATH."""
-
-    allow_interspersed_args = True  # a command's, not a group's: `audit PATH --sandbox`
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] in self.commands:
-            ctx.meta[_AUDIT_SUBCOMMAND] = args
-            return []
-        return click.Command.parse_args(self, ctx, args)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        words = ctx.meta.pop(_AUDIT_SUBCOMMAND, None)
-        if words is None:
-            return click.Command.invoke(self, ctx)
-        name, *rest = words
-        with self.commands[name].make_context(name, rest, parent=ctx) as sub:
-            return sub.command.invoke(sub)
-
-    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
-        return click.Command.collect_usage_pieces(self, ctx)
-
-
-_AUDIT_SUBCOMMAND = "reconciler.audit.subcommand"
-
-
-class _AuditSubcontext(click.Context):
-    """`reconciler audit verify`, not click's `reconciler audit [PATH] verify`: the audit's PATH
-    is no part of a subcommand's path."""
-
-    @property
-    def command_path(self) -> str:
-        parent = self.parent.command_path if self.parent is not None else ""
-        return f"{parent} {self.info_name}".strip()
-
-
-class _AuditSubcommand(click.Command):
-    context_class = _AuditSubcontext
-
-
-@cli.command(cls=_AuditCommand, no_args_is_help=False)
+@cli.command(cls=CommandWithSubcommands, no_args_is_help=False)
 @path_argument
 @sandbox_option("Audit")
 @format_option(AUDIT_FORMATS, default="markdown")
@@ -812,7 +772,7 @@ def audit(
     _exit(for_audit(done.result, allow_unknown=allow_unknown))
 
 
-@click.command("verify", cls=_AuditSubcommand)
+@click.command("verify", cls=Subcommand)
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
 def audit_verify(folder: Path) -> None:
     """Check an evidence bundle against its manifest: every listed file there and unedited, no
@@ -832,7 +792,7 @@ def audit_verify(folder: Path) -> None:
     _exit(ExitCode.OK)
 
 
-assert isinstance(audit, _AuditCommand)
+assert isinstance(audit, CommandWithSubcommands)
 audit.add_command(audit_verify)
 
 

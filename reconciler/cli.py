@@ -1,7 +1,12 @@
 """The command line: parse, build the session, call the core, render, pick the exit code.
 
 Nothing else prints. Each command runs on one event loop and, when it talks to Zoom, one session
-(one client, one token, one pacer, one live reader) from its start to its end.
+(one client, one token, one pacer, one live reader) from its start to its end. The steps of a
+command are its use case's, in the core (`apply.run.reconcile`, `audit.run.run_audit`,
+`export.run.run_export`, `validate.run_validate`, `plan.run.make_plan`): a command body parses,
+opens the session, calls one of them, renders what it returns and exits with the code
+`exitcodes` picks from it. What a use case must show or ask on the way (the plan before the
+confirmation, progress, the question itself) it asks for through the callbacks given here.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
-ALLOWED = {"cli.py", "sandbox/cli.py", "policy/cli.py", "github/cli.py"}
+ALLOWED = {"cli.py", "sandbox/cli.py", "policy/cli.py", "github/cli.py", "watch/cli.py"}
 PRINTERS = {"print", "echo", "secho"}
 STREAMS = {"stdout", "stderr"}
 

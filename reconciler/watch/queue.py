@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.audit.changed_by import LAST_CHANGE_SCHEMA, WATCH_DB, change_key, target_key
 from reconciler.errors import ConfigError
 from reconciler.private import private_folder
-from reconciler.watch.events import ZoomEvent
+from reconciler.watch.events import SETTINGS_EVENTS, ZoomEvent
 
-QUEUE_FILE = Path(".reconciler") / "watch.sqlite3"
+QUEUE_FILE = WATCH_DB  # the audit reads its last_change table: who changed a drifted field
 SEEN_DAYS = 3
 _MODE = 0o600
 _SCHEMA = """
@@ -40,6 +41,38 @@ CREATE TABLE IF NOT EXISTS seen (
 );
 CREATE INDEX IF NOT EXISTS seen_by_time ON seen (received_at);
 """
+
+
+# Newest event per target and key; an older delivery (Zoom retries out of order) changes nothing.
+_RECORD_CHANGE = """
+INSERT INTO last_change VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (target, key) DO UPDATE SET
+    event_ts = excluded.event_ts, event_id = excluded.event_id, event = excluded.event,
+    operator = excluded.operator, operator_id = excluded.operator_id,
+    changed_at = excluded.changed_at
+WHERE excluded.event_ts >= last_change.event_ts
+"""
+
+
+def _last_changes(event: ZoomEvent) -> list[tuple[str | int | None, ...]]:
+    """The rows of `last_change` a settings or lock event makes: one per target and key."""
+    if event.name not in SETTINGS_EVENTS:
+        return []
+    locks = "lock_settings" in event.name
+    return [
+        (
+            target_key(target.kind, target.id),
+            change_key(key, locks=locks),
+            event.event_ts,
+            event.event_id,
+            event.name,
+            event.operator,
+            event.operator_id,
+            event.time,
+        )
+        for target in event.targets
+        for key in event.changed
+    ]
 
 
 def queue_path(repo_root: Path) -> Path:
@@ -77,7 +110,7 @@ class EventQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # each commit on disk before we answer
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + LAST_CHANGE_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -102,6 +135,7 @@ class EventQueue:
                 (event.event_id, received, event.to_json()),
             )
             db.execute("DELETE FROM seen WHERE received_at < ?", (received - SEEN_DAYS * 86400,))
+            db.executemany(_RECORD_CHANGE, _last_changes(event))
         return True
 
     @contextmanager

@@ -53,8 +53,8 @@ class ChangedBy:
             "changed_by": self.operator,
             "changed_by_id": self.operator_id,
             "changed_at": self.changed_at,
-            "event_id": self.event_id,
-            "event": self.event,
+            "change_event": self.event,
+            "change_event_id": self.event_id,
         }
 
 

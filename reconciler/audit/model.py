@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, overload
 
+from reconciler.audit.changed_by import NOTHING_KNOWN, ChangedBy, KnownChanges
 from reconciler.desired.models import KEY_OF_FAMILY
 from reconciler.diff import MISSING
 from reconciler.plan.model import TargetRef
@@ -401,6 +402,17 @@ class AuditResult:
     requests_sent: int = 0
     read_all: bool = False  # `--read-all`: no family was inferred from locks
     reads_inferred: int = 0  # family reads not sent: inferred from the locks above
+    # who changed a drifted field, as `reconciler watch` saw Zoom's events (`changed_by`)
+    known_changes: KnownChanges = NOTHING_KNOWN
+
+    def changed_by(self, finding: AuditFinding) -> ChangedBy | None:
+        """Who made a drift finding's live value, when the watcher's record knows it."""
+        if finding.kind is not FindingKind.DRIFT:
+            return None
+        ref = finding.target.ref
+        return self.known_changes.of(
+            ref.kind, ref.id, finding.family, finding.path, locks=finding.locks
+        )
 
     @property
     def inferred_targets(self) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler import __version__
+from reconciler.audit.changed_by import read_known_changes
 from reconciler.audit.engine import Auditor, AuditSettings
 from reconciler.audit.evidence import write_manifest
 from reconciler.audit.model import AuditResult, PackInfo, SinceReport, Where
@@ -33,7 +34,7 @@ from reconciler.desired import DesiredState
 from reconciler.desired.acknowledged import expired_problems
 from reconciler.desired.problems import Spot, problem, sorted_problems
 from reconciler.desired.selection import Selection
-from reconciler.diagnostic import Diagnostic
+from reconciler.diagnostic import Diagnostic, Severity
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.escape import printable
 from reconciler.plan.changed import repo_commit
@@ -200,6 +201,11 @@ async def run_audit(
             state, session, policies, users, snapshot_dir, today, progress, read_all
         )
     result = done.result
+    result.known_changes = read_known_changes(state.root)
+    if result.known_changes.problem is not None:
+        done.warnings.append(
+            Diagnostic("watch-record", Severity.WARNING, result.known_changes.problem)
+        )
     if since is not None and result.snapshot is not None:
         result.since = since_report(Path(since.path), Path(result.snapshot.path))
     delivered(result)

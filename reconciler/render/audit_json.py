@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from reconciler.audit.changed_by import ChangedBy
 from reconciler.audit.model import (
     FORMAT_VERSION,
     Acknowledgement,
@@ -49,7 +50,9 @@ def acknowledgement_json(ack: Acknowledgement) -> dict[str, Any]:
     }
 
 
-def finding_json(finding: AuditFinding) -> dict[str, Any]:
+def finding_json(finding: AuditFinding, changed: ChangedBy | None = None) -> dict[str, Any]:
+    """One finding; `changed`: who made a drifted value, when `reconciler watch` saw it (its
+    keys appear only then, so a report without a watcher is as before)."""
     found: dict[str, Any] = {
         "kind": finding.kind.value,
         "rule": finding.rule_code,
@@ -73,6 +76,8 @@ def finding_json(finding: AuditFinding) -> dict[str, Any]:
         found["expected"] = finding.expected
     found["locked_by"] = finding.locked_by
     found["inferred_from"] = finding.inferred_from
+    if changed is not None:
+        found.update(changed.to_json())
     where = finding.where
     found["source"] = (
         None
@@ -133,7 +138,7 @@ def sections(result: AuditResult) -> Iterator[tuple[str, Any]]:
     yield from scorecard_json(result).items()  # `scorecard` and `manual`
     yield "packs", [_pack_json(pack) for pack in result.packs]
     yield "rules", [_rule_json(result, rule) for rule in result.rules]
-    yield "findings", Streamed(finding_json(f) for f in result.findings)
+    yield "findings", Streamed(finding_json(f, result.changed_by(f)) for f in result.findings)
     yield "unknown_targets", Streamed(_unknown_json(t) for t in result.unknown_targets)
     yield "acknowledgements", [acknowledgement_json(a) for a in result.acknowledgements]
     yield "snapshot", _snapshot_json(result.snapshot)

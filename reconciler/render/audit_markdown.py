@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from reconciler.audit.changed_by import ChangedBy
 from reconciler.audit.model import AuditFinding, AuditResult, FindingStatus
 from reconciler.diff import MISSING
 from reconciler.policy.fields import manual_levels
@@ -39,7 +40,7 @@ def render(result: AuditResult, fh: TextIO, *, limit: int = COMMENT_LIMIT) -> No
     shown: list[str] = []
     used = 0
     for finding in result.findings:  # rows made only until the comment is full
-        row = _row(finding) + "\n"
+        row = _row(finding, result.changed_by(finding)) + "\n"
         if used + len(row) > room:
             break
         shown.append(row)
@@ -125,7 +126,7 @@ def _failing_rules(result: AuditResult) -> list[str]:
     return rows
 
 
-def _row(finding: AuditFinding) -> str:
+def _row(finding: AuditFinding, changed: ChangedBy | None = None) -> str:
     cells = [
         _STATUS_MARK[finding.status],
         finding.severity,
@@ -140,6 +141,9 @@ def _row(finding: AuditFinding) -> str:
         cells[3] += f" (locked by {escape(finding.locked_by)})"
     if finding.inferred_from:
         cells[3] += f" (inferred from {escape(finding.inferred_from)})"
+    if changed is not None:
+        by = changed.operator or changed.operator_id or "unknown"
+        cells[3] += f" (changed by {escape(by)} at {escape(changed.changed_at)})"
     if finding.acknowledged is not None:
         ack = finding.acknowledged
         cells[0] += f" by {escape(ack.owner)} until {ack.expires}"

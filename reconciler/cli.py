@@ -71,7 +71,7 @@ from reconciler.plan.model import Plan, load_plan
 from reconciler.plan.policies import conflict_problems, desired_violations, engine_for
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.safety import judge_refusals
-from reconciler.plan.scope import UserSelector, parse_selectors, within
+from reconciler.plan.scope import within
 from reconciler.policy import Engine
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
@@ -91,6 +91,7 @@ from reconciler.render.failure import write_failure, write_failure_markdown
 from reconciler.render.progress import ProgressLines
 from reconciler.render.validate import render_validate_json, validate_json
 from reconciler.sandbox.cli import sandbox
+from reconciler.targets import UserSelector, parse_selectors
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
 from reconciler.zoom.budget import ReadBudget
 
@@ -287,7 +288,8 @@ class _Loop:
     def session(self, state: DesiredState, sandbox: bool) -> Session:
         """The command's one session: the connector the caller gave (tests), else the default."""
         found = click.get_current_context().find_object(Connector) or Connector()
-        connector = dataclasses.replace(found, sandbox=sandbox)
+        # The account's credentials come from the environment, read here and nowhere below.
+        connector = dataclasses.replace(found, sandbox=sandbox).from_env()
         options = state.options
         reads = ReadBudget(options.read_deadline, options.read_stall)
         opened = connector.open(state.root, tier=options.rate_tier, reads=reads)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from reconciler.plan.model import Change, Request, TargetRef
+from reconciler.plan.model import Change, Request
+from reconciler.targets import TargetRef
 from reconciler.vocab import LeafPath
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from reconciler.errors import ReconcilerError, UnsafePlan
 from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.safety import judge_refusals, refusal_message
-from reconciler.plan.scope import Scope
+from reconciler.targets import Scope
 from reconciler.vocab import ProgressHook, email_key, no_progress
 
 DEFAULT_MAX_PLAN_AGE = timedelta(hours=24)

@@ -18,12 +18,11 @@ from typing import Any
 from reconciler.diagnostic import Diagnostic, diagnostic_from_json, diagnostic_json
 from reconciler.diff import MISSING
 from reconciler.errors import PlanFileError, PlanRefused
+from reconciler.targets import KIND_ORDER, TargetRef
 from reconciler.vocab import LOCK_FAMILIES, Family, LeafPath, Level, family_of_option, family_option
 from reconciler.zoom.endpoints import lock_settings_path, settings_path
 
 FORMAT_VERSION = 2
-TargetKind = Level
-KIND_ORDER: dict[str, int] = {"account": 0, "group": 1, "user": 2}
 
 
 class Status(StrEnum):
@@ -38,26 +37,6 @@ class Writes(StrEnum):
 
     SETTINGS = "settings"
     LOCKS = "locks"
-
-
-@dataclass(frozen=True, order=True)
-class TargetRef:
-    kind: TargetKind
-    id: str
-    email: str | None = None
-    name: str | None = None
-
-    @property
-    def label(self) -> str:
-        if self.kind == "account":
-            return "account"
-        return f"{self.kind} {self.email or self.name or self.id}"
-
-    def sort_key(self) -> tuple[int, str]:
-        return KIND_ORDER[self.kind], (self.email or self.name or self.id).lower()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "email": self.email, "name": self.name}
 
 
 # A change's target, family, leaf and whether it writes the locks (`Change.key`).

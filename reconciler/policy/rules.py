@@ -102,6 +102,11 @@ class Rule:
         """Unique among every pack: ids are unique within a pack."""
         return (self.pack, self.id)
 
+    @property
+    def code(self) -> str:
+        """How reports, findings and hints name the rule: `pack/id`."""
+        return f"{self.pack}/{self.id}"
+
 
 @dataclass(frozen=True, eq=False)
 class Pack:

@@ -10,7 +10,6 @@ from enum import IntEnum
 
 from reconciler.apply.report import ApplyReport
 from reconciler.audit.model import AuditResult, FindingStatus
-from reconciler.errors import ReconcilerError, Refused
 from reconciler.plan.explain import Explanation
 from reconciler.plan.model import Plan
 
@@ -20,10 +19,6 @@ class ExitCode(IntEnum):
     ERROR = 1
     CHANGES = 2
     REFUSED = 3
-
-
-def for_error(error: ReconcilerError) -> ExitCode:
-    return ExitCode.REFUSED if isinstance(error, Refused) else ExitCode.ERROR
 
 
 def for_validate(problems: int, violations: int = 0) -> ExitCode:

@@ -170,9 +170,6 @@ class ApplyReport:
         found = {o.request.target for o in self.outcomes if o.result == result}
         return sorted(found, key=TargetRef.sort_key)
 
-    def blocked_targets(self) -> list[TargetRef]:
-        return sorted({change.target for change in self.blocked}, key=TargetRef.sort_key)
-
     @property
     def failed(self) -> bool:
         """Something went wrong: a failed request, a write that did not stick, or an early stop."""

@@ -219,8 +219,10 @@ class LiveReader:
         directory = self.directory
         user = directory.users_by_id.pop(user_id, None)
         if user is not None:
-            directory.users.pop(email_key(user["email"]), None)
-            directory.ambiguous.pop(email_key(user["email"]), None)
+            key = email_key(user["email"])
+            directory.users.pop(key, None)
+            directory.ambiguous.pop(key, None)
+            directory.misanswered.pop(key, None)
             # A listing no longer covers every user: the next full run lists again.
             directory.listed_all_users = False
 

@@ -12,12 +12,14 @@ to make, one that reads them again sees it blocked.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from reconciler.connect import Connector, Session
-from reconciler.desired import load_repo
+from reconciler.desired import DesiredState, load_repo
 from reconciler.errors import CredentialsMissing
 from reconciler.live import ACCOUNT, LiveReader
 from reconciler.live.directory import USER_NOT_ACTIVE
@@ -59,6 +61,17 @@ async def _lock_chat(app: SandboxApp) -> None:
         await client.aclose()
 
 
+@asynccontextmanager
+async def _one_session(tmp_path: Path) -> AsyncIterator[tuple[DesiredState, Session, SandboxApp]]:
+    """Bob's repo, its fresh sandbox, and one session on it (with the sandbox app it talks to)."""
+    repo = _repo(tmp_path / "repo")
+    await prepare_sandbox(repo)
+    apps: list[SandboxApp] = []
+    async with recording(apps).open(repo, tier=None, paced=False) as session:
+        [app] = apps
+        yield load_repo(repo), session, app
+
+
 def _lock_reads(app: SandboxApp) -> int:
     entries = app.sandbox.journal.entries()
     return sum(e.method == "GET" and e.path == "/v2/accounts/me/lock_settings" for e in entries)
@@ -67,13 +80,8 @@ def _lock_reads(app: SandboxApp) -> int:
 async def test_a_lock_added_in_zoom_is_seen_by_the_next_plan_only_after_invalidate(
     tmp_path: Path,
 ) -> None:
-    repo = _repo(tmp_path / "repo")
-    await prepare_sandbox(repo)
-    state = load_repo(repo)
-    apps: list[SandboxApp] = []
-    async with recording(apps).open(repo, tier=None, paced=False) as session:
+    async with _one_session(tmp_path) as (state, session, app):
         assert _bob(await make_plan(state, session)) == IN_SYNC
-        [app] = apps
         reads = _lock_reads(app)
         assert reads == 2  # its two lock families, once each
         await _lock_chat(app)
@@ -86,13 +94,9 @@ async def test_a_lock_added_in_zoom_is_seen_by_the_next_plan_only_after_invalida
 
 
 async def test_invalidate_by_target_drops_the_account_as_a_lock_holder(tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "repo")
-    await prepare_sandbox(repo)
-    state = load_repo(repo)
-    apps: list[SandboxApp] = []
-    async with recording(apps).open(repo, tier=None, paced=False) as session:
+    async with _one_session(tmp_path) as (state, session, app):
         await make_plan(state, session)
-        await _lock_chat(apps[0])
+        await _lock_chat(app)
         session.reader.invalidate(target=("group", "no-such-group"))  # another holder: kept
         assert _bob(await make_plan(state, session)) == PENDING
         session.reader.invalidate(target=("account", ACCOUNT.id))
@@ -100,15 +104,11 @@ async def test_invalidate_by_target_drops_the_account_as_a_lock_holder(tmp_path:
 
 
 async def test_what_was_read_longer_ago_than_the_age_given_is_read_again(tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "repo")
-    await prepare_sandbox(repo)
-    state = load_repo(repo)
-    apps: list[SandboxApp] = []
     now = [1000.0]
-    async with recording(apps).open(repo, tier=None, paced=False) as opened:
+    async with _one_session(tmp_path) as (state, opened, app):
         session = dataclasses.replace(opened, reader=LiveReader(opened.zoom, clock=lambda: now[0]))
         assert _bob(await make_plan(state, session)) == IN_SYNC
-        await _lock_chat(apps[0])
+        await _lock_chat(app)
         now[0] += 30
         session.reader.invalidate(older_than=60)  # read 30 s ago: kept
         assert _bob(await make_plan(state, session)) == PENDING
@@ -130,13 +130,9 @@ def _skipped(plan: Plan) -> list[str]:
 async def test_a_user_deactivated_in_zoom_is_seen_after_invalidating_the_directory(
     tmp_path: Path,
 ) -> None:
-    repo = _repo(tmp_path / "repo")
-    await prepare_sandbox(repo)
-    state = load_repo(repo)
-    apps: list[SandboxApp] = []
-    async with recording(apps).open(repo, tier=None, paced=False) as session:
+    async with _one_session(tmp_path) as (state, session, app):
         assert _skipped(await make_plan(state, session)) == []
-        await _deactivate_bob(apps[0])
+        await _deactivate_bob(app)
         kept = await make_plan(state, session)  # the directory still has Bob active
         assert _skipped(kept) == []
         session.reader.invalidate(directory=True)
@@ -145,16 +141,12 @@ async def test_a_user_deactivated_in_zoom_is_seen_after_invalidating_the_directo
 
 
 async def test_invalidating_one_user_looks_them_up_again(tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "repo")
-    await prepare_sandbox(repo)
-    state = load_repo(repo)
-    apps: list[SandboxApp] = []
-    async with recording(apps).open(repo, tier=None, paced=False) as session:
+    async with _one_session(tmp_path) as (state, session, app):
         await make_plan(state, session)
-        await _deactivate_bob(apps[0])
+        await _deactivate_bob(app)
         session.reader.invalidate(target=("user", "someone-else"))
         assert _skipped(await make_plan(state, session)) == []
-        bob = apps[0].sandbox.tenant.user("bob@acme.test")
+        bob = app.sandbox.tenant.user("bob@acme.test")
         assert bob is not None
         session.reader.invalidate(target=("user", bob.id))
         assert _skipped(await make_plan(state, session)) == [USER_NOT_ACTIVE]

@@ -1,12 +1,12 @@
 """One session per account: one ZoomClient (one token, one pacer) and the live reader over it.
 
 A `Connector` holds how to reach one account as values: the credentials and endpoints of a real
-account (`ZoomAccess`; the CLI reads them from the environment and passes them), or `--sandbox`,
-which runs the
-sandbox in-process (no socket), seeded with the example tenant that matches `examples/acme/`, its
-state kept in `.reconciler/sandbox.json` beside the settings repo so that plan, apply, plan
-converges across commands. Nothing below the CLI knows which it is, and nothing here reads the
-environment: a process may open sessions on several accounts at once, one connector each.
+account (`ZoomAccess`), or `--sandbox`, which runs the sandbox in-process (no socket), seeded with
+the example tenant that matches `examples/acme/`, its state kept in `.reconciler/sandbox.json`
+beside the settings repo so that plan, apply, plan converges across commands. Nothing below the
+CLI knows which it is. `Connector.open` never reads the environment: the CLI asks
+`Connector.from_env` for the `ZOOM_*` account just before it opens the command's session, so a
+process may hold sessions on several accounts at once, one connector each.
 
 `Connector.sandbox_app` is the seam tests use to stand a hostile or recording app in front of
 the in-process sandbox.
@@ -50,7 +50,7 @@ def sandbox_state_path(repo_root: Path) -> Path:
 
 @dataclass(frozen=True)
 class Session:
-    """What one command talks to Zoom through."""
+    """What one run talks to one Zoom account through (a process may hold several)."""
 
     zoom: ZoomClient
     reader: LiveReader

@@ -93,6 +93,7 @@ from reconciler.render.validate import render_validate_json, validate_json
 from reconciler.sandbox.cli import sandbox
 from reconciler.targets import UserSelector, parse_selectors
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
+from reconciler.watch.cli import watch
 from reconciler.zoom.budget import ReadBudget
 
 ResultT = TypeVar("ResultT")
@@ -111,6 +112,7 @@ def cli(debug: bool) -> None:
 cli.add_command(sandbox)
 cli.add_command(policy)
 cli.add_command(github)
+cli.add_command(watch)
 
 
 def _summary(state: DesiredState) -> str:

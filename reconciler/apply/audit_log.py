@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,11 @@ def _reason(exc: OSError) -> str:
 # -- the log ------------------------------------------------------------------------------------
 
 
+# Extra fields for a line, from the line's record: what a caller knows that the applier does not
+# (`watch`: the Zoom event, operator and operator id of the foreign change a repair puts back).
+Annotate = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+
 class AuditLog:
     """The run's audit log, open for appending while the run sends requests.
 
@@ -167,10 +173,17 @@ class AuditLog:
     at once, so no request goes out that the log could not record.
     """
 
-    def __init__(self, path: Path, repo_commit: str | None, run_id: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        repo_commit: str | None,
+        run_id: str,
+        annotate: Annotate | None = None,
+    ) -> None:
         self.path = path
         self.repo_commit = repo_commit
         self.run_id = run_id
+        self.annotate = annotate
         self._fd: int | None = None
         self._failure: str | None = None
 
@@ -194,7 +207,8 @@ class AuditLog:
             os.close(fd)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._append(self._line(record))
+        extra = self.annotate(record) if self.annotate else {}
+        self._append(self._line({**record, **extra}))
 
     def _line(self, record: dict[str, Any]) -> bytes:
         line = {

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from reconciler.apply.audit_log import AuditLog
+from reconciler.apply.audit_log import Annotate, AuditLog
 from reconciler.apply.engine import Applier
 from reconciler.apply.proposal import check_proposal
 from reconciler.apply.report import ApplyReport, Traffic
@@ -45,6 +45,7 @@ class ApplySettings:
     force: bool = False  # go past the safety limits
     fail_fast: bool = False
     max_plan_age: timedelta = DEFAULT_MAX_PLAN_AGE
+    annotate: Annotate | None = None  # extra fields on each audit log line
 
 
 async def check_plan(
@@ -71,7 +72,9 @@ async def run_apply(
     The report's traffic is the session's: a session is one command, so it counts every request
     of the run, from the token and the plan's reads to the final re-check."""
     await check_plan(plan, state, session, settings)
-    with AuditLog(settings.audit_log, plan.repo_commit, settings.run_id) as audit:
+    with AuditLog(
+        settings.audit_log, plan.repo_commit, settings.run_id, settings.annotate
+    ) as audit:
         applier = Applier(
             plan,
             session.reader,

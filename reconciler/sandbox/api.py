@@ -1,16 +1,23 @@
-"""The Zoom endpoints under /v2: users, groups, members, settings and lock settings."""
+"""The Zoom endpoints under /v2: users, groups, members, settings and lock settings.
+
+Every accepted settings, lock or membership write queues the webhook event Zoom would send
+(`notify`).
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from reconciler.sandbox import notify
 from reconciler.sandbox.guard import endpoint
+from reconciler.sandbox.members import add_members, parse_members, remove_member
 from reconciler.sandbox.paging import paginate
 from reconciler.sandbox.patching import Target, patch_locks, patch_settings
 from reconciler.sandbox.responses import (
@@ -26,6 +33,12 @@ from reconciler.sandbox.runtime import Sandbox
 from reconciler.sandbox.shapes import select_fields
 from reconciler.sandbox.tenant import Group, User
 from reconciler.sandbox.views import group_brief, member, user_brief, user_detail
+from reconciler.sandbox.webhook_events import (
+    MEMBER_ADDED,
+    MEMBER_DELETED,
+    OPERATOR_HEADER,
+    operator_for,
+)
 from reconciler.vocab import FAMILIES, Family, LockFamily
 
 USER_STATUSES = ("active", "inactive", "pending")
@@ -131,6 +144,29 @@ async def group_members(request: Request, sandbox: Sandbox) -> Response:
     return JSONResponse({"members": [member(u) for u in page.items], **page.fields()})
 
 
+async def add_group_members(request: Request, sandbox: Sandbox) -> Response:
+    group = _group(request, sandbox)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    added = add_members(group, parse_members(sandbox.tenant, await _body(request)))
+    sandbox.changed()
+    notify.announce_members(sandbox, MEMBER_ADDED, group, added, operator)
+    stamp = datetime.fromtimestamp(sandbox.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return JSONResponse({"ids": ",".join(user.id for user in added), "added_at": stamp}, 201)
+
+
+async def delete_group_member(request: Request, sandbox: Sandbox) -> Response:
+    group = _group(request, sandbox)
+    key = request.path_params["memberId"]
+    user = sandbox.tenant.user(key)
+    if user is None:
+        raise user_not_found(key)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    if remove_member(group, user):
+        sandbox.changed()
+        notify.announce_members(sandbox, MEMBER_DELETED, group, [user], operator)
+    return no_content()
+
+
 # settings -----------------------------------------------------------------------
 
 
@@ -168,8 +204,11 @@ async def patch_account_settings(request: Request, sandbox: Sandbox) -> Response
 
 async def _patch(request: Request, sandbox: Sandbox, target: Target, family: Family) -> Response:
     body = await _body(request)
-    patch_settings(sandbox.resolver, target, family, body, sandbox.config.locked_patch)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    before = notify.before_settings(sandbox, target, family)
+    written = patch_settings(sandbox.resolver, target, family, body, sandbox.config.locked_patch)
     sandbox.changed()
+    notify.announce_settings(sandbox, target, family, written, before, operator)
     return no_content()
 
 
@@ -200,8 +239,11 @@ async def _patch_locks(
     request: Request, sandbox: Sandbox, group: Group | None, family: LockFamily
 ) -> Response:
     body = await _body(request)
-    patch_locks(sandbox.resolver, group, family, body)
+    operator = operator_for(sandbox.tenant, request.headers.get(OPERATOR_HEADER))
+    before = notify.before_locks(sandbox, group, family)
+    written = patch_locks(sandbox.resolver, group, family, body)
     sandbox.changed()
+    notify.announce_locks(sandbox, group, written, before, operator)
     return no_content()
 
 
@@ -210,7 +252,7 @@ def _user_key(request: Request, sandbox: Sandbox) -> str | None:
     return f"user:{user.id}" if user else None
 
 
-Method = Literal["GET", "PATCH"]
+Method = Literal["GET", "PATCH", "POST", "DELETE"]
 _MEDIUM = "MEDIUM"
 
 
@@ -227,6 +269,8 @@ def routes() -> list[Route]:
         route("/users/{userId}/settings", "PATCH", patch_user_settings, key=_user_key),
         route("/groups", "GET", list_groups),
         route("/groups/{groupId}/members", "GET", group_members),
+        route("/groups/{groupId}/members", "POST", add_group_members),
+        route("/groups/{groupId}/members/{memberId}", "DELETE", delete_group_member, "LIGHT"),
         route("/groups/{groupId}/settings", "GET", get_group_settings),
         route("/groups/{groupId}/settings", "PATCH", patch_group_settings),
         route("/groups/{groupId}/lock_settings", "GET", get_group_locks),

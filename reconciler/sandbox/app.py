@@ -9,7 +9,9 @@ the socket without an answer.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -105,7 +107,17 @@ def create_app(
         tenant = acme_tenant()
     sandbox = Sandbox(config or SandboxConfig(), tenant, clock=clock, state_path=state_path)
     handlers: dict[Any, Any] = {HTTPException: _http_error}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # A served sandbox registers its webhook URL as Zoom does: with a validation challenge.
+        if sandbox.webhooks.enabled:
+            sandbox.webhooks.validate_soon()
+        yield
+        await sandbox.webhooks.aclose()
+
     app = SandboxApp(
+        lifespan=lifespan,
         routes=[
             Mount("/v2", routes=api.routes()),
             Route("/oauth/token", oauth_token, methods=["POST"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,45 @@ def _check_tenant_options(options: dict[str, Any], given: set[str]) -> None:
         )
 
 
+def _webhook_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from reconciler.sandbox.config import require_loopback_url  # noqa: PLC0415 - keep `--help` fast
+
+    try:
+        return require_loopback_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _webhook_changes(options: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """The `webhook` config from the --webhook-* options ({} without --webhook-url)."""
+    if options["webhook_url"] is None:
+        if "webhook_retry_scale" in given:
+            raise click.UsageError("--webhook-retry-scale needs --webhook-url")
+        return {}
+    if not options["webhook_secret"]:
+        raise click.UsageError(
+            "--webhook-url needs the app's secret token: --webhook-secret or "
+            "ZOOM_WEBHOOK_SECRET_TOKEN"
+        )
+    target = {
+        "url": options["webhook_url"],
+        "secret": options["webhook_secret"],
+        "retry_scale": options["webhook_retry_scale"],
+    }
+    return {"webhook": target}
+
+
+def _log_webhooks() -> None:
+    """Delivery problems and the URL validation's outcome as lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("# %(message)s"))
+    logger = logging.getLogger("reconciler.sandbox.webhooks")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def _tenant(options: dict[str, Any]) -> Any:
     if options["tenant"] == "acme":
         from reconciler.sandbox.acme import acme_tenant  # noqa: PLC0415 - loads schemas
@@ -151,6 +191,26 @@ def _exports(url: str, account_id: str, config: SandboxConfig) -> str:
     "--locked-patch", type=click.Choice(["ignore", "error"]), default="ignore", show_default=True
 )
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--webhook-url",
+    default=None,
+    callback=_webhook_url,
+    help="POST Zoom's signed event notifications for every settings, lock and membership "
+    "write here (loopback only), e.g. http://127.0.0.1:8000/zoom/events.",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="ZOOM_WEBHOOK_SECRET_TOKEN",
+    default=None,
+    help="The app's secret token that signs them (default: $ZOOM_WEBHOOK_SECRET_TOKEN).",
+)
+@click.option(
+    "--webhook-retry-scale",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Multiplies Zoom's retry delays (5, 20, 60 min); 0.01 makes them 3, 12, 36 s.",
+)
 @click.pass_context
 def serve(ctx: click.Context, /, **options: Any) -> None:
     """Serve a Zoom API sandbox on loopback until Ctrl-C.
@@ -159,6 +219,13 @@ def serve(ctx: click.Context, /, **options: Any) -> None:
     503 and dropped connections; --slow-rate answers after 30 s. --state FILE loads the tenant
     from FILE when it exists and writes it back after every change. The credentials printed are
     fixed, public test values.
+
+    With --webhook-url, each accepted settings, lock or membership write sends the event Zoom
+    would (user.settings_updated, group.member_added, ...), signed with --webhook-secret, from
+    the background, retried on Zoom's schedule; the operator is the write's X-Sandbox-Operator
+    header (an email), else the account's owner. At start it sends Zoom's URL validation
+    challenge and logs whether the receiver answered it right. GET /_sandbox/webhooks shows
+    each event's attempts and outcome.
     """
     from reconciler.sandbox.app import create_app  # noqa: PLC0415 - keep `--help` fast
     from reconciler.sandbox.server import require_loopback  # noqa: PLC0415
@@ -172,6 +239,7 @@ def serve(ctx: click.Context, /, **options: Any) -> None:
     try:
         require_loopback(options["host"])
         tenant, config = _load(options, given)
+        webhook = _webhook_changes(options, given)
         if options["state"] is not None:
             save_state(options["state"], tenant, config)
     except ConfigError as exc:
@@ -179,6 +247,10 @@ def serve(ctx: click.Context, /, **options: Any) -> None:
     except OSError as exc:
         state = options["state"]
         raise click.ClickException(f"cannot write --state {state}: {exc.strerror}") from None
+    if webhook:
+        # After the state is saved: the secret is the receiver's, and never written to a file.
+        config = config.with_changes(webhook)
+        _log_webhooks()
     app = create_app(config, tenant, state_path=options["state"])
 
     def ready(url: str) -> None:

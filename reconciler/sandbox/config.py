@@ -1,14 +1,20 @@
-"""The sandbox's knobs: credentials, token lifetime, rate limits, latency, faults, lock policy.
+"""The sandbox's knobs: credentials, token lifetime, rate limits, latency, faults, lock policy,
+and where to send webhook events.
 
 `SandboxConfig` is a pydantic model so the same definition validates the CLI, the state file and
-`PATCH /_sandbox/config`. The default credentials are fixed, non-secret test values.
+`PATCH /_sandbox/config`. The default credentials are fixed, non-secret test values. The webhook
+target is not: its secret token is the receiver's, so it is never dumped (not to the state file,
+not by `GET /_sandbox/config`) and comes from the command line or the caller each run.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from reconciler.zoom.config import is_loopback_host
 
 DEFAULT_ACCOUNT_ID = "sandbox-account"
 DEFAULT_CLIENT_ID = "sandbox-client"
@@ -46,6 +52,44 @@ class FaultConfig(_Model):
         return self
 
 
+class WebhookTarget(_Model):
+    """Where the sandbox POSTs Zoom's event notifications, and how it retries them.
+
+    `retry_scale` multiplies Zoom's retry delays (5, 20 and 60 minutes): 0.01 makes them 3, 12
+    and 36 seconds. `timeout_seconds` is how long a receiver has to answer (Zoom: 3 s).
+    """
+
+    url: str
+    secret: SecretStr = Field(min_length=1)
+    retry_scale: Annotated[float, Field(ge=0, le=1)] = 1.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    queue_limit: Annotated[int, Field(ge=1)] = 10_000
+
+    @field_validator("url")
+    @classmethod
+    def _loopback_only(cls, url: str) -> str:
+        return require_loopback_url(url)
+
+
+def require_loopback_url(url: str) -> str:
+    """`url` if it is http(s) to a loopback address, else ValueError: the sandbox is a test tool
+    and must not send events (signed with a real secret) anywhere off this machine."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise ValueError(f"expected an http://127.0.0.1:PORT/... URL, not {url!r}")
+    if parts.username or parts.password or parts.fragment:
+        raise ValueError("the webhook URL must not hold a user name, password or fragment")
+    if not is_loopback_host(parts.hostname):
+        raise ValueError(
+            f"the sandbox only sends webhooks to loopback, not {parts.hostname!r}; use 127.0.0.1"
+        )
+    return url
+
+
 def _no_faults() -> FaultConfig:
     return FaultConfig()
 
@@ -65,10 +109,14 @@ class SandboxConfig(_Model):
     locked_patch: LockedPatch = "ignore"
     max_page_size: Annotated[int, Field(ge=1)] = 300
     seed: int = 0
+    webhook: WebhookTarget | None = Field(default=None, exclude=True)
 
     def with_changes(self, changes: dict[str, Any]) -> SandboxConfig:
         """A new validated config: `changes` deep-merged over this one (raises ValidationError)."""
-        merged = _deep_merge(self.model_dump(), changes)
+        base = self.model_dump()
+        if self.webhook is not None:  # excluded from dumps, so carried over by hand
+            base["webhook"] = self.webhook.model_dump()
+        merged = _deep_merge(base, changes)
         return SandboxConfig.model_validate(merged)
 
 

@@ -1,4 +1,5 @@
-"""`/_sandbox/...`: read the journal, tenant and config; change the config; revoke tokens.
+"""`/_sandbox/...`: read the journal, tenant and config; change the config; revoke tokens;
+read the webhook delivery log and re-run the webhook URL validation.
 
 These routes have no token check, no rate limit and no faults; they are for tests and demos.
 """
@@ -6,6 +7,7 @@ These routes have no token check, no rate limit and no faults; they are for test
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -37,13 +39,22 @@ async def patch_config(request: Request) -> Response:
             raise TypeError("the body must be a JSON object")
         config = sandbox.reconfigure(changes)
     except (ValueError, TypeError) as exc:
-        detail = (
-            json.loads(exc.json(include_url=False))
-            if isinstance(exc, ValidationError)
-            else str(exc)
-        )
+        detail = _errors(exc) if isinstance(exc, ValidationError) else str(exc)
         return JSONResponse({"error": "invalid config", "detail": detail}, status_code=400)
+    if "webhook" in changes and config.webhook is not None:
+        # Zoom validates an endpoint URL when it is saved; so does the sandbox, in the background.
+        sandbox.webhooks.validate_soon()
     return JSONResponse(config.model_dump(mode="json"))
+
+
+def _errors(exc: ValidationError) -> Any:
+    """The errors as JSON, without the input of a webhook field (it may hold the secret)."""
+    errors = json.loads(exc.json(include_url=False))
+    for error in errors:
+        if error.get("loc", [None])[0] == "webhook":
+            error.pop("input", None)
+    return errors
+
 
 
 async def get_state(request: Request) -> Response:
@@ -60,6 +71,29 @@ async def reset_limits(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def get_webhooks(request: Request) -> Response:
+    sandbox = sandbox_of(request)
+    hooks, target = sandbox.webhooks, sandbox.config.webhook
+    return JSONResponse(
+        {
+            "url": target.url if target is not None else None,
+            "pending": hooks.pending(),
+            "dropped": hooks.dropped,
+            "validation": hooks.validation,
+            "deliveries": hooks.entries(),
+        }
+    )
+
+
+async def clear_webhooks(request: Request) -> Response:
+    sandbox_of(request).webhooks.clear()
+    return Response(status_code=204)
+
+
+async def validate_webhook_url(request: Request) -> Response:
+    return JSONResponse(await sandbox_of(request).webhooks.validate_endpoint())
+
+
 def routes() -> list[Route]:
     return [
         Route("/journal", get_journal, methods=["GET"]),
@@ -69,4 +103,7 @@ def routes() -> list[Route]:
         Route("/state", get_state, methods=["GET"]),
         Route("/tokens", revoke_tokens, methods=["DELETE"]),
         Route("/rate_limits", reset_limits, methods=["DELETE"]),
+        Route("/webhooks", get_webhooks, methods=["GET"]),
+        Route("/webhooks", clear_webhooks, methods=["DELETE"]),
+        Route("/webhooks/validate", validate_webhook_url, methods=["POST"]),
     ]

@@ -62,6 +62,17 @@ class Target:
     user: User | None = None
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one PATCH stored: leaf values, and whether it changed authentication options."""
+
+    values: Flat
+    auth_options: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.values) or self.auth_options
+
+
 @cache
 def _validator(kind: str, level: str, family: str) -> Any:
     if kind == "lock":
@@ -172,7 +183,8 @@ def patch_settings(
     family: Family,
     body: Mapping[str, Any],
     policy: LockedPatch,
-) -> None:
+) -> Written:
+    """Store what `body` sets at `target`; returns what was stored (for the webhook event)."""
     get, patch = (
         settings_shape(target.level, family, "get"),
         settings_shape(target.level, family, "patch"),
@@ -189,6 +201,7 @@ def patch_settings(
         auth = _auth_change(resolver.tenant, target, family, action)
     _store(resolver.tenant, target, family, flat, auth)
     resolver.invalidate()
+    return Written(flat, auth is not None)
 
 
 def _store(
@@ -212,7 +225,7 @@ def _store(
 
 def patch_locks(
     resolver: Resolver, group: Group | None, family: LockFamily, body: Mapping[str, Any]
-) -> None:
+) -> Written:
     level: Literal["group", "account"] = "account" if group is None else "group"
     get, patch = lock_shape(level, family, "get"), lock_shape(level, family, "patch")
     body = strip_get_only(body, get, patch)
@@ -222,3 +235,4 @@ def patch_locks(
     locks = resolver.tenant.account.locks if group is None else group.locks
     locks.setdefault(family, {}).update(flat)
     resolver.invalidate()
+    return Written(flat, False)

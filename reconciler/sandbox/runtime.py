@@ -16,12 +16,14 @@ from reconciler.sandbox.oauth import TokenStore
 from reconciler.sandbox.ratelimit import InFlight, RateLimiter
 from reconciler.sandbox.state import save_state
 from reconciler.sandbox.tenant import Tenant
+from reconciler.sandbox.webhooks import Webhooks
 
 Clock = Callable[[], float]
 
 
 class Sandbox:
-    """Tenant, config and the moving parts: tokens, rate limits, faults, journal, state file.
+    """Tenant, config and the moving parts: tokens, rate limits, faults, journal, state file,
+    outgoing webhooks.
 
     `clock` returns seconds since the epoch; inject a fake one to step time in tests.
     """
@@ -44,6 +46,7 @@ class Sandbox:
         self.inflight = InFlight()
         self.faults = FaultPlan(config.seed)
         self.journal = Journal()
+        self.webhooks = Webhooks(lambda: self.config.webhook, clock)
 
     def now_iso(self) -> str:
         stamp = datetime.fromtimestamp(self.clock(), UTC)

@@ -81,7 +81,7 @@ def _server(app: ASGIApp, sock: socket.socket) -> uvicorn.Server:
     config = uvicorn.Config(
         _dropping(app, connections),
         http=connections.protocol(),
-        lifespan="off",
+        lifespan="auto",  # the sandbox's start-up validates its webhook URL
         log_level="error",
         access_log=False,
     )
@@ -133,6 +133,9 @@ def serve(
     """Serve `app` until interrupted (Ctrl-C); `on_ready` gets the base URL once bound."""
     sock = _bind(host, port)
     try:
+        # Listening before `on_ready` says where: a client that connects at once waits in the
+        # backlog until uvicorn accepts, instead of being refused.
+        sock.listen(2048)
         if on_ready is not None:
             on_ready(base_url(sock))
         _server(app, sock).run(sockets=[sock])

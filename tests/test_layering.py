@@ -1,4 +1,4 @@
-"""The core never prints: only the command line (cli.py, the sandbox, policy and github
+"""The core never prints: only the command line (cli.py, the sandbox, policy, github and watch
 commands) and the renderers, which write to the handle they are given, touch stdout or stderr."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
-ALLOWED = {"cli.py", "sandbox/cli.py", "policy/cli.py", "github/cli.py"}
+ALLOWED = {"cli.py", "sandbox/cli.py", "policy/cli.py", "github/cli.py", "watch/cli.py"}
 PRINTERS = {"print", "echo", "secho"}
 STREAMS = {"stdout", "stderr"}
 

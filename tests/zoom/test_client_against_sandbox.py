@@ -22,6 +22,7 @@ from reconciler.zoom import (
     iter_users,
     map_concurrently,
 )
+from tests.zoom.conftest import get_json
 
 SANDBOX_CREDENTIALS = Credentials("sandbox-account", "sandbox-client", Secret("sandbox-secret"))
 QUICK_RETRIES = RetryPolicy(
@@ -147,7 +148,7 @@ async def test_client_follows_the_accounts_real_limit(told_rate: float | None) -
 async def test_secrets_stay_out_of_the_sandbox_journal() -> None:
     app = create_app(SandboxConfig(rate_limits=NO_LIMITS), generate_tenant(users=5, seed=1))
     async with in_process_client(app) as zoom:
-        await zoom.get_json("/users")
+        await get_json(zoom, "/users")
     with running_sandbox(app) as base:
         journal = httpx2.get(f"{base}/_sandbox/journal").text
     assert "sandbox-secret" not in journal and "Bearer" not in journal

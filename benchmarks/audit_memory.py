@@ -30,8 +30,7 @@ from typing import Any
 
 from benchmarks._sandbox_process import sandbox_process
 from benchmarks.audit import write_repo
-from reconciler.audit.run import run_audit
-from reconciler.cli import report_file
+from reconciler.audit.run import report_file, run_audit
 from reconciler.connect import Connector
 from reconciler.desired import load_repo
 from reconciler.render.audit import EVIDENCE_NAMES, render_audit

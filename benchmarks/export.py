@@ -19,7 +19,7 @@ from benchmarks._sandbox_process import sandbox_process
 from reconciler.connect import Connector
 from reconciler.desired import load_repo
 from reconciler.export.engine import ExportOptions
-from reconciler.export.run import run_export
+from reconciler.export.run import export_files
 
 SEED, GROUPS = 11, 10
 
@@ -34,7 +34,7 @@ def sandbox_options(users: int) -> list[str]:
 async def _export(repo: Path) -> dict[str, Any]:
     state = load_repo(repo)
     async with Connector().from_env().open(repo, tier="business", rate=60.0, paced=True) as session:
-        report = await run_export(state, session, ExportOptions())
+        report = await export_files(state, session, ExportOptions())
     return {
         "requests": report.requests_sent,
         "files": len(report.written),

@@ -1,7 +1,12 @@
 """The command line: parse, build the session, call the core, render, pick the exit code.
 
 Nothing else prints. Each command runs on one event loop and, when it talks to Zoom, one session
-(one client, one token, one pacer, one live reader) from its start to its end.
+(one client, one token, one pacer, one live reader) from its start to its end. The steps of a
+command are its use case's, in the core (`apply.run.reconcile`, `audit.run.run_audit`,
+`export.run.run_export`, `validate.run_validate`, `plan.run.make_plan`): a command body parses,
+opens the session, calls one of them, renders what it returns and exits with the code
+`exitcodes` picks from it. What a use case must show or ask on the way (the plan before the
+confirmation, progress, the question itself) it asks for through the callbacks given here.
 """
 
 from __future__ import annotations
@@ -9,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gzip
 import io
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -24,21 +29,21 @@ from typing import Any, NoReturn, TextIO, TypeVar
 import click
 
 from reconciler import __version__
-from reconciler.apply.audit_log import audit_log_path, check_audit_log
-from reconciler.apply.report import ApplyReport, Traffic
-from reconciler.apply.run import ApplySettings, check_plan, run_apply
-from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
-from reconciler.audit.evidence import KEY_ENV, verify, write_manifest
+from reconciler.apply.run import ApplyOutcome, ApplyRequest, SavedScope, reconcile
+from reconciler.audit.evidence import KEY_ENV, verify
 from reconciler.audit.model import AuditResult
 from reconciler.audit.run import (
-    acknowledgement_problems,
-    check_same_account,
+    AuditRun,
+    Evidence,
+    report_file,
     run_audit,
-    since_report,
     snapshot_folder,
+    write_report,
 )
-from reconciler.audit.snapshot import manifest_path, read_header
+from reconciler.audit.snapshot import read_header
 from reconciler.cli_options import (
+    CommandWithSubcommands,
+    Subcommand,
     changed_since_option,
     format_option,
     path_argument,
@@ -50,29 +55,22 @@ from reconciler.cli_options import (
 from reconciler.connect import Connector, Session
 from reconciler.desired import DesiredState, load_repo
 from reconciler.desired.editor_schemas import write_schemas
-from reconciler.desired.problems import sorted_problems
 from reconciler.diagnostic import Diagnostic, from_problem
 from reconciler.errors import ReconcilerError, Refused, ValidationFailed
-from reconciler.escape import printable, quoted
+from reconciler.escape import printable
 from reconciler.exitcodes import (
     ExitCode,
-    for_apply,
     for_audit,
     for_explain,
+    for_outcome,
     for_plan,
-    for_validate,
+    for_validation,
 )
-from reconciler.export.engine import ExportOptions, ExportScope, Mode, family_keys
-from reconciler.export.remedy import packs_for
-from reconciler.export.run import run_export, run_remedy
+from reconciler.export.run import ExportRequest, ExportRun, open_repo, run_export
 from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
-from reconciler.plan.model import Plan, load_plan
-from reconciler.plan.policies import conflict_problems, desired_violations, engine_for
+from reconciler.plan.model import Plan
 from reconciler.plan.run import make_plan, scope_for
-from reconciler.plan.safety import judge_refusals
-from reconciler.plan.scope import within
-from reconciler.policy import Engine
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
@@ -91,7 +89,8 @@ from reconciler.render.failure import write_failure, write_failure_markdown
 from reconciler.render.progress import ProgressLines
 from reconciler.render.validate import render_validate_json, validate_json
 from reconciler.sandbox.cli import sandbox
-from reconciler.targets import UserSelector, parse_selectors
+from reconciler.targets import UserSelector
+from reconciler.validate import Validation, run_validate
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
 from reconciler.watch.cli import watch
 from reconciler.zoom.budget import ReadBudget
@@ -185,26 +184,6 @@ class _JsonReport:
         sys.stdout.flush()
 
 
-GZIP_LEVEL = 6  # zlib's default trade of size for time; Python's gzip defaults to 9, the slowest
-
-
-@contextmanager
-def report_file(path: Path) -> Iterator[TextIO]:
-    """A report's file (its folder made), gzip-compressed when its name ends in `.gz`: with no
-    name and no time in the gzip header, so one report is always the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix != ".gz":
-        with path.open("w", encoding="utf-8") as fh:
-            yield fh
-        return
-    with (
-        path.open("wb") as raw,
-        gzip.GzipFile("", "wb", GZIP_LEVEL, fileobj=raw, mtime=0) as packed,
-        io.TextIOWrapper(packed, encoding="utf-8") as fh,
-    ):
-        yield fh
-
-
 # The running command's report; a module's state because `main` reports a bug with it too.
 _json_report: _JsonReport | None = None
 
@@ -288,14 +267,26 @@ class _Loop:
         return self._runner.run(work)
 
     def session(self, state: DesiredState, sandbox: bool) -> Session:
-        """The command's one session: the connector the caller gave (tests), else the default."""
+        """The command's one session, opened now."""
+        return self.run(self.session_source(state, sandbox)())
+
+    def session_source(
+        self, state: DesiredState, sandbox: bool
+    ) -> Callable[[], Coroutine[Any, Any, Session]]:
+        """The command's one session, opened when the core asks for it (on this loop, held to
+        the command's end): the connector the caller gave (tests), else the default."""
         found = click.get_current_context().find_object(Connector) or Connector()
-        # The account's credentials come from the environment, read here and nowhere below.
-        connector = dataclasses.replace(found, sandbox=sandbox).from_env()
         options = state.options
         reads = ReadBudget(options.read_deadline, options.read_stall)
-        opened = connector.open(state.root, tier=options.rate_tier, reads=reads)
-        return self.run(self._stack.enter_async_context(opened))
+
+        async def source() -> Session:
+            # The account's credentials come from the environment, read here (when the core
+            # asks for the session, after it has checked its input) and nowhere below.
+            connector = dataclasses.replace(found, sandbox=sandbox).from_env()
+            opened = connector.open(state.root, tier=options.rate_tier, reads=reads)
+            return await self._stack.enter_async_context(opened)
+
+        return source
 
 
 VALIDATE_FORMATS = ("text", "json")
@@ -306,56 +297,47 @@ VALIDATE_FORMATS = ("text", "json")
 @format_option(VALIDATE_FORMATS)
 def validate(path: str, fmt: str) -> None:
     """Check the settings repo at PATH offline: every problem with file:line:col."""
+    if fmt == "json":  # the report of a failure too: a schema missing, a file unreadable
+        _expect_report("validate", files=[], stdout="json")
+    with _failures(path):
+        found = run_validate(path)
+    code = for_validation(found)
     if fmt == "json":
-        _validate_json(path)
-    try:
-        state, engine = _checked(path)
-    except ValidationFailed as failed:
-        _report(failed, path)
-        _exit(for_validate(len(failed.problems)))
-    violations = desired_violations(state, engine) if engine else []
-    if violations:
+        _render_validation_json(found, path, code)
+    else:
+        _render_validation(found, path)
+    _exit(code)
+
+
+def _render_validation(found: Validation, path: str) -> None:
+    """Every problem, or every violation, or the one line that says it is valid."""
+    if found.failed is not None:
+        _report(found.failed, path)
+    elif found.violations:
         out = io.StringIO()
-        _emitter(path)(violations, out)
+        _emitter(path)(found.violations, out)
         click.echo(out.getvalue(), nl=False)
-        click.echo(_violations_line(len(violations)), err=True)
-        _exit(for_validate(0, len(violations)))
-    click.echo(f"{printable(path)}: valid: {_summary(state)}")
-
-
-def _checked(path: str) -> tuple[DesiredState, Engine | None]:
-    """The repo, loaded and checked offline; ValidationFailed with every problem found."""
-    state = load_repo(path)
-    engine = engine_for(state)
-    found = acknowledgement_problems(state, engine, datetime.now(UTC).date())
-    found += conflict_problems(state, engine) if engine else []
-    if found:
-        raise ValidationFailed(sorted_problems(found))
-    return state, engine
+        click.echo(_violations_line(len(found.violations)), err=True)
+    elif found.state is not None:
+        click.echo(f"{printable(path)}: valid: {_summary(found.state)}")
 
 
 def _violations_line(count: int) -> str:
     return f"{count} policy violation{'' if count == 1 else 's'} in what the repo asks for"
 
 
-def _validate_json(path: str) -> NoReturn:
+def _render_validation_json(found: Validation, path: str, code: ExitCode) -> None:
     """The same checks as `validate`, as one JSON report on stdout (the counts on stderr)."""
-    try:
-        state, engine = _checked(path)
-    except ValidationFailed as failed:
-        code = for_validate(len(failed.problems))
-        document = validate_json(path, None, failed=failed, exit_code=int(code))
+    if found.failed is not None:
+        document = validate_json(path, None, failed=found.failed, exit_code=int(code))
         render_validate_json(document, sys.stdout)
-        click.echo(_count(failed), err=True)
-        _exit(code)
-    except ReconcilerError as error:  # e.g. a schema missing: still a report of this kind
-        _expect_report("validate", files=[], stdout="json")
-        _fail(error)
-    violations = desired_violations(state, engine) if engine else []
-    render_validate_json(validate_json(path, state, violations=violations), sys.stdout)
-    if violations:
-        click.echo(_violations_line(len(violations)), err=True)
-    _exit(for_validate(0, len(violations)))
+        _finished()
+        click.echo(_count(found.failed), err=True)
+        return
+    render_validate_json(validate_json(path, found.state, violations=found.violations), sys.stdout)
+    _finished()
+    if found.violations:
+        click.echo(_violations_line(len(found.violations)), err=True)
 
 
 @cli.command()
@@ -470,8 +452,16 @@ def plan(
         state = load_repo(path)
         session = loop.session(state, sandbox)
         made = _plan_now(loop, state, session, quiet, targets, changed_since)
-    render(made, sys.stdout, fmt, color=_color(), changed_since=changed_since)
-    sys.stdout.flush()  # the plan first, then any note on stderr
+    _render_plan(made, fmt, out, path, report, changed_since)
+    _exit(for_plan(made, detailed=detailed_exitcode, strict=strict))
+
+
+def _render_plan(
+    made: Plan, fmt: str, out: Path | None, path: str, report: _JsonReport, since: str | None
+) -> None:
+    """The plan first, then it saved, then any note on stderr."""
+    render(made, sys.stdout, fmt, color=_color(), changed_since=since)
+    sys.stdout.flush()
     report.stdout = None  # the plan is out; --out still gets a report if it cannot be saved
     if out is not None:
         _write_plan(made, out)
@@ -483,7 +473,6 @@ def plan(
             "neither in sync nor drift",
             err=True,
         )
-    _exit(for_plan(made, detailed=detailed_exitcode, strict=strict))
 
 
 # -- explain ------------------------------------------------------------------------------------
@@ -512,16 +501,46 @@ def explain(user: str, field: str, path: str, sandbox: bool, family: Any) -> Non
 # -- apply --------------------------------------------------------------------------------------
 
 
-def _confirm(plan: Plan, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        _refuse("not a terminal, so nobody can confirm; run with --yes")
-    targets = len({request.target for request in plan.requests})
-    if not click.confirm(f"Apply {len(plan.pending)} change(s) to {targets} target(s)?"):
-        _report_failure(Refused("cancelled; nothing was sent"), ExitCode.REFUSED)
-        click.echo("Cancelled; nothing was sent.", err=True)
-        _exit(ExitCode.REFUSED)
+def _confirmer(yes: bool) -> Callable[[Plan], bool]:
+    """Asks on the terminal before the first request (refused where nobody can answer)."""
+
+    def confirm(plan: Plan) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise Refused("not a terminal, so nobody can confirm; run with --yes")
+        targets = len({request.target for request in plan.requests})
+        with _interruptible():
+            return click.confirm(f"Apply {len(plan.pending)} change(s) to {targets} target(s)?")
+
+    return confirm
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C at the prompt aborts at once: the event loop's runner would only cancel its task
+    (and the prompt would wait on), so Python's own handler is back while it asks."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _shower(out: TextIO, path: str) -> Callable[[Plan, SavedScope | None], None]:
+    """The plan (on stderr when stdout holds the JSON report), its --target part first."""
+
+    def shown(plan: Plan, scoped: SavedScope | None) -> None:
+        if scoped is not None:
+            click.echo(
+                f"--target: {scoped.changes} of the saved plan's {scoped.of_changes} change(s), "
+                f"{scoped.requests} of its {scoped.of_requests} request(s)",
+                err=True,
+            )
+        render(plan, out, "text", color=_color() and out is sys.stdout)
+        _warn(plan.skipped, path)
+
+    return shown
 
 
 @cli.command()
@@ -586,104 +605,47 @@ def apply(
     """Make Zoom match the settings repo at PATH, sending only the changed fields."""
     out = sys.stderr if fmt == "json" else sys.stdout  # JSON alone on stdout
     _expect_report("apply", files=[], stdout="json" if fmt == "json" else None)
-    if plan_file and changed_since:
-        _fail(CHANGED_SINCE_WITH_PLAN)
     with _failures(path), _Loop() as loop:
+        request = ApplyRequest(
+            plan_file, targets, changed_since, dry_run, force, fail_fast, lock_timeout,
+            timedelta(hours=max_plan_age), audit_log,
+        )  # fmt: skip
         state = load_repo(path)
-        log = None if dry_run else audit_log_path(state.root, audit_log)
-        if log is not None:
-            check_audit_log(log)  # before anything is read, so nothing is read in vain
-        session = loop.session(state, sandbox)
-        run_id = new_run_id()
-        with contextlib.ExitStack() as held:
-            if log is not None:
-                lock = run_lock_path(state.root, session.account_id)
-                held.enter_context(RunLock(lock, run_id, timeout=lock_timeout))
-            if plan_file:
-                made = load_plan(plan_file)
-            else:
-                made = _plan_now(loop, state, session, quiet, targets, changed_since)
-            settings = ApplySettings(
-                audit_log=log or Path(),
-                run_id=run_id,
-                saved_plan=plan_file is not None,
-                force=force or dry_run,  # a dry run shows what the limits would refuse
-                fail_fast=fail_fast,
-                max_plan_age=timedelta(hours=max_plan_age),
+        done = loop.run(
+            reconcile(
+                state, loop.session_source(state, sandbox), request, confirm=_confirmer(yes),
+                shown=_shower(out, path), phases=lambda label, on: _progress(label, on, quiet),
             )
-            if plan_file:  # nothing of a saved plan is shown before it is found genuine
-                loop.run(
-                    check_plan(made, state, session, dataclasses.replace(settings, force=True))
-                )
-                made = _saved_scope(made, targets)
-            render(made, out, "text", color=_color() and out is sys.stdout)
-            _warn(made.skipped, path)
-            if dry_run:
-                would_refuse = [] if force else judge_refusals(made, state)
-                render_dry_run(made, out, would_refuse)
-                if fmt == "json":
-                    render_dry_run_json(made, sys.stdout, would_refuse)
-                    _finished()
-                _exit(for_plan(made, detailed=False, strict=strict))
-            if not made.requests:
-                _finish(
-                    made,
-                    ApplyReport.nothing_sent(made.blocked, Traffic.of(session.zoom.counters)),
-                    fmt,
-                    run_id,
-                    fail_on_blocked,
-                    strict,
-                )
-            loop.run(check_plan(made, state, session, settings))  # before asking
-            _confirm(made, yes)
-            with _progress("apply", session, quiet) as progress:
-                report = loop.run(run_apply(made, state, session, settings, progress))
-    _finish(made, report, fmt, run_id, fail_on_blocked, strict)
+        )  # fmt: skip
+    _exit(_render_outcome(done, fmt, out, fail_on_blocked=fail_on_blocked, strict=strict))
 
 
-CHANGED_SINCE_WITH_PLAN = (
-    "--changed-since does not go with --plan: a saved plan keeps the scope it was made with "
-    "(plan with --changed-since --out FILE, or pick targets of the saved plan with --target)"
-)
-
-
-def _saved_scope(plan: Plan, targets: tuple[str, ...]) -> Plan:
-    """With --target, only those targets' changes of the saved plan (said on stderr)."""
-    if not targets:
-        return plan
-    part = within(plan, parse_selectors(targets))
-    click.echo(
-        f"--target: {len(part.changes)} of the saved plan's {len(plan.changes)} change(s), "
-        f"{len(part.requests)} of its {len(plan.requests)} request(s)",
-        err=True,
-    )
-    return part
-
-
-def _finish(
-    plan: Plan, report: ApplyReport, fmt: str, run_id: str, fail_on_blocked: bool, strict: bool
-) -> NoReturn:
-    if fmt == "json":
-        render_report_json(plan, report, sys.stdout, run_id=run_id)
-    else:
-        render_report(plan, report, sys.stdout)
-    _finished()
-    code = for_apply(plan, report, fail_on_blocked=fail_on_blocked, strict=strict)
-    if code is ExitCode.REFUSED and fail_on_blocked and plan.blocked:
-        sys.stdout.flush()
-        click.echo(f"refused: {printable(blocked_reason(plan))}", err=True)
-    _exit(code)
+def _render_outcome(
+    done: ApplyOutcome, fmt: str, out: TextIO, *, fail_on_blocked: bool, strict: bool
+) -> ExitCode:
+    """The dry run's requests, the cancellation, or the apply's report; the exit code."""
+    code = for_outcome(done, fail_on_blocked=fail_on_blocked, strict=strict)
+    if done.would_refuse is not None:
+        render_dry_run(done.plan, out, done.would_refuse)
+        if fmt == "json":
+            render_dry_run_json(done.plan, sys.stdout, done.would_refuse)
+            _finished()
+    elif done.cancelled:
+        _report_failure(Refused("cancelled; nothing was sent"), code)
+        click.echo("Cancelled; nothing was sent.", err=True)
+    elif done.report is not None:
+        if fmt == "json":
+            render_report_json(done.plan, done.report, sys.stdout, run_id=done.run_id)
+        else:
+            render_report(done.plan, done.report, sys.stdout)
+        _finished()
+        if code is ExitCode.REFUSED and fail_on_blocked and done.plan.blocked:
+            sys.stdout.flush()
+            click.echo(f"refused: {printable(blocked_reason(done.plan))}", err=True)
+    return code
 
 
 # -- audit --------------------------------------------------------------------------------------
-
-
-def _write_report(result: AuditResult, fmt: str, out: Path) -> None:
-    try:
-        with report_file(out) as fh:
-            render_audit(result, fh, fmt)
-    except OSError as error:
-        _fail(f"cannot write the report to {printable(str(out))}: {error.strerror or error}")
 
 
 def _evidence_key() -> bytes | None:
@@ -691,65 +653,58 @@ def _evidence_key() -> bytes | None:
     return os.environ.get(KEY_ENV, "").encode("utf-8") or None
 
 
-def _write_evidence(result: AuditResult, folder: Path) -> None:
-    """Every format beside the snapshot, then the manifest over all of them."""
-    written = []
-    for fmt, name in EVIDENCE_NAMES.items():
-        _write_report(result, fmt, folder / name)
-        written.append(folder / name)
-    if result.snapshot is not None:
-        snapshot = Path(result.snapshot.path)
-        written += [snapshot, manifest_path(snapshot)]
-    try:
-        manifest = write_manifest(result, folder, written, _evidence_key())
-    except OSError as error:
-        _fail(f"cannot write the evidence manifest in {printable(str(folder))}: {error}")
-    click.echo(f"Evidence in {printable(str(folder))} ({printable(str(manifest))})", err=True)
+def _audit_report(fmt: str, out: Path | None, evidence: Path | None) -> _JsonReport:
+    """A failed audit's JSON report goes where the audit's would: --out, the bundle, stdout."""
+    files = [out] if out is not None and fmt == "json" else []
+    files += [evidence / EVIDENCE_NAMES["json"]] if evidence is not None else []
+    on_stdout = "json" if fmt == "json" and out is None else None
+    return _expect_report("audit", files=files, stdout=on_stdout)
 
 
-class _AuditCommand(click.Group):
-    """`audit PATH` runs an audit; `audit verify DIR` checks an evidence bundle. A click group
-    takes a subcommand where this command takes PATH, so the first word decides: a subcommand's
-    name (a repo of that name is reached as `./verify`), or PATH."""
-
-    allow_interspersed_args = True  # a command's, not a group's: `audit PATH --sandbox`
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] in self.commands:
-            ctx.meta[_AUDIT_SUBCOMMAND] = args
-            return []
-        return click.Command.parse_args(self, ctx, args)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        words = ctx.meta.pop(_AUDIT_SUBCOMMAND, None)
-        if words is None:
-            return click.Command.invoke(self, ctx)
-        name, *rest = words
-        with self.commands[name].make_context(name, rest, parent=ctx) as sub:
-            return sub.command.invoke(sub)
-
-    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
-        return click.Command.collect_usage_pieces(self, ctx)
+def _evidence(folder: Path | None) -> Evidence | None:
+    """--evidence DIR: every format the renderers write, signed with the key when it is set."""
+    if folder is None:
+        return None
+    return Evidence(folder, render_audit, EVIDENCE_NAMES, _evidence_key())
 
 
-_AUDIT_SUBCOMMAND = "reconciler.audit.subcommand"
+def _deliverer(fmt: str, out: Path | None, report: _JsonReport) -> Callable[[AuditResult], None]:
+    """The audit's report: into --out, or on stdout (then a later failure is a line on stderr)."""
+
+    def deliver(result: AuditResult) -> None:
+        if out is not None:
+            write_report(result, render_audit, fmt, out)
+            return
+        render_audit(result, sys.stdout, fmt)
+        sys.stdout.flush()
+        report.stdout = None
+
+    return deliver
 
 
-class _AuditSubcontext(click.Context):
-    """`reconciler audit verify`, not click's `reconciler audit [PATH] verify`: the audit's PATH
-    is no part of a subcommand's path."""
+def _audit_notes(done: AuditRun, fmt: str, path: str) -> None:
+    """Where the evidence or the snapshot is, the SARIF roll-up, warnings, unread targets."""
+    result = done.result
+    if done.manifest is not None:
+        where = f"{printable(str(done.manifest.parent))} ({printable(str(done.manifest))})"
+        click.echo(f"Evidence in {where}", err=True)
+    elif result.snapshot is not None:
+        click.echo(f"Snapshot: {printable(result.snapshot.path)}", err=True)
+    _finished()
+    sarif_note = roll_up_note(result) if fmt == "sarif" or done.manifest is not None else None
+    if sarif_note is not None:
+        click.echo(f"note: {printable(sarif_note)}", err=True)
+    _warn(done.warnings, path)
+    unknown = len(result.unknown_targets)
+    if unknown:
+        click.echo(
+            f"error: {unknown} target(s) could not be read; they are UNKNOWN, "
+            "neither compliant nor drifted",
+            err=True,
+        )
 
-    @property
-    def command_path(self) -> str:
-        parent = self.parent.command_path if self.parent is not None else ""
-        return f"{parent} {self.info_name}".strip()
 
-
-class _AuditSubcommand(click.Command):
-    context_class = _AuditSubcontext
-
-
-@cli.command(cls=_AuditCommand, no_args_is_help=False)
+@cli.command(cls=CommandWithSubcommands, no_args_is_help=False)
 @path_argument
 @sandbox_option("Audit")
 @format_option(AUDIT_FORMATS, default="markdown")
@@ -810,54 +765,23 @@ def audit(
     quiet: bool,
 ) -> None:
     """Read every target in Zoom and report drift from the repo at PATH and the rules' results."""
-    files = [out] if out is not None and fmt == "json" else []
-    files += [evidence / EVIDENCE_NAMES["json"]] if evidence is not None else []
-    on_stdout = "json" if fmt == "json" and out is None else None
-    report = _expect_report("audit", files=files, stdout=on_stdout)
+    report = _audit_report(fmt, out, evidence)
     with _failures(path), _Loop() as loop:
         state = load_repo(path)
         selector = UserSelector.parse(users)
-        earlier = read_header(since) if since is not None else None
-        snapshots = evidence if evidence is not None else snapshot_folder(state.root)
+        earlier = read_header(since) if since is not None else None  # bad: fails before Zoom
         session = loop.session(state, sandbox)
-        if earlier is not None:
-            check_same_account(earlier, session.account_id)
-        with _progress("audit", session, quiet) as progress:
-            done = loop.run(
-                run_audit(
-                    state, session, policies=policies, users=selector,
-                    snapshot_dir=snapshots, progress=progress, read_all=read_all,
-                )
-            )  # fmt: skip
-        result = done.result
-        if since is not None and result.snapshot is not None:
-            result.since = since_report(since, Path(result.snapshot.path))
-    if out is not None:
-        _write_report(result, fmt, out)
-    else:
-        render_audit(result, sys.stdout, fmt)
-        sys.stdout.flush()
-        report.stdout = None  # the report is out: a later failure is the line on stderr
-    if evidence is not None:
-        _write_evidence(result, evidence)
-    elif result.snapshot is not None:
-        click.echo(f"Snapshot: {printable(result.snapshot.path)}", err=True)
-    report.done = True
-    sarif_note = roll_up_note(result) if fmt == "sarif" or evidence is not None else None
-    if sarif_note is not None:
-        click.echo(f"note: {printable(sarif_note)}", err=True)
-    _warn(done.warnings, path)
-    unknown = len(result.unknown_targets)
-    if unknown:
-        click.echo(
-            f"error: {unknown} target(s) could not be read; they are UNKNOWN, "
-            "neither compliant nor drifted",
-            err=True,
-        )
-    _exit(for_audit(result, allow_unknown=allow_unknown))
+        done = loop.run(run_audit(
+            state, session, policies=policies, users=selector,
+            snapshot_dir=snapshot_folder(state.root), read_all=read_all, since=earlier,
+            evidence=_evidence(evidence), delivered=_deliverer(fmt, out, report),
+            phases=lambda label, on: _progress(label, on, quiet),
+        ))  # fmt: skip
+    _audit_notes(done, fmt, path)
+    _exit(for_audit(done.result, allow_unknown=allow_unknown))
 
 
-@click.command("verify", cls=_AuditSubcommand)
+@click.command("verify", cls=Subcommand)
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
 def audit_verify(folder: Path) -> None:
     """Check an evidence bundle against its manifest: every listed file there and unedited, no
@@ -877,26 +801,11 @@ def audit_verify(folder: Path) -> None:
     _exit(ExitCode.OK)
 
 
-assert isinstance(audit, _AuditCommand)
+assert isinstance(audit, CommandWithSubcommands)
 audit.add_command(audit_verify)
 
 
 # -- export -------------------------------------------------------------------------------------
-
-
-def _export_scope(account: bool, groups: str | None, users: tuple[str, ...]) -> ExportScope:
-    """No target option: everything. Otherwise only what the options name."""
-    if not account and groups is None and not users:
-        return ExportScope()
-    names = (
-        None if groups in (None, "*") else tuple(n.strip() for n in groups.split(",") if n.strip())
-    )
-    return ExportScope(
-        account=account,
-        groups=names if groups is not None else (),
-        users=UserSelector.parse(users),
-        all_users=False,
-    )
 
 
 @cli.command()
@@ -964,34 +873,27 @@ def export(
 ) -> None:
     """Write the settings repo at PATH from the live account (only what each target does not
     inherit), or bring live values back into the files it has."""
-    if sum([bool(fields), managed_only, all_fields]) > 1:
-        _fail("--fields, --managed-only and --all-fields do not go together; pick one")
-    if level is not None and remedy is None:
-        _fail("--level goes with --remedy PACK (the layer remedies are written at); drop it")
-    mode: Mode = "managed" if managed_only else "all" if all_fields else "differences"
     with _failures(path), _Loop() as loop:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        state = load_repo(path)
-        options = ExportOptions(
-            _export_scope(only_account, groups, users), family_keys(families), mode, fields
-        )
-        packs = None if remedy is None else packs_for(state, _pack_names(remedy))
-        session = loop.session(state, sandbox)
-        summary: list[str] = []
-        if packs is not None:
-            report, _remedies, summary = loop.run(
-                run_remedy(state, session, packs, level, dry_run=dry_run)
+        request = ExportRequest(
+            only_account, groups, users, families, fields, managed_only, all_fields, remedy,
+            level, dry_run,
+        )  # fmt: skip
+        state = open_repo(path)
+        done = loop.run(
+            run_export(
+                state, loop.session_source(state, sandbox), request,
+                phases=lambda label, on: _progress(label, on, quiet),
             )
-        else:
-            with _progress("export", session, quiet) as progress:
-                report = loop.run(
-                    run_export(state, session, options, dry_run=dry_run, progress=progress)
-                )
-        if not dry_run and report.written:
-            load_repo(path)  # what was written must load; a failure here is a bug, shown as such
+        )  # fmt: skip
+    _render_export(done, dry_run)
+    _exit(ExitCode.ERROR if done.report.unknown else ExitCode.OK)
+
+
+def _render_export(done: ExportRun, dry_run: bool) -> None:
+    report = done.report
     for line in report.lines:
         click.echo(printable(line))
-    for line in summary:
+    for line in done.summary:
         click.echo(printable(line), err=True)
     verb = "would change" if dry_run else "changed"
     click.echo(
@@ -1005,14 +907,6 @@ def export(
         click.echo(f"warning: {printable(item)}", err=True)
     for item in report.unknown:
         click.echo(f"error: not exported: {printable(item)}", err=True)
-    _exit(ExitCode.ERROR if report.unknown else ExitCode.OK)
-
-
-def _pack_names(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",")]
-    if not all(names):
-        _fail(f"--remedy {quoted(value)}: name packs separated by commas, e.g. cis-zoom-1.0")
-    return names
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Options that several commands share, defined once so they read and behave the same."""
+"""Options that several commands share, defined once so they read and behave the same; and the
+command class of a command that also has subcommands (`audit`, `audit verify`)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,46 @@ strict_option = click.option(
 quiet_option = click.option(
     "--quiet", is_flag=True, help="No progress on stderr (errors and warnings still show)."
 )
+
+
+class CommandWithSubcommands(click.Group):
+    """A command with arguments of its own and subcommands: `audit PATH` runs an audit, `audit
+    verify DIR` checks an evidence bundle. A click group takes a subcommand where this command
+    takes PATH, so the first word decides: a subcommand's name (a repo of that name is reached
+    as `./verify`), or PATH."""
+
+    allow_interspersed_args = True  # a command's, not a group's: `audit PATH --sandbox`
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            ctx.meta[_SUBCOMMAND] = args
+            return []
+        return click.Command.parse_args(self, ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        words = ctx.meta.pop(_SUBCOMMAND, None)
+        if words is None:
+            return click.Command.invoke(self, ctx)
+        name, *rest = words
+        with self.commands[name].make_context(name, rest, parent=ctx) as sub:
+            return sub.command.invoke(sub)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return click.Command.collect_usage_pieces(self, ctx)
+
+
+_SUBCOMMAND = "reconciler.subcommand"
+
+
+class _SubcommandContext(click.Context):
+    """`reconciler audit verify`, not click's `reconciler audit [PATH] verify`: the command's
+    PATH is no part of a subcommand's path."""
+
+    @property
+    def command_path(self) -> str:
+        parent = self.parent.command_path if self.parent is not None else ""
+        return f"{parent} {self.info_name}".strip()
+
+
+class Subcommand(click.Command):
+    context_class = _SubcommandContext

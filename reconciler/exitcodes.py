@@ -9,9 +9,11 @@ from __future__ import annotations
 from enum import IntEnum
 
 from reconciler.apply.report import ApplyReport
+from reconciler.apply.run import ApplyOutcome
 from reconciler.audit.model import AuditResult, FindingStatus
 from reconciler.plan.explain import Explanation
 from reconciler.plan.model import Plan
+from reconciler.validate import Validation
 
 
 class ExitCode(IntEnum):
@@ -26,6 +28,11 @@ def for_validate(problems: int, violations: int = 0) -> ExitCode:
     if problems:
         return ExitCode.ERROR
     return ExitCode.REFUSED if violations else ExitCode.OK
+
+
+def for_validation(found: Validation) -> ExitCode:
+    problems = len(found.failed.problems) if found.failed is not None else 0
+    return for_validate(problems, len(found.violations))
 
 
 def for_plan(plan: Plan, *, detailed: bool, strict: bool = False) -> ExitCode:
@@ -57,6 +64,18 @@ def for_apply(
     if counts["stale"] or (fail_on_blocked and plan.blocked):
         return ExitCode.REFUSED
     return ExitCode.OK
+
+
+def for_outcome(
+    outcome: ApplyOutcome, *, fail_on_blocked: bool = False, strict: bool = False
+) -> ExitCode:
+    """`apply`'s code: a dry run's is its plan's (no --detailed-exitcode), a run cancelled at the
+    confirmation is refused, else the report's (`for_apply`)."""
+    if outcome.cancelled:
+        return ExitCode.REFUSED
+    if outcome.report is None:
+        return for_plan(outcome.plan, detailed=False, strict=strict)
+    return for_apply(outcome.plan, outcome.report, fail_on_blocked=fail_on_blocked, strict=strict)
 
 
 def for_explain(found: Explanation) -> ExitCode:

@@ -9,6 +9,7 @@ tells a waiting run who holds it.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import json
@@ -56,13 +57,26 @@ class RunLock:
     def __enter__(self) -> RunLock:
         fd = _open_lock(self.path)
         try:
-            self._take(fd)
+            deadline = time.monotonic() + self.timeout
+            while not self._try(fd, deadline):
+                time.sleep(min(RETRY_INTERVAL, deadline - time.monotonic()))
         except BaseException:
             os.close(fd)
             raise
-        _record_holder(fd, self.run_id)
-        self._fd = fd
-        return self
+        return self._held(fd)
+
+    async def __aenter__(self) -> RunLock:
+        """The same lock, waited for without blocking the event loop (a long-lived process, such
+        as `watch`, keeps answering while a scheduled apply holds it)."""
+        fd = _open_lock(self.path)
+        try:
+            deadline = time.monotonic() + self.timeout
+            while not self._try(fd, deadline):
+                await asyncio.sleep(min(RETRY_INTERVAL, deadline - time.monotonic()))
+        except BaseException:
+            os.close(fd)
+            raise
+        return self._held(fd)
 
     def __exit__(self, *_: object) -> None:
         fd, self._fd = self._fd, None
@@ -71,19 +85,26 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def _take(self, fd: int) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise RunLocked(self._held_message(fd)) from None
-                time.sleep(min(RETRY_INTERVAL, left))
-            except OSError as exc:
-                raise _cannot_lock(self.path, exc) from exc
+    async def __aexit__(self, *_: object) -> None:
+        self.__exit__()
+
+    def _held(self, fd: int) -> RunLock:
+        _record_holder(fd, self.run_id)
+        self._fd = fd
+        return self
+
+    def _try(self, fd: int, deadline: float) -> bool:
+        """One attempt: True when taken, False to wait and try again, RunLocked past the
+        deadline."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if deadline - time.monotonic() <= 0:
+                raise RunLocked(self._held_message(fd)) from None
+            return False
+        except OSError as exc:
+            raise _cannot_lock(self.path, exc) from exc
 
     def _held_message(self, fd: int) -> str:
         longer = f" longer than {self.timeout:g} s" if self.timeout > 0 else ""

@@ -9,6 +9,9 @@ Names come from Zoom, so none is trusted: a file name the loader would not read
 (`settings_path_problem`, the loader's own rule), two targets that would share one file, or a
 file the loader would refuse, leaves that target out with a warning and exports the rest. The
 files are then written all at once or not at all (`export.stage`).
+
+`run_export` is the use case (`reconciler export`): the request checked, the files written from
+the live account or the remedies of the packs, then the repo loaded again. It prints nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.connect import Session
-from reconciler.desired import DesiredState, yamlfile
+from reconciler.desired import DesiredState, load_repo, yamlfile
 from reconciler.desired.models import FileKind
 from reconciler.desired.repo import check_file, load_tree, settings_path_problem, too_big
 from reconciler.desired.state import nest
@@ -31,12 +34,21 @@ from reconciler.desired.writer import (
 )
 from reconciler.desired.yamlfile import Document
 from reconciler.diff import MISSING
-from reconciler.errors import ConfigError, ValidationFailed
+from reconciler.errors import ConfigError, ReconcilerError, ValidationFailed
 from reconciler.escape import printable, quoted
-from reconciler.export.engine import Exporter, ExportOptions, TargetFile
-from reconciler.export.remedy import Remedies, find_remedies, remedy_summary
+from reconciler.export.engine import (
+    Exporter,
+    ExportOptions,
+    ExportScope,
+    Mode,
+    TargetFile,
+    family_keys,
+)
+from reconciler.export.remedy import Remedies, find_remedies, packs_for, remedy_summary
 from reconciler.export.stage import StagedTree, commit
 from reconciler.policy import Pack
+from reconciler.targets import UserSelector
+from reconciler.usecase import Phases, SessionSource, no_phases, session_of
 from reconciler.vocab import Level, ProgressHook, no_progress
 
 
@@ -67,7 +79,104 @@ def planned_text(
     return text, [FileChange(edit.path, MISSING, edit.value) for edit in target.edits]
 
 
+@dataclass(frozen=True)
+class ExportRequest:
+    """What one export is asked for (the command line's options). No target: everything."""
+
+    account: bool = False
+    groups: str | None = None  # "*": every group; else comma-separated names (globs)
+    users: tuple[str, ...] = ()  # selectors
+    families: tuple[str, ...] = ()  # the repo's keys; none: all four
+    fields: tuple[str, ...] = ()  # globs over dotted paths
+    managed_only: bool = False
+    all_fields: bool = False
+    remedy: str | None = None  # PACK[,PACK]: the remedies of these packs instead
+    level: Level | None = None  # with remedy: the layer to write them at
+    dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        if sum([bool(self.fields), self.managed_only, self.all_fields]) > 1:
+            raise ReconcilerError(
+                "--fields, --managed-only and --all-fields do not go together; pick one"
+            )
+        if self.level is not None and self.remedy is None:
+            raise ReconcilerError(
+                "--level goes with --remedy PACK (the layer remedies are written at); drop it"
+            )
+
+    def options(self) -> ExportOptions:
+        """ConfigError for a selector or a family that is not one."""
+        mode: Mode = "managed" if self.managed_only else "all" if self.all_fields else "differences"
+        return ExportOptions(self.scope(), family_keys(self.families), mode, self.fields)
+
+    def scope(self) -> ExportScope:
+        if not self.account and self.groups is None and not self.users:
+            return ExportScope()
+        groups: tuple[str, ...] | None = ()  # no --groups: none
+        if self.groups == "*":
+            groups = None  # --groups alone: every one
+        elif self.groups is not None:
+            groups = tuple(name.strip() for name in self.groups.split(",") if name.strip())
+        return ExportScope(
+            account=self.account,
+            groups=groups,
+            users=UserSelector.parse(self.users),
+            all_users=False,
+        )
+
+    def pack_names(self) -> list[str] | None:
+        if self.remedy is None:
+            return None
+        names = [name.strip() for name in self.remedy.split(",")]
+        if not all(names):
+            raise ReconcilerError(
+                f"--remedy {quoted(self.remedy)}: name packs separated by commas, e.g. cis-zoom-1.0"
+            )
+        return names
+
+
+@dataclass
+class ExportRun:
+    report: ExportReport
+    summary: list[str]  # the remedies' lines (none for a plain export)
+
+
+def open_repo(path: str | Path) -> DesiredState:
+    """The repo to export into, its folder made when it is not there yet."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return load_repo(path)
+
+
 async def run_export(
+    state: DesiredState,
+    session: Session | SessionSource,
+    request: ExportRequest,
+    *,
+    phases: Phases = no_phases,
+) -> ExportRun:
+    """The export the request asks for; the repo loaded again after anything was written (it
+    must load: a failure there is a bug, raised as it is). Bad options are refused before the
+    session is opened, when `session` is its source."""
+    options = request.options()
+    names = request.pack_names()
+    packs = None if names is None else packs_for(state, names)
+    session = await session_of(session)
+    summary: list[str] = []
+    if packs is not None:
+        report, _remedies, summary = await run_remedy(
+            state, session, packs, request.level, dry_run=request.dry_run
+        )
+    else:
+        with phases("export", session) as progress:
+            report = await export_files(
+                state, session, options, dry_run=request.dry_run, progress=progress
+            )
+    if not request.dry_run and report.written:
+        load_repo(state.root)
+    return ExportRun(report, summary)
+
+
+async def export_files(
     state: DesiredState,
     session: Session,
     options: ExportOptions,

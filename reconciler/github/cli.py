@@ -22,6 +22,13 @@ from reconciler.errors import ReconcilerError
 from reconciler.escape import printable
 from reconciler.github.api import Context, GitHub
 from reconciler.github.report_text import TooBig, read_report
+from reconciler.github.reports import (
+    ChangeLine,
+    RunError,
+    RunReport,
+    UnknownReport,
+    parse_report,
+)
 from reconciler.render.markdown import escape
 
 _REPORT_LIMIT = 64 * 1024 * 1024  # characters of any one value held
@@ -64,74 +71,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-KINDS = ("plan", "apply", "audit", "validate")
-COUNTS = ("changes", "blocked", "not_applied", "drift", "violations", "unknown")
-
-
-def report_kind(report: dict[str, Any], path: Path) -> str:
-    """The report's `kind`; a document of no kind this version knows is refused."""
-    kind = report.get("kind")
-    if kind not in KINDS:
-        shown = printable(str(kind), 40) if kind is not None else "no kind"
-        _fail(
-            f"{path}: a document of {shown}, not a report of this version of reconciler"
-            f" (one of {', '.join(KINDS)}); pass the report a command wrote with --format json"
-        )
-    return str(kind)
-
-
-def error_of(report: dict[str, Any]) -> dict[str, Any] | None:
-    """A failed run's `error` object (None for a run that finished)."""
-    found = report.get("error")
-    return found if isinstance(found, dict) else None
-
-
-def counts(report: dict[str, Any]) -> dict[str, int]:
-    """The counts a workflow branches on, by the report's kind (all 0 for a failed run)."""
-    summary = _mapping(report.get("summary"))
-    number = _number
-    found = dict.fromkeys(COUNTS, 0)
-    kind = report.get("kind")
-    if error_of(report) is not None and kind != "validate":
-        return found
-    if kind == "audit":
-        by_result = _mapping(summary.get("by_result"))
-        found["drift"] = number(by_result.get("drift"))
-        found["violations"] = number(by_result.get("fail"))
-        found["unknown"] = number(summary.get("unknown_targets"))
-    elif kind == "apply":
-        found["changes"] = number(summary.get("applied"))
-        found["blocked"] = number(summary.get("blocked"))
-        found["not_applied"] = number(summary.get("not_applied")) + number(summary.get("failed"))
-        found["unknown"] = number(report.get("unknown_targets"))
-    elif kind == "plan":
-        findings = _mapping(report.get("policy")).get("findings")
-        findings = findings if isinstance(findings, list) else []
-        found["changes"] = number(summary.get("changes_pending"))
-        found["blocked"] = number(summary.get("changes_blocked"))
-        found["violations"] = sum(
-            isinstance(f, dict) and f.get("state") == "introduced" for f in findings
-        )
-        found["unknown"] = number(summary.get("unknown_targets"))
-    elif kind == "validate":
-        violations = report.get("violations")
-        found["violations"] = len(violations) if isinstance(violations, list) else 0
-    return found
-
-
-def needs_attention(report: dict[str, Any], exit_code: int) -> bool:
-    if exit_code != 0 or error_of(report) is not None:
-        return True
-    found = counts(report)
-    return any(found[key] for key in ("blocked", "not_applied", "drift", "violations", "unknown"))
+def _parsed(document: dict[str, Any], path: Path) -> RunReport:
+    try:
+        return parse_report(document)
+    except UnknownReport as unknown:
+        _fail(f"{path}: {unknown}")
 
 
 def _client() -> GitHub:
@@ -201,10 +145,9 @@ def _pull_request_number() -> int:
 )
 def issue(marker: str, title: str, report: Path, exit_code: int, body_file: Path | None) -> None:
     """Open or update the flow's issue when the run needs attention; close it when clean."""
-    found = _read_json(report) if report.exists() else {}
-    if found:
-        report_kind(found, report)
-    attention = exit_code != 0 if not found else needs_attention(found, exit_code)
+    document = _read_json(report) if report.exists() else {}
+    found = _parsed(document, report) if document else None
+    attention = exit_code != 0 if found is None else found.needs_attention(exit_code)
     run = _run_url()
     with _client() as client:
         try:
@@ -225,16 +168,18 @@ LISTED_CHANGES = 50
 LISTED_RESULTS = (("failed", "Failed"), ("not_applied", "Not applied"), ("blocked", "Blocked"))
 
 
-def _issue_text(found: dict[str, Any], exit_code: int, body_file: Path | None, run: str) -> str:
+def _issue_text(
+    found: RunReport | None, exit_code: int, body_file: Path | None, run: str
+) -> str:
     lines = [f"The run {run} needs attention (exit {exit_code})." if run else f"Exit {exit_code}."]
-    if not found:
+    if found is None:
         lines += ["", "The run wrote no report: see the run's log."]
-    failure = error_of(found)
+    failure = found.error if found is not None else None
     if failure is not None:
         lines += ["", *_error_lines(failure)]
-    elif found:
+    elif found is not None:
         shown = ", ".join(
-            f"{key.replace('_', ' ')}: {value}" for key, value in counts(found).items()
+            f"{key.replace('_', ' ')}: {value}" for key, value in found.counts.items()
         )
         lines += ["", shown]
         lines += _change_lines(found, run)
@@ -246,36 +191,26 @@ def _issue_text(found: dict[str, Any], exit_code: int, body_file: Path | None, r
     return "\n".join(lines) + "\n"
 
 
-def _error_lines(failure: dict[str, Any]) -> list[str]:
-    code = printable(str(failure.get("code", "error")), 40)
-    what = "was refused" if failure.get("exit_code") == 3 else "failed"
-    lines = [f"**The run {what}** ({code}): {escape(str(failure.get('message', '')))}"]
-    reasons = failure.get("reasons")
-    for item in reasons if isinstance(reasons, list) else []:
-        if isinstance(item, dict):
-            lines.append(f"- {escape(str(item.get('reason', '')))}")
-    problems = failure.get("problems")
-    problems = problems if isinstance(problems, list) else []
-    for problem in problems[:LISTED_CHANGES]:
-        if isinstance(problem, dict):
-            where = ":".join(
-                str(problem[k]) for k in ("file", "line", "col") if problem.get(k) is not None
-            )
-            lines.append(f"- {escape(where)}: {escape(str(problem.get('message', '')))}")
-    if len(problems) > LISTED_CHANGES:
-        lines.append(f"- and {len(problems) - LISTED_CHANGES} more")
-    if failure.get("hint"):
-        lines += ["", f"What to do: {escape(str(failure['hint']))}"]
+def _error_lines(failure: RunError) -> list[str]:
+    code = printable(failure.code, 40)
+    what = "was refused" if failure.refused else "failed"
+    lines = [f"**The run {what}** ({code}): {escape(failure.message)}"]
+    lines += [f"- {escape(reason)}" for reason in failure.reasons]
+    for problem in failure.problems[:LISTED_CHANGES]:
+        if problem is not None:
+            lines.append(f"- {escape(problem.where)}: {escape(problem.message)}")
+    if len(failure.problems) > LISTED_CHANGES:
+        lines.append(f"- and {len(failure.problems) - LISTED_CHANGES} more")
+    if failure.hint:
+        lines += ["", f"What to do: {escape(failure.hint)}"]
     return lines
 
 
-def _change_lines(found: dict[str, Any], run: str) -> list[str]:
+def _change_lines(found: RunReport, run: str) -> list[str]:
     """An apply's blocked, not applied and failed changes, each kind capped at LISTED_CHANGES."""
-    changes = found.get("changes") if found.get("kind") == "apply" else None
-    listed = [c for c in changes if isinstance(c, dict)] if isinstance(changes, list) else []
     lines: list[str] = []
     for result, title in LISTED_RESULTS:
-        these = [c for c in listed if c.get("result") == result]
+        these = [change for change in found.changes if change.result == result]
         if not these:
             continue
         lines += ["", f"{title} ({len(these)}):"]
@@ -286,17 +221,9 @@ def _change_lines(found: dict[str, Any], run: str) -> list[str]:
     return lines
 
 
-def _change_line(change: dict[str, Any]) -> str:
-    target = _mapping(change.get("target"))
-    who = target.get("email") or target.get("name") or target.get("id") or "?"
-    label = "account" if target.get("kind") == "account" else f"{target.get('kind')} {who}"
-    path = change.get("path")
-    field = ".".join(str(p) for p in path) if isinstance(path, list) else "?"
-    option = change.get("option")
-    where = f"{label} [{option}] {field}" if option else f"{label} {field}"
-    detail = change.get("detail")
-    text = f"`{printable(where, 200)}`"
-    return f"{text}: {escape(str(detail))}" if detail else text
+def _change_line(change: ChangeLine) -> str:
+    text = f"`{printable(change.where, 200)}`"
+    return f"{text}: {escape(change.detail)}" if change.detail else text
 
 
 @github.command()
@@ -312,11 +239,12 @@ def outputs(report: Path, exit_code: int, title: str | None) -> None:
     """Write the step outputs (exit-code, changes, blocked, not-applied, drift, violations,
     unknown) to $GITHUB_OUTPUT (or stdout)."""
     document = _read_json(report) if report.exists() else {}
-    kind = report_kind(document, report) if document else ""
-    failure = error_of(document)
-    found = counts(document) if document else {}
+    parsed = _parsed(document, report) if document else None
+    kind = parsed.kind if parsed is not None else ""
+    failure = parsed.error if parsed is not None else None
+    found = parsed.counts if parsed is not None else {}
     lines = [f"exit-code={exit_code}", f"report={report}", f"kind={kind}"]
-    lines.append(f"error={printable(str(failure.get('code', 'error')), 40) if failure else ''}")
+    lines.append(f"error={printable(failure.code, 40) if failure else ''}")
     lines += [f"{key.replace('_', '-')}={value}" for key, value in found.items()]
     _append("GITHUB_OUTPUT", lines)
     if title is not None:

@@ -1,6 +1,7 @@
 """The worker: events from the durable queue, coalesced for a short window, then a plan of only
 the targets they touch, through a fresh live reader; with --heal the drift goes back through
-`run_apply` (safety limits, audit log), under the run lock taken for that repair alone.
+`reconcile()`, as `reconciler apply` does (safety limits, audit log), under the run lock taken
+for that repair alone.
 
 Our own PATCHes come back as events too: one that carries only what we wrote is known as ours
 and not planned; any other finds the target in sync and sends nothing. A repair never loops.
@@ -12,18 +13,16 @@ scope the events reach and returns what became of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from reconciler.apply.report import ApplyReport
-from reconciler.apply.run import ApplySettings, run_apply
-from reconciler.apply.runlock import RunLock, new_run_id, run_lock_path
+from reconciler.apply.run import ApplyRequest, reconcile
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.diff import MISSING
@@ -136,8 +135,9 @@ async def repair_targets(
     settings: WatchSettings,
     cause: Cause,
 ) -> RepairOutcome:
-    """Plan `scope` with fresh reads; with --heal, apply its drift as `reconciler apply` would
-    (safety limits, audit log lines naming the events), holding the run lock only meanwhile.
+    """Plan `scope` with fresh reads; with --heal, apply its drift through `reconcile()`, the
+    same call as `reconciler apply` (run lock held only meanwhile and waited for without
+    blocking the receiver, safety limits, audit log lines naming the events).
 
     Raises RunLocked when another apply holds the lock past `settings.lock_wait`."""
     # Fresh reads (no lock documents or values cached from an earlier pass); the directory of
@@ -145,47 +145,30 @@ async def repair_targets(
     fresh = dataclasses.replace(session, reader=session.reader.fresh())
     if not settings.heal:
         return RepairOutcome(await make_plan(state, fresh, scope))
-    run_id = new_run_id()
-    async with _run_lock(run_lock_path(state.root, session.account_id), run_id, settings):
-        plan = await make_plan(state, fresh, scope)
-        if not plan.requests:
-            return RepairOutcome(plan)
-        apply_settings = ApplySettings(
-            audit_log=settings.audit_log,
-            run_id=run_id,
-            saved_plan=False,
-            annotate=lambda record: _annotation(cause, record),
+    request = ApplyRequest(
+        scope=scope,
+        lock_timeout=settings.lock_wait,
+        audit_log=settings.audit_log,
+        annotate=lambda record: _annotation(cause, record),
+    )
+    shown: list[Plan] = []
+    try:
+        outcome = await reconcile(
+            state,
+            fresh,
+            request,
+            confirm=lambda _plan: True,
+            shown=lambda plan, _: shown.append(plan),
         )
-        try:
-            report = await run_apply(plan, state, fresh, apply_settings)
-        except UnsafePlan as unsafe:
-            return RepairOutcome(plan, refused=str(unsafe))
-        return RepairOutcome(plan, report)
+    except UnsafePlan as unsafe:
+        return RepairOutcome(shown[-1], refused=str(unsafe))
+    return RepairOutcome(outcome.plan, outcome.report if outcome.plan.requests else None)
 
 
 def _annotation(cause: Cause, record: Mapping[str, Any]) -> dict[str, Any]:
     target = record.get("target")
     events = cause.for_target(target) if isinstance(target, Mapping) else []
     return {"watch": {"trigger": cause.trigger, "cause": events}}
-
-
-@contextlib.asynccontextmanager
-async def _run_lock(path: Path, run_id: str, settings: WatchSettings) -> AsyncIterator[None]:
-    """The apply run lock, waited for without blocking the receiver's loop (RunLock's own wait
-    sleeps the thread)."""
-    deadline = time.monotonic() + settings.lock_wait
-    while True:
-        try:
-            lock = RunLock(path, run_id).__enter__()
-            break
-        except RunLocked:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-    try:
-        yield
-    finally:
-        lock.__exit__()
 
 
 # -- the worker ----------------------------------------------------------------------------------

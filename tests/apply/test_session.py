@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.run import ApplySettings, run_apply
+from reconciler.apply.run import ApplySettings, check_plan, run_apply
 from reconciler.connect import Connector
 from reconciler.desired import load_repo
 from reconciler.errors import UnsafePlan
@@ -68,7 +68,7 @@ async def test_run_apply_refuses_a_plan_over_the_safety_limit(
         assert len({request.target for request in plan.requests}) == 2
         settings = ApplySettings(audit_log, "run-1", saved_plan=False)
         with pytest.raises(UnsafePlan) as refused:
-            await run_apply(plan, state, session, settings)
+            await run_apply(await check_plan(plan, state, session, settings), state, session)
         assert str(refused.value) == (
             "refusing an unsafe plan: 2 targets change, more than max_changed_targets (1). "
             "Check the plan, then apply with --force, or raise the `safety:` limits in "
@@ -77,6 +77,6 @@ async def test_run_apply_refuses_a_plan_over_the_safety_limit(
         assert served.patches() == []
         assert not audit_log.exists()
         forced = ApplySettings(audit_log, "run-2", saved_plan=False, force=True)
-        report = await run_apply(plan, state, session, forced)
+        report = await run_apply(await check_plan(plan, state, session, forced), state, session)
     assert len(report.targets("applied")) == 2
     assert len(served.patches()) == 2

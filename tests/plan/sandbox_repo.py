@@ -26,7 +26,7 @@ from typing import Any
 import httpx2
 
 from reconciler.apply.report import ApplyReport
-from reconciler.apply.run import ApplySettings, run_apply
+from reconciler.apply.run import ApplySettings, check_plan, run_apply
 from reconciler.connect import Connector, sandbox_state_path
 from reconciler.desired import load_repo
 from reconciler.plan.model import Plan, Request
@@ -260,7 +260,8 @@ async def apply_plan(
     state = load_repo(repo)
     settings = ApplySettings(audit_log, "test-run", saved_plan=compare_and_set)
     async with connector.open(repo, tier=state.options.rate_tier, rate=rate) as session:
-        return await run_apply(plan, state, session, settings)
+        checked = await check_plan(plan, state, session, settings)
+        return await run_apply(checked, state, session)
 
 
 def api_calls(entries: list[Entry]) -> list[Entry]:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from reconciler.audit.model import AuditResult
-from reconciler.cli import report_file
+from reconciler.audit.run import report_file
 from reconciler.render.audit_json import audit_json, render
 from tests.audit.sample import sample
 

@@ -117,7 +117,8 @@ async def run(repo: Path, env: dict[str, str], rate: float) -> tuple[list[Row], 
     journal.clear()
     state = load_repo(repo)
     # One session for both phases, as `apply` without `--plan` runs.
-    async with Connector().open(repo, tier=state.options.rate_tier, rate=rate) as session:
+    connector = Connector().from_env()  # the ZOOM_* environment's account
+    async with connector.open(repo, tier=state.options.rate_tier, rate=rate) as session:
         plan, plan_wall, plan_cpu = await timed(make_plan(state, session))
         targets = len({request.target for request in plan.requests})
         plan_row = row("plan", targets, 1, rate, journal, plan_wall, plan_cpu)

@@ -51,7 +51,8 @@ def sandbox_options(users: int, latency: float, jitter: float, rate: str) -> lis
 async def _audit(repo: Path, rate: float | None, snapshots: Path) -> dict[str, Any]:
     state = load_repo(repo)
     tier = state.options.rate_tier
-    async with Connector().open(repo, tier=tier, rate=rate, paced=rate is not None) as session:
+    connector = Connector().from_env()  # the ZOOM_* environment's account
+    async with connector.open(repo, tier=tier, rate=rate, paced=rate is not None) as session:
         done = await run_audit(state, session, snapshot_dir=snapshots)
     result = done.result
     return {

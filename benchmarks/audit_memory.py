@@ -97,7 +97,8 @@ def _peak_mb() -> float:
 
 async def _audited(repo: Path, snapshots: Path) -> Any:
     state = load_repo(repo)
-    async with Connector().open(repo, tier=state.options.rate_tier, paced=False) as session:
+    connector = Connector().from_env()  # the ZOOM_* environment's account
+    async with connector.open(repo, tier=state.options.rate_tier, paced=False) as session:
         return (await run_audit(state, session, snapshot_dir=snapshots)).result
 
 

@@ -43,7 +43,7 @@ def write_repo(root: Path) -> None:
 
 async def _audit(repo: Path) -> AuditResult:
     state = load_repo(repo)
-    async with Connector().open(repo, tier=None, rate=None, paced=False) as session:
+    async with Connector().from_env().open(repo, tier=None, rate=None, paced=False) as session:
         done = await run_audit(state, session, snapshot_dir=None)
     return done.result
 

@@ -95,7 +95,7 @@ async def _plan(repo: Path, limit: float, headers: str) -> Row:
     state = load_repo(repo)
     assert state.options.rate_tier is None
     opened: AbstractAsyncContextManager[Session] = (
-        Connector().open(repo, tier=None)
+        Connector().from_env().open(repo, tier=None)
         if headers == "per-second"
         else daily_session(rate_for(state.options.rate_tier))
     )

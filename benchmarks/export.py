@@ -33,7 +33,7 @@ def sandbox_options(users: int) -> list[str]:
 
 async def _export(repo: Path) -> dict[str, Any]:
     state = load_repo(repo)
-    async with Connector().open(repo, tier="business", rate=60.0, paced=True) as session:
+    async with Connector().from_env().open(repo, tier="business", rate=60.0, paced=True) as session:
         report = await export_files(state, session, ExportOptions())
     return {
         "requests": report.requests_sent,

@@ -82,7 +82,8 @@ def sandbox_options(users: int, latency: float, jitter: float, rate: str) -> lis
 async def _plan(repo: Path, rate: float | None, changed_since: str | None) -> Plan:
     state = load_repo(repo)
     tier = state.options.rate_tier
-    async with Connector().open(repo, tier=tier, rate=rate, paced=rate is not None) as session:
+    connector = Connector().from_env()  # the ZOOM_* environment's account
+    async with connector.open(repo, tier=tier, rate=rate, paced=rate is not None) as session:
         return await make_plan(state, session, scope_for(state, (), changed_since))
 
 

@@ -71,7 +71,6 @@ from reconciler.github.cli import github
 from reconciler.plan.explain import explain as explain_field
 from reconciler.plan.model import Plan
 from reconciler.plan.run import make_plan, scope_for
-from reconciler.plan.scope import UserSelector
 from reconciler.policy.cli import policy
 from reconciler.render import PLAN_FORMATS, render
 from reconciler.render.apply_report import (
@@ -90,6 +89,7 @@ from reconciler.render.failure import write_failure, write_failure_markdown
 from reconciler.render.progress import ProgressLines
 from reconciler.render.validate import render_validate_json, validate_json
 from reconciler.sandbox.cli import sandbox
+from reconciler.targets import UserSelector
 from reconciler.validate import Validation, run_validate
 from reconciler.vocab import FAMILIES, ProgressHook, no_progress
 from reconciler.watch.cli import watch
@@ -276,12 +276,14 @@ class _Loop:
         """The command's one session, opened when the core asks for it (on this loop, held to
         the command's end): the connector the caller gave (tests), else the default."""
         found = click.get_current_context().find_object(Connector) or Connector()
-        connector = dataclasses.replace(found, sandbox=sandbox)
         options = state.options
         reads = ReadBudget(options.read_deadline, options.read_stall)
-        opened = connector.open(state.root, tier=options.rate_tier, reads=reads)
 
         async def source() -> Session:
+            # The account's credentials come from the environment, read here (when the core
+            # asks for the session, after it has checked its input) and nowhere below.
+            connector = dataclasses.replace(found, sandbox=sandbox).from_env()
+            opened = connector.open(state.root, tier=options.rate_tier, reads=reads)
             return await self._stack.enter_async_context(opened)
 
         return source

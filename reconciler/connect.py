@@ -1,9 +1,12 @@
-"""One session per command: one ZoomClient (one token, one pacer) and the live reader over it.
+"""One session per account: one ZoomClient (one token, one pacer) and the live reader over it.
 
-The CLI picks how to connect: the real Zoom from the environment, or `--sandbox`, which runs the
-sandbox in-process (no socket), seeded with the example tenant that matches `examples/acme/`, its
-state kept in `.reconciler/sandbox.json` beside the settings repo so that plan, apply, plan
-converges across commands. Nothing below the CLI knows which it is.
+A `Connector` holds how to reach one account as values: the credentials and endpoints of a real
+account (`ZoomAccess`), or `--sandbox`, which runs the sandbox in-process (no socket), seeded with
+the example tenant that matches `examples/acme/`, its state kept in `.reconciler/sandbox.json`
+beside the settings repo so that plan, apply, plan converges across commands. Nothing below the
+CLI knows which it is. `Connector.open` never reads the environment: the CLI asks
+`Connector.from_env` for the `ZOOM_*` account just before it opens the command's session, so a
+process may hold sessions on several accounts at once, one connector each.
 
 `Connector.sandbox_app` is the seam tests use to stand a hostile or recording app in front of
 the in-process sandbox.
@@ -11,12 +14,14 @@ the in-process sandbox.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import CredentialsMissing
 from reconciler.live import LiveReader
 from reconciler.private import private_folder
 from reconciler.vocab import Tier
@@ -45,12 +50,25 @@ def sandbox_state_path(repo_root: Path) -> Path:
 
 @dataclass(frozen=True)
 class Session:
-    """What one command talks to Zoom through."""
+    """What one run talks to one Zoom account through (a process may hold several)."""
 
     zoom: ZoomClient
     reader: LiveReader
     workers: int  # requests in flight: enough to keep the rate with a second of latency
     account_id: str  # the Zoom account the credentials are for
+
+
+@dataclass(frozen=True)
+class ZoomAccess:
+    """What reaching one real Zoom account takes: its app's credentials and the API's URLs."""
+
+    credentials: Credentials
+    endpoints: Endpoints
+
+
+def access_from_env(env: Mapping[str, str] | None = None) -> ZoomAccess:
+    """The account the `ZOOM_*` variables name (CredentialsMissing, saying which, if unset)."""
+    return ZoomAccess(credentials_from_env(env), endpoints_from_env(env))
 
 
 def _same(app: Any) -> Any:
@@ -59,11 +77,19 @@ def _same(app: Any) -> Any:
 
 @dataclass(frozen=True)
 class Connector:
-    """How a command reaches Zoom: the environment's account, or the built-in sandbox."""
+    """How a command reaches Zoom: a real account (`zoom`), or the built-in sandbox."""
 
     sandbox: bool = False
     # Wraps the in-process sandbox app (the ASGI app `create_app` made) before it is served.
     sandbox_app: Callable[[Any], Any] = _same
+    zoom: ZoomAccess | None = None  # the real account, when not `sandbox`
+
+    def from_env(self, env: Mapping[str, str] | None = None) -> Connector:
+        """This connector with the environment's account, unless it has one or is the sandbox
+        (what the CLI does just before it opens the command's session)."""
+        if self.sandbox or self.zoom is not None:
+            return self
+        return dataclasses.replace(self, zoom=access_from_env(env))
 
     @asynccontextmanager
     async def open(
@@ -81,9 +107,15 @@ class Connector:
         if self.sandbox:
             credentials, client = self._sandbox_client(repo_root, pace, reads)
         else:
-            credentials = credentials_from_env()
+            if self.zoom is None:
+                raise CredentialsMissing(
+                    "no Zoom account to connect to",
+                    hint="give the Connector the account's credentials (Connector.from_env reads "
+                    "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET), or use the sandbox",
+                )
+            credentials = self.zoom.credentials
             resumed = _resumed(pace, repo_root, credentials.account_id)
-            client = ZoomClient(credentials, endpoints_from_env(), rate=resumed, read_budget=reads)
+            client = ZoomClient(credentials, self.zoom.endpoints, rate=resumed, read_budget=reads)
         async with client as zoom:
             try:
                 yield Session(

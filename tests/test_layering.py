@@ -1,4 +1,4 @@
-"""The core never prints: only the command line (cli.py, the sandbox, policy and github
+"""The core never prints: only the command line (cli.py, the sandbox, policy, github and watch
 commands) and the renderers, which write to the handle they are given, touch stdout or stderr."""
 
 from __future__ import annotations

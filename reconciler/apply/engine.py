@@ -37,8 +37,9 @@ from reconciler.errors import (
     ReconcilerError,
 )
 from reconciler.live import LiveDoc, LiveReader, Unreadable
-from reconciler.plan.model import Change, Plan, Request, Status, TargetRef, Writes
+from reconciler.plan.model import Change, Plan, Request, Status, Writes
 from reconciler.shapes import lock_zoom_shape, patch_bodies, unsendable
+from reconciler.targets import TargetRef
 from reconciler.vocab import Family, LeafPath, ProgressHook, lock_family_of
 from reconciler.zoom import map_concurrently
 

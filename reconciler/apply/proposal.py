@@ -23,10 +23,10 @@ from reconciler.diff import MISSING, LeafChange, lookup, strictly_equal
 from reconciler.errors import NotFound, PlanRefused
 from reconciler.live import ACCOUNT, Blocked, HeldAsWanted, LockView
 from reconciler.live.directory import INDIVIDUAL_LOOKUP_LIMIT
-from reconciler.plan.engine import Planner
-from reconciler.plan.model import Change, Plan, Request, Status, TargetRef
-from reconciler.plan.scope import EVERYTHING
+from reconciler.plan.model import Change, Plan, Request, Status
+from reconciler.plan.repo_view import RepoView, repo_view
 from reconciler.shapes import OPTIONS, UnsendableChange, lock_zoom_shape, patch_bodies
+from reconciler.targets import TargetRef
 from reconciler.vocab import email_key, lock_family_of
 from reconciler.zoom.endpoints import UserSummary
 
@@ -59,7 +59,7 @@ async def _check_proposal(
             reason="stale",
         )
     check_bodies(plan)
-    planner = Planner(state, session.reader, EVERYTHING, workers=1)
+    planner = repo_view(state, session.reader)
     await session.reader.load_groups()
     if len(plan.changes) > INDIVIDUAL_LOOKUP_LIMIT:
         await session.reader.list_active_users()  # one request per 300 users, not one each
@@ -133,7 +133,7 @@ def _check_age(plan: Plan, max_age: timedelta, now: datetime) -> None:
         )
 
 
-async def _check_change(planner: Planner, change: Change) -> None:
+async def _check_change(planner: RepoView, change: Change) -> None:
     desired, views = await _desired_and_views(planner, change.target)
     values = desired.values.get(change.family, {})
     wanted = (
@@ -158,7 +158,7 @@ async def _check_change(planner: Planner, change: Change) -> None:
 
 
 async def _desired_and_views(
-    planner: Planner, target: TargetRef
+    planner: RepoView, target: TargetRef
 ) -> tuple[Settings, tuple[LockView, ...]]:
     state = planner.state
     if target.kind == "account":
@@ -171,7 +171,7 @@ async def _desired_and_views(
     return planner.desired_for(user), await planner.views.above(user)
 
 
-async def _user_of(planner: Planner, target: TargetRef) -> UserSummary:
+async def _user_of(planner: RepoView, target: TargetRef) -> UserSummary:
     """The plan's user as Zoom has them: the same email, and active (no plan writes others)."""
     try:
         user = await planner.reader.user_by_id(target.id)
@@ -188,7 +188,7 @@ async def _user_of(planner: Planner, target: TargetRef) -> UserSummary:
     return user
 
 
-def _group_desired(planner: Planner, target: TargetRef) -> Settings:
+def _group_desired(planner: RepoView, target: TargetRef) -> Settings:
     group = planner.state.groups.get(target.name or "")
     found = planner.reader.directory.group_of(group) if group else None
     if group is None or found is None or found["id"] != target.id:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from reconciler.plan.model import Change, Request, TargetRef
+from reconciler.plan.model import Change, Request
+from reconciler.targets import TargetRef
 from reconciler.vocab import LeafPath
 
 if TYPE_CHECKING:
@@ -168,9 +169,6 @@ class ApplyReport:
         """Targets with at least one request of this result (whatever their verdict)."""
         found = {o.request.target for o in self.outcomes if o.result == result}
         return sorted(found, key=TargetRef.sort_key)
-
-    def blocked_targets(self) -> list[TargetRef]:
-        return sorted({change.target for change in self.blocked}, key=TargetRef.sort_key)
 
     @property
     def failed(self) -> bool:

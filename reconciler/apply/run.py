@@ -29,7 +29,8 @@ from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan, Refusal, load_plan
 from reconciler.plan.run import make_plan, scope_for
 from reconciler.plan.safety import judge_refusals, refusal_message
-from reconciler.plan.scope import Scope, parse_selectors, within
+from reconciler.plan.scope import within
+from reconciler.targets import Scope, parse_selectors
 from reconciler.usecase import Phases, SessionSource, no_phases, session_of
 from reconciler.vocab import ProgressHook, email_key, no_progress
 

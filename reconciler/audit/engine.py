@@ -35,19 +35,18 @@ from reconciler.audit.model import (
 )
 from reconciler.audit.snapshot import SnapshotTarget, SnapshotWriter
 from reconciler.desired.acknowledged import AckEntry
-from reconciler.desired.layering import effective_user_settings
+from reconciler.desired.layering import DesiredForUsers
 from reconciler.desired.models import KEY_OF_FAMILY
 from reconciler.desired.state import DesiredState, Settings, dotted
 from reconciler.diagnostic import Diagnostic
 from reconciler.diff import MISSING, diff_managed, lookup
-from reconciler.errors import DailyLimitReached, WrongRecord, ZoomAPIError
+from reconciler.errors import DailyLimitReached, ZoomAPIError
 from reconciler.live.directory import check_named_targets
-from reconciler.live.locks import ACCOUNT, Holder, LockView, covering_lock
+from reconciler.live.locks import ACCOUNT, Holder, LockView, covering_lock, lock_test
 from reconciler.live.reader import LIVE_ONLY, LiveReader, LockViews, Unreadable
-from reconciler.plan.model import TargetRef
-from reconciler.plan.policies import locked_flags, setting_source
-from reconciler.plan.scope import UserSelector
 from reconciler.policy import Engine, Outcome, Rule, TargetContext
+from reconciler.policy.judging import locked_flags, setting_source
+from reconciler.targets import TargetRef, UserSelector
 from reconciler.vocab import (
     FAMILIES,
     LOCK_FAMILIES,
@@ -58,7 +57,6 @@ from reconciler.vocab import (
     email_key,
     no_progress,
 )
-from reconciler.zoom import map_concurrently
 from reconciler.zoom.endpoints import UserSummary
 
 _OUTCOME_BYTE = {
@@ -141,7 +139,7 @@ class Auditor:
         self.acknowledgements = [_ack(entry, settings.today) for entry in state.acknowledged]
         self.rule_index = {rule.key: index for index, rule in enumerate(self.rules)}
         self.rows: list[bytearray] = []
-        self._desired_cache: dict[tuple[str, ...], Settings] = {}
+        self._desired = DesiredForUsers(state)
         self.warnings: list[Diagnostic] = []
 
     # -- the whole run ----------------------------------------------------------------------------
@@ -167,7 +165,7 @@ class Auditor:
         result = AuditResult(rules=list(self.rules), read_all=self.settings.read_all)
         result.acknowledgements = self.acknowledgements
         self.rows = [bytearray(total) for _ in self.rules]
-        result.outcomes = dict(zip((_code(r) for r in self.rules), self.rows, strict=True))
+        result.outcomes = dict(zip((r.code for r in self.rules), self.rows, strict=True))
         store = FindingStore(result.targets, self.rules, result.acknowledgements, _rule_field)
         result.findings = store
         sink = _InOrder(result, store)
@@ -180,19 +178,23 @@ class Auditor:
             )
         ):
             sink.put(judged)
-        done = 0
-        user_items = list(enumerate(users, start=len(targets)))
-        async for outcome in map_concurrently(self._judge_user, user_items, workers=self.workers):
-            done += 1
-            self.progress(done, len(users))
-            index, user = outcome.item
+        first = len(targets)  # the users' rows follow the account's and the groups'
+        # Each user's row, by the record itself: two records may share an email or an id.
+        rows = {id(user): first + place for place, user in enumerate(users)}
+
+        async def judge_user(user: UserSummary) -> _Judged:
+            return await self._judge_user(rows[id(user)], user)
+
+        walk = self.reader.each_user(
+            users, judge_user, workers=self.workers, progress=self.progress
+        )
+        async for outcome in walk:
             if outcome.error is not None:
-                if isinstance(outcome.error, DailyLimitReached):
-                    raise outcome.error
+                user = outcome.user
                 target = AuditTarget(
                     _user_ref(user), self._group_names(user), unknown=str(outcome.error)
                 )
-                sink.put(self._unknown(index, target))
+                sink.put(self._unknown(first + outcome.index, target))
             else:
                 assert outcome.result is not None
                 sink.put(outcome.result)
@@ -201,8 +203,7 @@ class Auditor:
         return result
 
     def _users(self) -> list[UserSummary]:
-        directory = self.reader.directory
-        active = [u for u in directory.users.values() if u.get("status", "active") == "active"]
+        active = self.reader.directory.active_users()
         selector = self.settings.users
         if selector is not None:
             active = [u for u in active if selector.wants(u["email"], self._group_names(u))]
@@ -248,27 +249,17 @@ class Auditor:
         group = self.state.groups.get(holder.name)
         return (group.settings, group.locks) if group else (None, None)
 
-    async def _judge_user(self, item: tuple[int, UserSummary]) -> _Judged:
-        index, user = item
-        ambiguous = self.reader.directory.identity_problem(user)
-        if ambiguous is not None:
-            raise WrongRecord(ambiguous)  # UNKNOWN: whose settings these are cannot be told
+    async def _judge_user(self, index: int, user: UserSummary) -> _Judged:
+        """A user (never one whose email Zoom gives two identities: `each_user` keeps those out,
+        UNKNOWN)."""
         groups = self._group_names(user)
-        desired = self._user_desired(user, groups)
+        desired = self._desired.desired_for(email_key(user["email"]), groups)
         views = await self.views.above(user)
         given, inferred = self.inference.user_documents(
             desired, views, len(user.get("group_ids") or [])
         )
         target = AuditTarget(_user_ref(user), groups, managed=bool(desired), inferred=inferred)
         return await self._judge(index, target, desired, views, views, None, {}, given)
-
-    def _user_desired(self, user: UserSummary, groups: tuple[str, ...]) -> Settings:
-        email = email_key(user["email"])
-        if email in self.state.users:
-            return effective_user_settings(self.state, email, groups)
-        if groups not in self._desired_cache:
-            self._desired_cache[groups] = effective_user_settings(self.state, email, groups)
-        return self._desired_cache[groups]
 
     def _group_names(self, user: UserSummary) -> tuple[str, ...]:
         return tuple(self.reader.directory.group_names(user))
@@ -329,7 +320,7 @@ class Auditor:
             ref.name or "",
             target.groups,
             documents=documents,
-            locked=locked_flags(views, documents),
+            locked=locked_flags(documents, lock_test(views)),
         )
         index = judged.index
         for found in self.engine.evaluate(context):
@@ -340,7 +331,7 @@ class Auditor:
                 judged.findings.append(self._acknowledged(finding))
             elif found.outcome is Outcome.FAIL:
                 key, path, _expected = _rule_field(found.rule)
-                ack = self._ack_index(target, _code(found.rule), field_label(key, path))
+                ack = self._ack_index(target, found.rule.code, field_label(key, path))
                 family, leaf = _first_field(found.rule)
                 actual = lookup(documents.get(family, {}), leaf) if leaf else MISSING
                 where = self._where(found.rule, desired)
@@ -492,9 +483,6 @@ def _rule_field(rule: Rule) -> tuple[str, str, Any]:
 def snapshot_key(ref: TargetRef) -> str:
     return "account" if ref.kind == "account" else f"{ref.kind}:{ref.id}"
 
-
-def _code(rule: Rule) -> str:
-    return f"{rule.pack}/{rule.id}"
 
 
 def _user_ref(user: UserSummary) -> TargetRef:

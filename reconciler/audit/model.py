@@ -21,9 +21,9 @@ from typing import Any, overload
 from reconciler.audit.changed_by import NOTHING_KNOWN, ChangedBy, KnownChanges
 from reconciler.desired.models import KEY_OF_FAMILY
 from reconciler.diff import MISSING
-from reconciler.plan.model import TargetRef
 from reconciler.policy import Rule
 from reconciler.policy.manual import ManualItem
+from reconciler.targets import TargetRef
 
 FORMAT_VERSION = 1
 

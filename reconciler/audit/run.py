@@ -32,15 +32,15 @@ from reconciler.audit.snapshot import SnapshotHeader, SnapshotWriter, compare, m
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.desired.acknowledged import expired_problems
+from reconciler.desired.git import repo_commit
 from reconciler.desired.problems import Spot, problem, sorted_problems
 from reconciler.desired.selection import Selection
 from reconciler.diagnostic import Diagnostic, Severity
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.escape import printable
-from reconciler.plan.changed import repo_commit
-from reconciler.plan.scope import UserSelector
 from reconciler.policy import Engine, Pack, load_selected, repo_selections, selection_for
 from reconciler.policy.packs import SHIPPED, shipped_file
+from reconciler.targets import UserSelector
 from reconciler.usecase import Phases, no_phases
 from reconciler.vocab import ProgressHook
 

@@ -36,8 +36,8 @@ from reconciler.desired.state import dotted, leaves
 from reconciler.diff import MISSING, strictly_equal
 from reconciler.errors import ConfigError
 from reconciler.escape import printable, quoted
-from reconciler.plan.model import KIND_ORDER
 from reconciler.private import private_folder
+from reconciler.targets import KIND_ORDER
 from reconciler.vocab import Level
 
 FORMAT_VERSION = 1

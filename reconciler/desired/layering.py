@@ -82,3 +82,22 @@ def effective_user_settings(
     user = state.users.get(email.lower())
     own = [user.settings] if user else []
     return merge([state.defaults, *(profile.settings for profile in profiles), *own])
+
+
+class DesiredForUsers:
+    """Each user's effective desired settings, for a run over many users: a user whose own file
+    the repo has is layered alone; the users no file names share one result per list of groups
+    (most users of a large account are such), computed once."""
+
+    def __init__(self, state: DesiredState) -> None:
+        self.state = state
+        self._by_groups: dict[tuple[str, ...], Settings] = {}
+
+    def desired_for(self, email: str, group_names_in_zoom_order: Sequence[str]) -> Settings:
+        """`email` by `email_key`; the groups as Zoom lists them (the primary one first)."""
+        groups = tuple(group_names_in_zoom_order)
+        if email in self.state.users:
+            return effective_user_settings(self.state, email, groups)
+        if groups not in self._by_groups:
+            self._by_groups[groups] = effective_user_settings(self.state, email, groups)
+        return self._by_groups[groups]

@@ -33,12 +33,12 @@ from reconciler.desired.state import DesiredState, Settings, dotted, leaves, nes
 from reconciler.desired.writer import Edit
 from reconciler.desired.zoomfields import family_model, lock_shape, managed_shape
 from reconciler.diff import MISSING, lookup, strictly_equal
-from reconciler.errors import ConfigError, DailyLimitReached, WrongRecord, ZoomAPIError
+from reconciler.errors import ConfigError, ZoomAPIError
 from reconciler.escape import printable, quoted
 from reconciler.export.layers import LayerTally
 from reconciler.live.locks import ACCOUNT, Holder, locked_leaf
 from reconciler.live.reader import LiveReader, Unreadable
-from reconciler.plan.scope import UserSelector
+from reconciler.targets import UserSelector
 from reconciler.vocab import (
     FAMILIES,
     LOCK_FAMILIES,
@@ -50,7 +50,6 @@ from reconciler.vocab import (
     email_key,
     no_progress,
 )
-from reconciler.zoom import map_concurrently
 from reconciler.zoom.endpoints import UserSummary
 
 Mode = Literal["differences", "all", "managed"]
@@ -258,22 +257,20 @@ class Exporter:
         reader = self.reader
         await reader.list_active_users()
         directory = reader.directory
-        users = [u for u in directory.users.values() if u.get("status", "active") == "active"]
+        users = directory.active_users()
         selector = self.options.scope.users
         if selector is not None:
             users = [u for u in users if selector.wants(u["email"], directory.group_names(u))]
         users.sort(key=lambda u: email_key(u["email"]))
         found: list[TargetFile] = []
-        done = 0
-        async for outcome in map_concurrently(self._user_file, users, workers=self.workers):
-            done += 1
-            self.progress(done, len(users))
-            if outcome.error is not None:
-                if isinstance(outcome.error, DailyLimitReached):
-                    raise outcome.error
-                self.read.unknown.append(f"user {outcome.item['email']}: {outcome.error}")
+        walk = reader.each_user(
+            users, self._user_file, workers=self.workers, progress=self.progress
+        )
+        async for outcome in walk:
+            if outcome.error is not None:  # left out, saying why
+                user = outcome.user
+                self.read.unknown.append(f"user {user['email']}: {outcome.error}")
                 if self.layers is not None:
-                    user = outcome.item
                     self.layers.unread(email_key(user["email"]), directory.group_names(user))
             elif outcome.result is not None:
                 found.append(outcome.result)
@@ -281,18 +278,15 @@ class Exporter:
         return found
 
     async def _user_file(self, user: UserSummary) -> TargetFile | None:
-        ambiguous = self.reader.directory.identity_problem(user)
-        if ambiguous is not None:
-            raise WrongRecord(ambiguous)  # left out: whose settings these are cannot be told
         email = email_key(user["email"])
         documents = await self._documents("user", user["id"])
         if documents is None:
             raise ZoomAPIError("its settings could not be read")
-        group_ids = user.get("group_ids") or []
+        primary = self.reader.directory.primary_group(user)
         parent = self.read.account
-        if group_ids and group_ids[0] in self.read.groups:
-            parent = self.read.groups[group_ids[0]][1]
-        holders = self._holders(group_ids[:1])
+        if primary is not None and primary in self.read.groups:
+            parent = self.read.groups[primary][1]
+        holders = self._holders([] if primary is None else [primary])
         target = user_file(self.state, user["email"], user["id"])
         existing = self.state.users.get(email)
         own = existing.settings if existing else None

@@ -193,7 +193,7 @@ class _Planner:
 
     def place(self, failing: _Failing) -> None:
         rule = failing.rule
-        placement = Placement(f"{rule.pack}/{rule.id}", rule.title, failing.count)
+        placement = Placement(rule.code, rule.title, failing.count)
         remedied = remedy_leaves(rule)
         if not remedied:
             self.manual.append(self._manual(failing, None, "the rule has no remedy"))
@@ -355,7 +355,7 @@ class _Planner:
         else:
             where = "see the rule's references"
         return ManualStep(
-            f"{rule.pack}/{rule.id}", rule.title, failing.count if count is None else count,
+            rule.code, rule.title, failing.count if count is None else count,
             what, where, why,
         )  # fmt: skip
 
@@ -414,7 +414,7 @@ class _Planner:
             trial = {**document, path: candidate}
             if all(self._passes(rule, level, trial) for rule in rules):
                 return candidate, None
-        codes = " and ".join(f"{rule.pack}/{rule.id}" for rule in rules)
+        codes = " and ".join(rule.code for rule in rules)
         return values[-1][0], (
             f"{target.file} {'.'.join(path)}: no remedied value passes both {codes}"
             " (reconciler validate names the pair; drop one with except:)"

@@ -46,8 +46,8 @@ from reconciler.export.engine import (
 )
 from reconciler.export.remedy import Remedies, find_remedies, packs_for, remedy_summary
 from reconciler.export.stage import StagedTree, commit
-from reconciler.plan.scope import UserSelector
 from reconciler.policy import Pack
+from reconciler.targets import UserSelector
 from reconciler.usecase import Phases, SessionSource, no_phases, session_of
 from reconciler.vocab import Level, ProgressHook, no_progress
 

@@ -19,6 +19,7 @@ from reconciler.live.reader import (
     LockOverlay,
     LockViews,
     Unreadable,
+    UserOutcome,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "LockViews",
     "NotLocked",
     "Unreadable",
+    "UserOutcome",
 ]

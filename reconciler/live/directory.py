@@ -78,6 +78,20 @@ class Directory:
         found = self._look_alikes.get(look_alike_key(email))
         return found if found is not None and found != email_key(email) else None
 
+    def active_users(self, emails: Iterable[str] | None = None) -> list[UserSummary]:
+        """The users Zoom has as active: every one listed (in the order seen), or of `emails`
+        (by email_key) those known and active, in their order. No run reads or writes another."""
+        found: Iterable[UserSummary | None] = (
+            self.users.values() if emails is None else (self.users.get(e) for e in emails)
+        )
+        return [user for user in found if user and user.get("status", "active") == "active"]
+
+    def primary_group(self, user: UserSummary) -> str | None:
+        """The id of the group whose settings and locks Zoom applies to the user: the first of
+        their groups (None for a user in none). It may be a group this directory does not know."""
+        group_ids = user.get("group_ids") or []
+        return group_ids[0] if group_ids else None
+
     def group_names(self, user: UserSummary) -> list[str]:
         ids = user.get("group_ids") or []
         return [self.groups_by_id[g]["name"] for g in ids if g in self.groups_by_id]

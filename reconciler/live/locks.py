@@ -11,7 +11,7 @@ of the authentication families.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,6 +156,17 @@ def covering_lock(views: Iterable[LockView], family: Family, path: LeafPath) -> 
         if locked:
             return CoveringLock(view, source)
     return None
+
+
+def lock_test(
+    views: tuple[LockView, ...], *, live: bool = False
+) -> Callable[[Family, LeafPath], bool]:
+    """Whether a lock of the views fixes a leaf: as the run will leave the locks (the repo's
+    overlaid where it applies them), or with `live` as Zoom has them now. What the rules' `locked`
+    documents are made with (`policy.judging.locked_flags`)."""
+    if live:
+        return lambda family, path: any(view.live_lock_on(family, path) for view in views)
+    return lambda family, path: covering_lock(views, family, path) is not None
 
 
 @dataclass(frozen=True)

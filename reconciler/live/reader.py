@@ -12,13 +12,20 @@ raised instead, since every later read would meet it too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from reconciler.desired.state import Settings, dotted
 from reconciler.diff import MISSING, lookup
-from reconciler.errors import DailyLimitReached, NotFound, WrongRecord, ZoomAPIError
+from reconciler.errors import (
+    DailyLimitReached,
+    NotFound,
+    ReconcilerError,
+    WrongRecord,
+    ZoomAPIError,
+)
 from reconciler.live.directory import Directory
 from reconciler.live.locks import (
     ACCOUNT,
@@ -37,7 +44,9 @@ from reconciler.vocab import (
     Level,
     LockFamily,
     LockLevel,
+    ProgressHook,
     email_key,
+    no_progress,
 )
 from reconciler.zoom import (
     ZoomClient,
@@ -56,16 +65,28 @@ ValueT = TypeVar("ValueT")
 
 
 class OnceEach(Generic[KeyT, ValueT]):
-    """Concurrent callers asking for the same key share one fetch."""
+    """Concurrent callers asking for the same key share one fetch, kept until forgotten."""
 
-    def __init__(self, fetch: Callable[[KeyT], Awaitable[ValueT]]) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[KeyT], Awaitable[ValueT]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch
+        self._clock = clock
         self._tasks: dict[KeyT, asyncio.Task[ValueT]] = {}
+        self._since: dict[KeyT, float] = {}
 
     async def get(self, key: KeyT) -> ValueT:
         if key not in self._tasks:
             self._tasks[key] = asyncio.ensure_future(self._fetch(key))
+            self._since[key] = self._clock()
         return await self._tasks[key]
+
+    def forget(self, keep: Callable[[KeyT, float], bool]) -> None:
+        """Drop every key `keep(key, fetched_at)` refuses: the next get fetches it again."""
+        for key in [key for key, since in self._since.items() if not keep(key, since)]:
+            del self._tasks[key], self._since[key]
 
 
 @dataclass(frozen=True)
@@ -117,22 +138,125 @@ class LiveOnly:
 LIVE_ONLY = LiveOnly()
 
 
+@dataclass(frozen=True)
+class UserOutcome(Generic[ValueT]):
+    """One user of `LiveReader.each_user`: what `fn` made of them, or the error that stopped it."""
+
+    index: int  # the user's place in the list walked
+    user: UserSummary
+    result: ValueT | None = None
+    error: ReconcilerError | None = None
+
+
 class LiveReader:
-    def __init__(self, zoom: ZoomClient, directory: Directory | None = None) -> None:
+    """Reads Zoom for one or many runs. What it keeps (the directory, each holder's lock documents
+    and values) is kept until `invalidate` drops it: a command drops nothing, a process that
+    lives for days drops by age or by what it knows has changed."""
+
+    def __init__(
+        self,
+        zoom: ZoomClient,
+        directory: Directory | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.zoom = zoom
         self.directory = directory or Directory()
+        self._clock = clock
         self._lock_docs: OnceEach[tuple[LockLevel, str, LockFamily], dict[str, Any]] = OnceEach(
-            self._fetch_lock_doc
+            self._fetch_lock_doc, clock
         )
         self._holder_values: OnceEach[tuple[LockLevel, str, Family], dict[str, Any]] = OnceEach(
-            self._fetch_holder_values
+            self._fetch_holder_values, clock
         )
         self._groups_loaded = False
+        self._directory_since: float | None = None  # when the directory was first filled
 
     def fresh(self) -> LiveReader:
         """The same client and directory, without cached lock documents or values: for reads
         after writes, which must see Zoom as it is now."""
-        return LiveReader(self.zoom, self.directory)
+        return LiveReader(self.zoom, self.directory, clock=self._clock)
+
+    def invalidate(
+        self,
+        *,
+        target: tuple[Level, str] | None = None,
+        holder: Holder | None = None,
+        directory: bool = False,
+        older_than: float | None = None,
+    ) -> None:
+        """Forget what was read, so the next read asks Zoom again:
+        - `target` (level, id): a user's directory record (their email, status and groups), or
+          for the account or a group everything kept of it as a lock holder;
+        - `holder`: a holder's lock documents and the values it holds fields at;
+        - `directory`: the users and groups as listed (and every user's record);
+        - `older_than` (seconds): whatever was read longer ago than that.
+        """
+        holders: set[tuple[str, str]] = set()
+        if holder is not None:
+            holders.add((holder.kind, holder.id))
+        if target is not None:
+            level, target_id = target
+            if level == "user":
+                self._forget_user(target_id)
+            else:
+                holders.add((level, target_id))
+        now = self._clock()
+
+        def keep(key: tuple[LockLevel, str, Any], since: float) -> bool:
+            stale = older_than is not None and now - since > older_than
+            return not stale and (key[0], key[1]) not in holders
+
+        self._lock_docs.forget(keep)
+        self._holder_values.forget(keep)
+        since = self._directory_since
+        if directory or (older_than is not None and since is not None and now - since > older_than):
+            self.directory = Directory()
+            self._groups_loaded = False
+            self._directory_since = None
+
+    def _forget_user(self, user_id: str) -> None:
+        directory = self.directory
+        user = directory.users_by_id.pop(user_id, None)
+        if user is not None:
+            key = email_key(user["email"])
+            directory.users.pop(key, None)
+            directory.ambiguous.pop(key, None)
+            directory.misanswered.pop(key, None)
+            # A listing no longer covers every user: the next full run lists again.
+            directory.listed_all_users = False
+
+    def _filled(self) -> None:
+        if self._directory_since is None:
+            self._directory_since = self._clock()
+
+    async def each_user(
+        self,
+        users: Sequence[UserSummary],
+        fn: Callable[[UserSummary], Awaitable[ValueT]],
+        *,
+        workers: int,
+        progress: ProgressHook = no_progress,
+    ) -> AsyncIterator[UserOutcome[ValueT]]:
+        """`fn` over the users, `workers` at a time under the client's pacer, each outcome as it
+        comes (not in the users' order: `index` says whose). A user whose email Zoom gives more
+        than one identity is never passed to `fn` (their outcome is the WrongRecord saying why).
+        A spent daily limit is raised: every later user would meet it too."""
+        done = 0
+
+        async def one(item: tuple[int, UserSummary]) -> ValueT:
+            ambiguous = self.directory.identity_problem(item[1])
+            if ambiguous is not None:
+                raise WrongRecord(ambiguous)  # whose settings these are cannot be told
+            return await fn(item[1])
+
+        async for outcome in map_concurrently(one, enumerate(users), workers=workers):
+            done += 1
+            progress(done, len(users))
+            index, user = outcome.item
+            if isinstance(outcome.error, DailyLimitReached):
+                raise outcome.error
+            yield UserOutcome(index, user, outcome.result, outcome.error)
 
     # -- the directory ------------------------------------------------------------------------
 
@@ -143,6 +267,7 @@ class LiveReader:
             self.directory.groups_by_name[group["name"]] = group
             self.directory.groups_by_id[group["id"]] = group
         self._groups_loaded = True
+        self._filled()
 
     async def list_active_users(self) -> None:
         if self.directory.listed_all_users:
@@ -150,6 +275,7 @@ class LiveReader:
         async for user in iter_users(self.zoom, status="active"):
             self.directory.add_user(user)
         self.directory.listed_all_users = True
+        self._filled()
 
     async def look_up_users(self, emails: list[str], *, workers: int = 8) -> None:
         """One GET per email the directory lacks, `workers` at a time under the client's pacer
@@ -161,6 +287,7 @@ class LiveReader:
                 raise outcome.error
             if outcome.result is not None:
                 self.directory.add_user(outcome.result)
+                self._filled()
 
     async def _look_up(self, email: str) -> UserSummary | None:
         try:
@@ -261,9 +388,9 @@ class LockViews:
     async def above(self, user: UserSummary) -> tuple[LockView, ...]:
         """The views over a user: the account, then the primary (first) group, as Zoom applies."""
         views: list[LockView | None] = [await self.account()]
-        group_ids = user.get("group_ids") or []
-        if group_ids:
-            views.append(await self.group(group_ids[0]))
+        primary = self.reader.directory.primary_group(user)
+        if primary is not None:
+            views.append(await self.group(primary))
         return tuple(view for view in views if view is not None)
 
     async def _build(self, key: str) -> LockView | None:

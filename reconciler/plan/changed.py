@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from reconciler.desired.git import git as _git
 from reconciler.desired.layering import effective_user_settings
 from reconciler.desired.repo import Entry, Refused, load_tree, not_a_file, too_big
 from reconciler.desired.state import DesiredState, Settings
@@ -27,37 +28,10 @@ from reconciler.errors import ConfigError, ValidationFailed
 from reconciler.escape import quoted
 from reconciler.live.directory import Directory
 from reconciler.plan.model import Change, ChangeKey, Plan
-from reconciler.plan.scope import Scope
+from reconciler.targets import Scope
 
 # `git cat-file --batch` answers `<oid> blob <size>`; anything longer is not that answer.
 _HEADER_LIMIT = 200
-
-
-def _git(root: Path, *args: str) -> bytes:
-    try:
-        # The user's own git from PATH, on purpose: it carries their configuration.
-        done = subprocess.run(  # noqa: S603
-            ["git", "-C", str(root), *args],  # noqa: S607
-            capture_output=True,
-            check=True,
-        )
-    except FileNotFoundError as exc:
-        raise ConfigError("--changed-since needs git, which is not installed") from exc
-    except subprocess.CalledProcessError as exc:
-        message = exc.stderr.decode(errors="replace").strip()
-        raise ConfigError(f"git {' '.join(args)}: {message}") from exc
-    return done.stdout
-
-
-def repo_commit(root: Path) -> str | None:
-    """The commit of the settings repo, with `+dirty` when the work tree has changes."""
-    try:
-        head = _git(root, "rev-parse", "HEAD").decode().strip()
-        # The tool's own state (.reconciler/: the sandbox, the audit log) is not the repo's.
-        dirty = _git(root, "status", "--porcelain", "--", ".", ":(exclude).reconciler").strip()
-    except ConfigError:
-        return None
-    return f"{head}+dirty" if dirty else head
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.desired.layering import effective_user_settings
-from reconciler.desired.state import Account, DesiredState, Group, Settings, dotted, nest
+from reconciler.desired.state import DesiredState, Group, Settings, dotted, nest
 from reconciler.diagnostic import Diagnostic
 from reconciler.diff import LeafChange, diff_managed, lookup, strictly_equal
-from reconciler.errors import DailyLimitReached, WrongRecord, ZoomAPIError
+from reconciler.errors import DailyLimitReached, ZoomAPIError
 from reconciler.live import (
     ACCOUNT,
     Blocked,
@@ -38,6 +37,7 @@ from reconciler.live.directory import (
     check_selected_groups,
     check_selected_users,
 )
+from reconciler.live.locks import lock_test
 from reconciler.plan.model import (
     Change,
     Finding,
@@ -45,14 +45,15 @@ from reconciler.plan.model import (
     Plan,
     Request,
     Status,
-    TargetRef,
     Unknown,
     Writes,
 )
-from reconciler.plan.policies import judge_target, locked_flags, weakening_changes, with_changes
-from reconciler.plan.scope import Scope
+from reconciler.plan.policies import judge_target, weakening_changes, with_changes
+from reconciler.plan.repo_view import RepoView
 from reconciler.policy import Engine, TargetContext
+from reconciler.policy.judging import locked_flags
 from reconciler.shapes import lock_zoom_shape, patch_bodies, unsendable
+from reconciler.targets import Scope, TargetRef
 from reconciler.vocab import (
     Family,
     LeafPath,
@@ -64,40 +65,7 @@ from reconciler.vocab import (
     lock_family_of,
     no_progress,
 )
-from reconciler.zoom import map_concurrently
 from reconciler.zoom.endpoints import UserSummary
-
-
-class RepoLocks:
-    """The repo's account and group files as the lock overlay of a run over `scope`."""
-
-    def __init__(self, state: DesiredState, scope: Scope) -> None:
-        self.state = state
-        self.scope = scope
-
-    def managed(self, holder: Holder) -> Account | Group | None:
-        """The repo's account or group file for a holder, if one manages it."""
-        if holder.kind == "account":
-            return self.state.account
-        return self.state.groups.get(holder.name)
-
-    def locks_of(self, holder: Holder) -> Settings | None:
-        managed = self.managed(holder)
-        return managed.locks if managed else None
-
-    def applies(self, holder: Holder) -> bool:
-        """Whether this run also plans the holder: only then do its repo values count above.
-
-        A run scoped to a few users (`--target`, `--changed-since`) leaves a lock or a value
-        that the repo changes on a group untouched, so the users' changes meet Zoom's as it is.
-        """
-        if holder.kind == "account":
-            return self.scope.account
-        return self.scope.wants_group(holder.name)
-
-    def settings_of(self, holder: Holder) -> Settings | None:
-        managed = self.managed(holder) if self.applies(holder) else None
-        return managed.settings if managed else None
 
 
 @dataclass
@@ -180,9 +148,9 @@ class Planner:
         self.scope = scope
         self.workers = workers
         self.progress = progress
-        self.overlay = RepoLocks(state, scope)
-        self.views: LockViews = reader.lock_views(self.overlay)
-        self._desired_cache: dict[tuple[str, ...], Settings] = {}
+        self.repo = RepoView(state, reader, scope)
+        self.overlay = self.repo.overlay
+        self.views: LockViews = self.repo.views
         self.planned_emails: set[str] = set()
         self.skipped: list[Diagnostic] = []  # user files left out, each with why
         # Pending settings changes of the account and groups, by holder id, then leaf.
@@ -226,9 +194,8 @@ class Planner:
     def _user_targets(self, wanted: list[str]) -> list[UserSummary]:
         directory = self.reader.directory
         if self.scope.users is not None or not directory.listed_all_users:
-            found = (directory.users.get(email) for email in wanted)
-            return [user for user in found if user and user.get("status", "active") == "active"]
-        return [u for u in directory.users.values() if u.get("status", "active") == "active"]
+            return directory.active_users(wanted)
+        return directory.active_users()
 
     # -- one target -------------------------------------------------------------------------
 
@@ -274,10 +241,10 @@ class Planner:
             ref.name or "",
             target.groups,
             documents=documents,
-            locked=locked_flags(views, documents, live=True),
+            locked=locked_flags(documents, lock_test(views, live=True)),
         )
         after = with_changes(documents, changes)
-        return judge_target(self.engine, context, after, ref, locked_flags(views, after))
+        return judge_target(self.engine, context, after, ref, locked_flags(after, lock_test(views)))
 
     async def _plan_family(
         self,
@@ -420,19 +387,13 @@ class Planner:
         ref = TargetRef("user", user["id"], email=email_key(user["email"]))
         views = await self.views.above(user)
         wanted = self.desired_for(user) if desired is None else desired
-        group_ids = user.get("group_ids") or []
-        above = (*group_ids[:1], ACCOUNT.id)  # Zoom applies the primary group's settings
+        primary = self.reader.directory.primary_group(user)
+        above = (ACCOUNT.id,) if primary is None else (primary, ACCOUNT.id)
         groups = tuple(self.reader.directory.group_names(user))
         return PlanTarget("user", user["id"], ref, wanted, views, above, groups)
 
     def desired_for(self, user: UserSummary) -> Settings:
-        email = email_key(user["email"])
-        names = tuple(self.reader.directory.group_names(user))
-        if email in self.state.users:
-            return effective_user_settings(self.state, email, names)
-        if names not in self._desired_cache:
-            self._desired_cache[names] = effective_user_settings(self.state, email, names)
-        return self._desired_cache[names]
+        return self.repo.desired_for(user)
 
 
 def _merge(into: TargetResult, part: TargetResult) -> None:
@@ -543,22 +504,18 @@ async def _plan_group(
 
 async def _plan_users(planner: Planner, users: list[UserSummary]) -> AsyncIterator[TargetResult]:
     async def plan_one(user: UserSummary) -> TargetResult | None:
-        ambiguous = planner.reader.directory.identity_problem(user)
-        if ambiguous is not None:
-            raise WrongRecord(ambiguous)  # UNKNOWN below: never read, never written
         desired = planner.desired_for(user)
         if not desired:
             return None  # nothing in the repo reaches this user: no read, no lock views
         return await planner.plan_target(await planner.user_target(user, desired))
 
-    done = 0
-    async for outcome in map_concurrently(plan_one, users, workers=planner.workers):
-        done += 1
-        planner.progress(done, len(users))
-        if outcome.error is not None:
-            if isinstance(outcome.error, DailyLimitReached):
-                raise outcome.error
-            ref = TargetRef("user", outcome.item["id"], email=email_key(outcome.item["email"]))
+    walk = planner.reader.each_user(
+        users, plan_one, workers=planner.workers, progress=planner.progress
+    )
+    async for outcome in walk:
+        if outcome.error is not None:  # UNKNOWN: never read (or not wholly), never written
+            user = outcome.user
+            ref = TargetRef("user", user["id"], email=email_key(user["email"]))
             yield TargetResult(ref, unknown=[Unknown(ref, None, str(outcome.error))])
         elif outcome.result is not None:
             yield outcome.result

@@ -3,9 +3,10 @@
 Every layer that sets the field (all-users defaults, the `members:` profile of each of the user's
 groups by priority, the user's own file) with file:line; the effective desired value; the live
 value from Zoom; the locks of the account and of the user's primary group, in Zoom and in the
-repo; and the verdict a plan would reach. It reads through the planner, so the two never disagree:
-the live value of a field a lock above covers is the value the lock holds it at (the plan's
-`before`), and where the user's own answer from Zoom says otherwise, the explanation says so.
+repo; and the verdict a plan would reach. It reads through the planner's view of the repo
+(`RepoView`), so the two never disagree: the live value of a field a lock above covers is the
+value the lock holds it at (the plan's `before`), and where the user's own answer from Zoom says
+otherwise, the explanation says so.
 
 FIELD is a dotted path in the repo's shape. A leading family key (`meeting_security.`,
 `meeting_authentication.`, `recording_authentication.`, or `settings.` for general settings)
@@ -29,11 +30,13 @@ from reconciler.desired.zoomfields import lookup as schema_at
 from reconciler.diff import MISSING, lookup, strictly_equal
 from reconciler.errors import ConfigError
 from reconciler.live import Blocked, HeldAsWanted, LockView, Unreadable
+from reconciler.live.directory import check_named_targets, check_selected_users
 from reconciler.live.locks import covering_lock, lock_leaf_for
-from reconciler.plan.engine import Planner, PlanTarget
-from reconciler.plan.scope import Scope
+from reconciler.plan.repo_view import RepoView
 from reconciler.shapes import OPTIONS
+from reconciler.targets import Scope
 from reconciler.vocab import Family, LeafPath, email_key
+from reconciler.zoom.endpoints import UserSummary
 
 Verdict = Literal["not managed", "in sync", "locked in sync", "pending", "blocked", "unknown"]
 
@@ -152,16 +155,32 @@ async def explain(
     family, path = parse_field(field, family)
     email = email_key(email)
     # The repo as a whole decides the verdict: its account and group locks count as applied.
-    scope = Scope(users=frozenset({email}))
-    planner = Planner(state, session.reader, scope, workers=1)
-    [user] = await planner.resolve()
-    target = await planner.user_target(user)
+    view = RepoView(state, session.reader, Scope(users=frozenset({email})))
+    user = await _resolve(view, email)
+    target = _UserTarget(user["id"], await view.views.above(user))
     found = Explanation(email, session.reader.directory.group_names(user), family, path)
     _add_layers(found, state)
-    await _add_live(found, planner, target)
-    await _add_locks(found, planner, target)
-    await _add_verdict(found, planner, target)
+    await _add_live(found, view, target)
+    await _add_locks(found, view, target)
+    await _add_verdict(found, view, target)
     return found
+
+
+@dataclass(frozen=True)
+class _UserTarget:
+    target_id: str
+    views: tuple[LockView, ...]  # the account's, then the primary group's
+
+
+async def _resolve(view: RepoView, email: str) -> UserSummary:
+    """The user as a plan of them alone finds them: every group file's group must exist, and the
+    user must be active in Zoom (each refused with the planner's words)."""
+    reader = view.reader
+    await reader.load_groups()
+    await reader.look_up_users([email], workers=1)
+    check_named_targets(view.state, reader.directory, [email] if email in view.state.users else [])
+    check_selected_users(reader.directory, [email])
+    return reader.directory.users[email]
 
 
 def _add_layers(found: Explanation, state: DesiredState) -> None:
@@ -181,8 +200,8 @@ def _add_layers(found: Explanation, state: DesiredState) -> None:
         found.desired, found.source = found.layers[-1].value, found.layers[-1].source
 
 
-async def _add_live(found: Explanation, planner: Planner, target: PlanTarget) -> None:
-    live = await planner.reader.read("user", target.target_id, found.family)
+async def _add_live(found: Explanation, view: RepoView, target: _UserTarget) -> None:
+    live = await view.reader.read("user", target.target_id, found.family)
     if isinstance(live, Unreadable):
         found.live_error = live.cause
         return
@@ -193,36 +212,36 @@ async def _add_live(found: Explanation, planner: Planner, target: PlanTarget) ->
         return  # the plan reads the user's own value too
     # The plan takes the value the lock's holder holds (the repo's, where this run applies it)
     # for the user's: Zoom enforces it, and the user is not even read.
-    found.live = await planner.views.holder_value(lock.view, found.family, found.path)
+    found.live = await view.views.holder_value(lock.view, found.family, found.path)
     if not strictly_equal(found.live, own):
-        desired = planner.overlay.settings_of(lock.view.holder)
+        desired = view.overlay.settings_of(lock.view.holder)
         source = desired.sources.get(found.family, {}).get(found.field_name) if desired else None
         found.held_by = HeldBy(lock.view.holder.who, own, None if source is None else str(source))
 
 
-async def _add_locks(found: Explanation, planner: Planner, target: PlanTarget) -> None:
+async def _add_locks(found: Explanation, repo: RepoView, target: _UserTarget) -> None:
     for view in target.views:
-        finding = await _lock_finding(found, planner, view)
+        finding = await _lock_finding(found, repo, view)
         if finding is not None:
             found.locks.append(finding)
 
 
-async def _lock_finding(found: Explanation, planner: Planner, view: LockView) -> LockFinding | None:
+async def _lock_finding(found: Explanation, repo: RepoView, view: LockView) -> LockFinding | None:
     in_zoom = view.live_lock_on(found.family, found.path)
-    desired = planner.overlay.locks_of(view.holder)
+    desired = repo.overlay.locks_of(view.holder)
     in_repo, source = lock_leaf_for(desired, found.family, found.path) if desired else (None, None)
     locked, _ = view.lock_on(found.family, found.path)
     if not (in_zoom or locked):
         return None
-    views = planner.views
+    views = repo.views
     value = await views.holder_value(view, found.family, found.path) if locked else MISSING
     return LockFinding(view.holder.who, in_zoom, in_repo, source, value)
 
 
-async def _add_verdict(found: Explanation, planner: Planner, target: PlanTarget) -> None:
+async def _add_verdict(found: Explanation, view: RepoView, target: _UserTarget) -> None:
     if found.desired is MISSING:
         return
-    verdict = await planner.views.verdict(target.views, found.family, found.path, found.desired)
+    verdict = await view.views.verdict(target.views, found.family, found.path, found.desired)
     match verdict:
         case Blocked(lock):
             found.verdict, found.reason = "blocked", lock.reason

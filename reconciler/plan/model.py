@@ -18,12 +18,13 @@ from typing import Any
 from reconciler.diagnostic import Diagnostic, diagnostic_from_json, diagnostic_json
 from reconciler.diff import MISSING
 from reconciler.errors import PlanFileError, PlanRefused
+from reconciler.targets import KIND_ORDER, TargetRef
 from reconciler.vocab import LOCK_FAMILIES, Family, LeafPath, Level, family_of_option, family_option
 from reconciler.zoom.endpoints import lock_settings_path, settings_path
 
-FORMAT_VERSION = 2
-TargetKind = Level
-KIND_ORDER: dict[str, int] = {"account": 0, "group": 1, "user": 2}
+FORMAT_VERSION = 3
+# Format 2 wrote no `writes` in a request (it followed from the path); such plans still load.
+READABLE_VERSIONS = (2, FORMAT_VERSION)
 
 
 class Status(StrEnum):
@@ -38,26 +39,6 @@ class Writes(StrEnum):
 
     SETTINGS = "settings"
     LOCKS = "locks"
-
-
-@dataclass(frozen=True, order=True)
-class TargetRef:
-    kind: TargetKind
-    id: str
-    email: str | None = None
-    name: str | None = None
-
-    @property
-    def label(self) -> str:
-        if self.kind == "account":
-            return "account"
-        return f"{self.kind} {self.email or self.name or self.id}"
-
-    def sort_key(self) -> tuple[int, str]:
-        return KIND_ORDER[self.kind], (self.email or self.name or self.id).lower()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "email": self.email, "name": self.name}
 
 
 # A change's target, family, leaf and whether it writes the locks (`Change.key`).
@@ -152,10 +133,13 @@ class Request(_FamilyAndWrites):
         option = self.option
         return {"option": option} if option else {}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, version: int = FORMAT_VERSION) -> dict[str, Any]:
+        """As plan format `version` writes it (format 2 had no `writes`)."""
+        written = {"writes": self.writes.value} if version >= 3 else {}
         return {
             "target": self.target.to_json(),
             "option": self.option,
+            **written,
             "method": self.method,
             "path": self.path,
             "query": self.query,
@@ -327,7 +311,8 @@ class Plan:
             "repo_files": dict(sorted(self.repo_files.items())),
             "summary": asdict(self.counted_summary()),
             "changes": [change.to_json() for change in self.changes],
-            "requests": [request.to_json() for request in self.requests],
+            # A plan loaded from format 2 is written as it was read, so its checksum holds.
+            "requests": [request.to_json(self.format_version) for request in self.requests],
             "unknown": [unknown.to_json() for unknown in self.unknown],
             "below_changes": [target.to_json() for target in self.below_changes],
             "skipped": [diagnostic_json(item) for item in self.skipped],
@@ -392,12 +377,15 @@ def _change(data: dict[str, Any]) -> Change:
     )
 
 
-def _request(data: dict[str, Any]) -> Request:
-    locks = str(data["path"]).endswith("/lock_settings")
+def _request(data: dict[str, Any], version: int) -> Request:
+    if version >= 3:
+        writes = Writes(data["writes"])
+    else:  # format 2 said it by the path alone, which is checked against the typed fields below
+        writes = _writes(str(data["path"]).endswith("/lock_settings"))
     request = Request(
         _ref(data["target"]),
-        _family(data["option"], locks),
-        _writes(locks),
+        _family(data["option"], writes is Writes.LOCKS),
+        writes,
         data["body"],
         tuple(tuple(path) for path in data.get("fields", [])),
     )
@@ -427,15 +415,15 @@ def plan_from_json(data: Any) -> Plan:
         raise PlanFileError(f"not a plan but a {str(data.get('kind'))[:40]!r} report")
     if isinstance(data.get("error"), dict):
         raise PlanFileError("the plan run that wrote it failed, so it holds no plan; plan again")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise PlanFileError(
-            f"plan format {data.get('format_version')!r} is not {FORMAT_VERSION}; plan again"
-        )
+    version = data.get("format_version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        readable = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise PlanFileError(f"plan format {version!r} is not {readable}; plan again")
     body = {key: value for key, value in data.items() if key != "checksum"}
     if data.get("checksum") != checksum(body):
         raise PlanRefused(f"the plan's checksum does not match its content: {EDITED}")
     try:
-        plan = _plan(data)
+        plan = _plan(data, version)
     except (PlanFileError, KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         # Its checksum matched, so whoever edited it computed a new one.
         raise PlanRefused(f"the plan is not one reconciler wrote ({_what(exc)}): {EDITED}") from exc
@@ -449,10 +437,11 @@ def _what(exc: Exception) -> str:
     return f"no {exc}" if isinstance(exc, KeyError) else "a field of the wrong type"
 
 
-def _plan(data: dict[str, Any]) -> Plan:
+def _plan(data: dict[str, Any], version: int) -> Plan:
     return Plan(
+        format_version=version,
         changes=[_change(item) for item in data["changes"]],
-        requests=[_request(item) for item in data["requests"]],
+        requests=[_request(item, version) for item in data["requests"]],
         unknown=[Unknown(_ref(u["target"]), u["option"], u["error"]) for u in data["unknown"]],
         summary=_summary(data["summary"]),
         repo_commit=_optional_text(data.get("repo_commit")),

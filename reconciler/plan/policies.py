@@ -19,14 +19,16 @@ from typing import Any
 from reconciler.desired.layering import effective_user_settings
 from reconciler.desired.problems import Spot, problem
 from reconciler.desired.selection import OPTIONS_FILE, Selection
-from reconciler.desired.state import DesiredState, Settings, Source, leaves, nest
+from reconciler.desired.state import DesiredState, Settings, leaves, nest
 from reconciler.diagnostic import Diagnostic, Severity
 from reconciler.errors import ConfigError
-from reconciler.live.locks import LockView, covering_lock, locked_leaf
-from reconciler.plan.model import Change, Finding, FindingState, Plan, Status, TargetRef, Weakening
+from reconciler.live.locks import locked_leaf
+from reconciler.plan.model import Change, Finding, FindingState, Plan, Status, Weakening
 from reconciler.policy import Engine, Outcome, Rule, TargetContext, load_selected, repo_selections
 from reconciler.policy.conflicts import Conflict, find_conflicts
+from reconciler.policy.judging import setting_source
 from reconciler.policy.packs import pack_name
+from reconciler.targets import TargetRef
 from reconciler.vocab import Family, LeafPath, Level, lock_family_of
 
 _SEVERITY = {
@@ -41,10 +43,6 @@ def engine_for(state: DesiredState) -> Engine | None:
     """The engine of the rules `reconciler.yaml` enables; None when it enables no pack."""
     selections = repo_selections(state)
     return Engine(load_selected(selections, repo=state.root)) if selections else None
-
-
-def rule_code(rule: Rule) -> str:
-    return f"{rule.pack}/{rule.id}"
 
 
 # -- validate: the desired state ------------------------------------------------------------------
@@ -107,20 +105,10 @@ def _locked_by(own: Settings | None, state: DesiredState) -> dict[Family, dict[s
 def _violation(rule: Rule, target: _Desired) -> Diagnostic:
     file, line, col = _where_set(rule, target.settings)
     message = f"{target.label}: {rule.id} ({rule.title}) fails: {rule.rationale}"
-    hint = f"rule {rule_code(rule)} at {rule.file}:{rule.line}"
+    hint = f"rule {rule.code} at {rule.file}:{rule.line}"
     return Diagnostic(
-        rule_code(rule), _SEVERITY[rule.severity], message, hint, file, line, col, target.label
+        rule.code, _SEVERITY[rule.severity], message, hint, file, line, col, target.label
     )
-
-
-def setting_source(rule: Rule, settings: Settings) -> Source | None:
-    """Where the settings set the first field the rule reads (or a leaf below it)."""
-    for family, path in sorted(rule.reads.fields):
-        wanted = ".".join(path)
-        for dotted_path, source in settings.sources.get(family, {}).items():
-            if dotted_path == wanted or dotted_path.startswith(wanted + "."):
-                return source
-    return None
 
 
 def _where_set(rule: Rule, settings: Settings) -> tuple[str | None, int | None, int | None]:
@@ -132,27 +120,6 @@ def _where_set(rule: Rule, settings: Settings) -> tuple[str | None, int | None, 
 
 
 # -- plan: before and after -----------------------------------------------------------------------
-
-
-def locked_flags(
-    views: tuple[LockView, ...],
-    documents: Mapping[Family, Mapping[str, Any]],
-    *,
-    live: bool = False,
-) -> dict[Family, dict[str, Any]]:
-    """True for every leaf of the documents that a lock of the views fixes: as the run will
-    leave the locks (the repo's overlaid where it applies them), or with `live` as Zoom has
-    them now."""
-    found: dict[Family, dict[LeafPath, bool]] = {}
-    for family, document in documents.items():
-        for path, _value in leaves(document):
-            if live:
-                hit = any(view.live_lock_on(family, path) for view in views)
-            else:
-                hit = covering_lock(views, family, path) is not None
-            if hit:
-                found.setdefault(family, {})[path] = True
-    return {family: nest(paths) for family, paths in found.items()}
 
 
 def judge_target(
@@ -175,7 +142,7 @@ def judge_target(
         state = _state(before_results.get(result.rule.key), result.outcome)
         if state is not None:
             rule = result.rule
-            findings.append(Finding(ref, rule_code(rule), rule.title, rule.severity, state))
+            findings.append(Finding(ref, rule.code, rule.title, rule.severity, state))
     return findings
 
 
@@ -216,7 +183,7 @@ def weakening_changes(plan: Plan, engine: Engine) -> list[Weakening]:
             lock=change.locks,
         )  # fmt: skip
         if rules:
-            found.append(Weakening(change, tuple(rule_code(rule) for rule in rules)))
+            found.append(Weakening(change, tuple(rule.code for rule in rules)))
     return found
 
 
@@ -233,7 +200,7 @@ def conflict_problems(state: DesiredState, engine: Engine) -> list[ConfigError]:
 def _conflict_problem(conflict: Conflict, by_pack: Mapping[str, Selection]) -> ConfigError:
     first, later = conflict.first, conflict.later
     message = (
-        f"{rule_code(first)} and {rule_code(later)} cannot both pass: each one's remedy of "
+        f"{first.code} and {later.code} cannot both pass: each one's remedy of "
         f"{conflict.dotted_field} fails the other (at {', '.join(conflict.levels)} level)"
     )
     drop = [f"{_entry_name(by_pack, r)} as {_except_form(by_pack, r)}" for r in (later, first)]

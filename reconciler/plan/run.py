@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from reconciler.connect import Session
 from reconciler.desired import DesiredState
 from reconciler.desired.fingerprint import fingerprint
-from reconciler.plan.changed import blocked_before, changed_scope, load_repo_at, repo_commit
+from reconciler.desired.git import repo_commit
+from reconciler.plan.changed import blocked_before, changed_scope, load_repo_at
 from reconciler.plan.engine import build_plan
 from reconciler.plan.model import Plan
 from reconciler.plan.policies import engine_for
 from reconciler.plan.safety import refusals
-from reconciler.plan.scope import EVERYTHING, Scope, parse_selectors
+from reconciler.targets import EVERYTHING, Scope, parse_selectors
 from reconciler.vocab import ProgressHook, no_progress
 
 

@@ -401,7 +401,7 @@ def _run(item: _Compiled, bindings: cel.Context, missing: set[str]) -> RuleResul
 def _over_budget(item: _Compiled) -> str:
     rule = item.rule
     return (
-        f"not judged: one evaluation of {rule.pack}/{rule.id} ({rule.file}:{rule.expr_line}) "
+        f"not judged: one evaluation of {rule.code} ({rule.file}:{rule.expr_line}) "
         f"took {item.spent.seconds:.2f} s, over the {item.spent.budget:g} s budget; "
         "simplify its expr"
     )
@@ -456,5 +456,5 @@ def diagnostic(result: RuleResult, target: str) -> Diagnostic | None:
         severity = Severity.WARNING
     else:
         return None
-    code = f"{rule.pack}/{rule.id}"
+    code = rule.code
     return Diagnostic(code, severity, message, None, rule.file, rule.line, None, target)

@@ -91,7 +91,6 @@ class Rule:
     # Where an admin sets the remedy by hand, for the levels Zoom's API cannot set it at.
     portal: str | None = None
     weakens: str | None = None
-    weakens_line: int | None = None
     examples: tuple[Example, ...] = ()
     reads: Reads = field(default_factory=Reads)
     # The benchmark item it checks (`1.1.2.3` of `cis-1.1.2.3-user`), in a `benchmark:` pack.
@@ -101,6 +100,11 @@ class Rule:
     def key(self) -> tuple[str, str]:
         """Unique among every pack: ids are unique within a pack."""
         return (self.pack, self.id)
+
+    @property
+    def code(self) -> str:
+        """How reports, findings and hints name the rule: `pack/id`."""
+        return f"{self.pack}/{self.id}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,7 +263,6 @@ class _PackLoader:
             line=self.r.doc.spot((*path, "id"), key=True).line,
             expr_line=self.r.doc.spot((*path, "expr"), key=True).line,
             weakens=weakens,
-            weakens_line=self.r.doc.spot((*path, "weakens"), key=True).line if weakens else None,
             examples=examples or (),
             reads=reads(expr),
             item=benchmark_item(rule_id) if self.benchmark else None,

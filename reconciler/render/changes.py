@@ -7,7 +7,8 @@ from typing import Any
 
 from reconciler.diff import MISSING
 from reconciler.escape import printable
-from reconciler.plan.model import Change, Plan, Summary, TargetRef
+from reconciler.plan.model import Change, Plan, Summary
+from reconciler.targets import TargetRef
 
 NOT_SET = "(not set)"
 

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from reconciler.diagnostic import Diagnostic
 from reconciler.escape import printable
-from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
+from reconciler.plan.model import Change, Plan, Summary, Unknown
 from reconciler.render.changes import (
     NO_CHANGES,
     PRE_EXISTING,
@@ -30,6 +30,7 @@ from reconciler.render.changes import (
     value_text,
 )
 from reconciler.render.policy import policy_lines
+from reconciler.targets import TargetRef
 
 COMMENT_LIMIT = 65_536
 TITLE = "### reconciler plan"

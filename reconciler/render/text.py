@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from reconciler.escape import printable
-from reconciler.plan.model import Change, Plan, Summary, TargetRef, Unknown
+from reconciler.plan.model import Change, Plan, Summary, Unknown
 from reconciler.render.changes import (
     NO_CHANGES,
     PRE_EXISTING,
@@ -27,6 +27,7 @@ from reconciler.render.changes import (
     value_text,
 )
 from reconciler.render.policy import policy_lines
+from reconciler.targets import TargetRef
 
 RESET = "\x1b[0m"
 BOLD = "\x1b[1m"

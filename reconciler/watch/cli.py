@@ -91,5 +91,6 @@ def watch(
         window=window,
         resync_every=resync_every,
     )
-    connector = click.get_current_context().find_object(Connector) or Connector()
+    # The account's credentials come from the environment, read here and nowhere below.
+    connector = (click.get_current_context().find_object(Connector) or Connector()).from_env()
     asyncio.run(run_watch(repo, connector, where, secret.encode("utf-8"), settings))

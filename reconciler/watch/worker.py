@@ -31,7 +31,7 @@ from reconciler.live import LiveReader
 from reconciler.live.directory import Directory
 from reconciler.plan.model import Change, Plan, Writes
 from reconciler.plan.run import make_plan
-from reconciler.plan.scope import EVERYTHING, Scope
+from reconciler.targets import EVERYTHING, Scope
 from reconciler.vocab import email_key
 from reconciler.watch.events import (
     SETTINGS_EVENTS,

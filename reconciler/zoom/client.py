@@ -53,7 +53,6 @@ from reconciler.zoom.answers import (
     DEADLINE,
     MAX_BODY,
     Redactor,
-    Shape,
     ShapeT,
     TooLarge,
     TooSlow,
@@ -62,7 +61,6 @@ from reconciler.zoom.answers import (
     content_type,
     json_body,
     parse,
-    plain,
     read_answer,
     redirect_target,
     size_text,
@@ -224,10 +222,6 @@ class ZoomClient:
         return f"ZoomClient(api_url={self.endpoints.api_url!r}, rate={self._pacer.rate})"
 
     @property
-    def token_requests(self) -> int:
-        return self._tokens.requests
-
-    @property
     def rate(self) -> float | None:
         """Requests per second the client paces at now (it moves while a probe runs)."""
         return self._pacer.rate
@@ -246,10 +240,6 @@ class ZoomClient:
     def redactor(self) -> Redactor:
         """What takes secrets and tokens out of server text before a message quotes it."""
         return self._tokens.redactor
-
-    async def get_json(self, path: str, params: Params | None = None) -> JSON:
-        """A GET whose answer must be a JSON object."""
-        return plain(await self.get_answer(path, params, Shape))
 
     async def get_answer(self, path: str, params: Params | None, shape: type[ShapeT]) -> ShapeT:
         """A GET's answer parsed into `shape`; a `BadAnswer` when it is not of that shape."""

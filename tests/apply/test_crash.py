@@ -25,8 +25,6 @@ from reconciler.zoom.client import default_in_flight
 from tests.apply.repos import flip_repo
 from tests.plan.sandbox_repo import plan_repo
 
-ZOOM = Connector()  # the ZOOM_* environment: the sandbox served on 127.0.0.1
-
 USERS = 500
 KILL_AFTER_LINES = 120  # audit lines: a `sending` and a result line per user
 pytestmark = pytest.mark.slow
@@ -46,6 +44,11 @@ def serve_sandbox(state: Path) -> Iterator[dict[str, str]]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _zoom() -> Connector:
+    """The ZOOM_* environment's account: the sandbox served on 127.0.0.1."""
+    return Connector().from_env()
 
 
 def apply_command(repo: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -121,6 +124,6 @@ def test_second_apply_finishes_what_a_killed_one_started(
         assert httpx2.patch(f"{base}/_sandbox/config", json=off).status_code == 200
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        after = asyncio.run(plan_repo(repo, rate=1000, connector=ZOOM))
+        after = asyncio.run(plan_repo(repo, rate=1000, connector=_zoom()))
         assert (after.pending, after.blocked, after.unknown) == ([], [], [])
         assert after.summary.targets == USERS

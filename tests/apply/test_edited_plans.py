@@ -77,7 +77,7 @@ def added(data: Data, target: Data, path: list[str], value: Any) -> None:
         }
     )
     body: Data = {path[0]: {path[1]: value}}
-    request = {"target": target, "option": None, "method": "PATCH"}
+    request = {"target": target, "option": None, "writes": "settings", "method": "PATCH"}
     request.update(path=f"/users/{target['id']}/settings", query={}, body=body, fields=[path])
     data["requests"].append(request)
     summary = data["summary"]
@@ -224,7 +224,10 @@ ROWS: dict[str, Row] = {
         "(changed)): plan again",
     ),
     "another format_version": Row(
-        lambda data: data.update(format_version=1), False, 1, "plan format 1 is not 2; plan again"
+        lambda data: data.update(format_version=1),
+        False,
+        1,
+        "plan format 1 is not 2 or 3; plan again",
     ),
 }
 

@@ -6,7 +6,8 @@ import pytest
 
 from reconciler.apply.engine import pending_changes
 from reconciler.errors import PlanRefused
-from reconciler.plan.model import Change, Plan, Request, Status, TargetRef, Writes
+from reconciler.plan.model import Change, Plan, Request, Status, Writes
+from reconciler.targets import TargetRef
 
 USER = TargetRef("user", "u1", email="u1@example.test")
 

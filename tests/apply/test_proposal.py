@@ -84,6 +84,7 @@ def new_account_request(data: dict[str, Any]) -> None:
         {
             "target": target,
             "option": None,
+            "writes": "settings",
             "method": "PATCH",
             "path": "/accounts/me/settings",
             "query": {},
@@ -115,6 +116,7 @@ def blocked_set_to_pending(data: dict[str, Any]) -> None:
         {
             "target": blocked["target"],
             "option": None,
+            "writes": "settings",
             "method": "PATCH",
             "path": f"/users/{blocked['target']['id']}/settings",
             "query": {},

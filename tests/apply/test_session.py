@@ -63,7 +63,7 @@ async def test_run_apply_refuses_a_plan_over_the_safety_limit(
     write_repo(repo, files)
     state = load_repo(repo)
     audit_log = tmp_path / "audit.log"
-    async with Connector().open(repo, tier=state.options.rate_tier) as session:
+    async with Connector().from_env().open(repo, tier=state.options.rate_tier) as session:
         plan = await make_plan(state, session)
         assert len({request.target for request in plan.requests}) == 2
         settings = ApplySettings(audit_log, "run-1", saved_plan=False)

@@ -37,8 +37,6 @@ from tests.apply.conftest import zoom_env
 from tests.apply.repos import flip_repo
 from tests.plan.sandbox_repo import apply_plan, plan_repo
 
-ZOOM = Connector()  # the ZOOM_* environment: the sandbox served on 127.0.0.1
-
 FAULTS = FaultConfig(error_500=0.02, error_502=0.015, error_503=0.015, drop=0.03)
 BURST = 60  # the whole per-second MEDIUM budget of a Business account
 BURST_EVERY = 2.0
@@ -95,12 +93,12 @@ async def test_apply_through_faults_converges_and_sends_only_changed_fields(
         stop = asyncio.Event()
         noise = asyncio.create_task(neighbour(url, clock, stop))
         try:
-            plan = await plan_repo(repo, connector=ZOOM)
-            report = await apply_plan(plan, repo, audit_log, connector=ZOOM)
+            plan = await plan_repo(repo, connector=Connector().from_env())
+            report = await apply_plan(plan, repo, audit_log, connector=Connector().from_env())
         finally:
             stop.set()
             bursts = await noise
-        after = await plan_repo(repo, connector=ZOOM)
+        after = await plan_repo(repo, connector=Connector().from_env())
     journal = app.sandbox.journal.entries()
 
     # It converged: every target applied and verified, and a fresh plan has nothing to do.

@@ -15,7 +15,7 @@ from reconciler.audit.model import (
     RuleOutcome,
     Where,
 )
-from reconciler.plan.model import TargetRef
+from reconciler.targets import TargetRef
 from tests.audit.sample import sample
 
 BASELINE = "zoom-security-baseline"

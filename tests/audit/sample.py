@@ -17,8 +17,8 @@ from reconciler.audit.model import (
     SnapshotInfo,
     Where,
 )
-from reconciler.plan.model import TargetRef
 from reconciler.policy import load_shipped
+from reconciler.targets import TargetRef
 
 ACCOUNT = AuditTarget(TargetRef("account", "me"), managed=True)
 SALES = AuditTarget(TargetRef("group", "g-sales", name="Sales"), managed=True)

@@ -35,9 +35,9 @@ from reconciler.audit.model import (
     Where,
 )
 from reconciler.audit.rollup import Depth, roll_up
-from reconciler.plan.model import TargetRef
 from reconciler.policy import load_shipped
 from reconciler.render import audit_html
+from reconciler.targets import TargetRef
 from tests.audit.layered import layered
 from tests.audit.sample import ACK, sample
 

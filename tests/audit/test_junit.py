@@ -22,9 +22,9 @@ from reconciler.audit.model import (
     RuleOutcome,
     Where,
 )
-from reconciler.plan.model import TargetRef
 from reconciler.policy import load_shipped
 from reconciler.render import audit_junit
+from reconciler.targets import TargetRef
 from tests.audit.sample import ACK, ALICE, EVE, sample
 
 BASELINE = "zoom-security-baseline"

@@ -23,8 +23,8 @@ from reconciler.audit.rollup import Depth, count_roll_ups, roll_up
 from reconciler.audit.run import run_audit
 from reconciler.cli import cli
 from reconciler.desired import load_repo
-from reconciler.plan.model import TargetRef
 from reconciler.render import audit_sarif
+from reconciler.targets import TargetRef
 from tests.audit.layered import layered
 from tests.audit.tenant import RULES, Expected, seeded_repo
 from tests.plan.sandbox_repo import SANDBOX

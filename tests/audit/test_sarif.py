@@ -25,8 +25,8 @@ from reconciler.audit.model import (
 )
 from reconciler.audit.rollup import Depth
 from reconciler.diff import MISSING
-from reconciler.plan.model import TargetRef
 from reconciler.render import audit_sarif
+from reconciler.targets import TargetRef
 from tests.audit.layered import enabled_sample, layered
 from tests.audit.sample import ACK, EVE, sample
 

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from reconciler.audit.model import AuditResult, AuditTarget, PackInfo, RuleOutcome
 from reconciler.audit.scorecard import scorecard
 from reconciler.cli import cli
-from reconciler.plan.model import TargetRef
 from reconciler.policy import parse_pack
+from reconciler.targets import TargetRef
 from tests.plan.sandbox_repo import failing_reads, prepare
 
 BENCH = """\

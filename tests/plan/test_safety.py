@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from reconciler.desired.models import Safety
-from reconciler.plan.model import Plan, Refusal, Request, Summary, TargetRef, Writes
+from reconciler.plan.model import Plan, Refusal, Request, Summary, Writes
 from reconciler.plan.safety import refusals
+from reconciler.targets import TargetRef
 
 
 def plan_changing(users: int, *, planned: int, skipped_unchanged: int = 0) -> Plan:

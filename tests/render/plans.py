@@ -5,16 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.diff import MISSING
-from reconciler.plan.model import (
-    Change,
-    Plan,
-    Request,
-    Status,
-    Summary,
-    TargetRef,
-    Unknown,
-    Writes,
-)
+from reconciler.plan.model import Change, Plan, Request, Status, Summary, Unknown, Writes
+from reconciler.targets import TargetRef
 from reconciler.vocab import family_of_option
 
 ACCOUNT = TargetRef("account", "me")

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from reconciler.apply.report import ApplyReport, RequestOutcome
-from reconciler.plan.model import Request, TargetRef, Writes
+from reconciler.plan.model import Request, Writes
+from reconciler.targets import TargetRef
 from reconciler.watch.events import ZoomEvent, parse_delivery
 from reconciler.watch.worker import ECHO_SECONDS, _OwnWrites
 from tests.watch.deliveries import compact, settings_event

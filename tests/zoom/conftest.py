@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2
 import pytest
 
 from reconciler.zoom import Credentials, Endpoints, RetryPolicy, Secret, ZoomClient
+from reconciler.zoom.answers import Shape, plain
 
 API = "https://api.zoom.test/v2"
 OAUTH = "https://zoom.test/oauth/token"
@@ -67,3 +69,8 @@ def make_client(zoom: ScriptedZoom, credentials: Credentials, **options: object)
         transport=httpx2.MockTransport(zoom),
         **options,  # type: ignore[arg-type]
     )
+
+
+async def get_json(client: ZoomClient, path: str) -> dict[str, Any]:
+    """A GET whose answer must be a JSON object (any object: the tests' Zoom answers `{}`)."""
+    return plain(await client.get_answer(path, None, Shape))

@@ -19,6 +19,7 @@ from reconciler.sandbox.server import running_sandbox
 from reconciler.zoom import Credentials, Endpoints, Secret, ZoomClient
 from reconciler.zoom.budget import ReadBudget
 from tests.hostile_zoom import HostileZoom
+from tests.zoom.conftest import get_json
 
 CREDENTIALS = Credentials("acct", "client", Secret("client-secret-VALUE"))
 
@@ -63,7 +64,7 @@ async def _read_users(base: str, budget: ReadBudget, reads: int) -> list[str]:
     async with client_for(base, budget) as zoom:
         for _ in range(reads):
             try:
-                await zoom.get_json("/users/me")
+                await get_json(zoom, "/users/me")
                 outcomes.append("read")
             except Unavailable as error:
                 outcomes.append(str(error))

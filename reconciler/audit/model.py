@@ -15,7 +15,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from typing import Any, overload
 
@@ -222,6 +222,9 @@ def light(findings: Sequence[AuditFinding]) -> Iterator[Light]:
     return (_light(finding) for finding in findings)
 
 
+_SHARED_MESSAGES = 10_000
+
+
 class FindingStore(Sequence[AuditFinding]):
     """The findings of an audit in target order, with failed rules kept in columns.
 
@@ -256,11 +259,12 @@ class FindingStore(Sequence[AuditFinding]):
         self._value_index: dict[tuple[type, Any], int] = {}
         self._wheres: dict[Where, int] = {}
         self._where_list: list[Where] = []
+        self._messages: dict[str, str] = {}
         self._per_rule: dict[int, tuple[str, str, Any, str]] = {}
 
     def add(self, finding: AuditFinding) -> None:
         self._object_at.append(len(self._target))
-        self._objects.append(finding)
+        self._objects.append(self._shared(finding))
         for column in (self._target, self._where, self._actual):
             column.append(0)
         for small in (self._rule, self._ack):
@@ -271,13 +275,29 @@ class FindingStore(Sequence[AuditFinding]):
     ) -> None:
         self._target.append(target)
         self._rule.append(rule)
+        self._where.append(self._where_index(where))
+        self._ack.append(-1 if ack is None else ack)
+        self._actual.append(self._value(actual))
+
+    def _shared(self, finding: AuditFinding) -> AuditFinding:
+        """The finding with its place and message as the store already holds them: a field
+        that drifts for every user the same way makes the same message per user."""
+        where, message = finding.where, finding.message
+        if where is not None:
+            where = self._where_list[self._where_index(where)]
+        message = self._messages.setdefault(message, message)
+        if len(self._messages) > _SHARED_MESSAGES:  # many distinct ones: no sharing to be had
+            self._messages.clear()
+        if where is finding.where and message is finding.message:
+            return finding
+        return replace(finding, where=where, message=message)
+
+    def _where_index(self, where: Where) -> int:
         found = self._wheres.get(where)
         if found is None:
             found = self._wheres[where] = len(self._where_list)
             self._where_list.append(where)
-        self._where.append(found)
-        self._ack.append(-1 if ack is None else ack)
-        self._actual.append(self._value(actual))
+        return found
 
     def _value(self, value: Any) -> int:
         """The index of `value` in `_values`; a string, an int or a bool is found by its type and

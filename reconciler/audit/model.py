@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -231,7 +231,7 @@ class FindingStore(Sequence[AuditFinding]):
     A rule that fails for most users of a 50,000-user account makes millions of findings; as
     objects they cost ~500 bytes each. A failed (or acknowledged) rule is fully described by the
     target, the rule, where the value is set, the live value and the acknowledgement, so it is
-    kept as ~16 bytes of columns and made into an `AuditFinding` when a report reads it. Drift,
+    kept as ~12 bytes of columns and made into an `AuditFinding` when a report reads it. Drift,
     unreadable targets and rules that could not be judged stay objects.
     """
 
@@ -248,7 +248,11 @@ class FindingStore(Sequence[AuditFinding]):
         self._first_field = first_field  # rule -> (family key, dotted path, expected)
         self._objects: list[AuditFinding] = []
         self._object_at = array("i")  # the positions of `_objects`, ascending
-        self._target = array("i")
+        # The target of each row, run-length: the rows of one target come together (an audit
+        # adds them in target order), so a target costs 8 bytes, not 4 per row. A row holding
+        # an object is in no run: its finding names its target.
+        self._run_start = array("i")
+        self._run_target = array("i")
         self._rule = array("h")
         self._where = array("i")
         self._ack = array("h")
@@ -263,9 +267,9 @@ class FindingStore(Sequence[AuditFinding]):
         self._per_rule: dict[int, tuple[str, str, Any, str]] = {}
 
     def add(self, finding: AuditFinding) -> None:
-        self._object_at.append(len(self._target))
+        self._object_at.append(len(self))
         self._objects.append(self._shared(finding))
-        for column in (self._target, self._where, self._actual):
+        for column in (self._where, self._actual):
             column.append(0)
         for small in (self._rule, self._ack):
             small.append(0)
@@ -273,7 +277,9 @@ class FindingStore(Sequence[AuditFinding]):
     def add_rule_failure(
         self, target: int, rule: int, where: Where, actual: Any, ack: int | None
     ) -> None:
-        self._target.append(target)
+        if not self._run_target or self._run_target[-1] != target:
+            self._run_start.append(len(self))
+            self._run_target.append(target)
         self._rule.append(rule)
         self._where.append(self._where_index(where))
         self._ack.append(-1 if ack is None else ack)
@@ -312,13 +318,17 @@ class FindingStore(Sequence[AuditFinding]):
         self._values.append(value)
         return len(self._values) - 1
 
+    def _target_of(self, index: int) -> int:
+        """The target index of the row at `index` (a row of the columns)."""
+        return self._run_target[bisect_right(self._run_start, index) - 1]
+
     def _object_index(self, index: int) -> int:
         """The index in `_objects` of the finding at `index`; -1: a row of the columns."""
         at = bisect_left(self._object_at, index)
         return at if at < len(self._object_at) and self._object_at[at] == index else -1
 
     def __len__(self) -> int:
-        return len(self._target)
+        return len(self._rule)
 
     @overload
     def __getitem__(self, index: int) -> AuditFinding: ...
@@ -347,12 +357,15 @@ class FindingStore(Sequence[AuditFinding]):
         """What the counts need of each finding, without making the objects."""
         codes = [(f"{rule.pack}/{rule.id}", str(rule.severity)) for rule in self._rules]
         object_at, next_object = self._object_at, 0
+        starts, run = self._run_start, -1
         for index in range(len(self)):
             if next_object < len(object_at) and object_at[next_object] == index:
                 yield _light(self._objects[next_object])
                 next_object += 1
                 continue
-            target = self._targets[self._target[index]]
+            while run + 1 < len(starts) and starts[run + 1] <= index:
+                run += 1
+            target = self._targets[self._run_target[run]]
             status = FindingStatus.FAIL if self._ack[index] < 0 else FindingStatus.ACKNOWLEDGED
             code, severity = codes[self._rule[index]]
             yield Light(FindingKind.POLICY, status, target, severity, code)
@@ -370,7 +383,7 @@ class FindingStore(Sequence[AuditFinding]):
         return AuditFinding(
             FindingKind.POLICY,
             FindingStatus.FAIL if ack is None else FindingStatus.ACKNOWLEDGED,
-            self._targets[self._target[index]],
+            self._targets[self._target_of(index)],
             key,
             path,
             message,

@@ -267,8 +267,12 @@ def _remedy_place(
     family, path = leaf
     account = any(True for _ in _failing(outcomes, segments, "account"))
     groups = {result.targets[at].ref.name for at in _failing(outcomes, segments, "group")}
-    users = [result.targets[at] for at in _failing(outcomes, segments, "user")]
-    concerned = groups | {user.groups[0] if user.groups else None for user in users}
+    # The failing users' primary groups (None: no group), not the users: they may be many.
+    primaries = {
+        (result.targets[at].groups or (None,))[0] for at in _failing(outcomes, segments, "user")
+    }
+    users = bool(primaries)
+    concerned = groups | primaries
     group_lock = lock_for("group", family, path) is not None
     one_group = not account and len(concerned) == 1 and None not in concerned
     if one_group and group_lock and writable("group", family, path):

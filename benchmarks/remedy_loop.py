@@ -36,6 +36,15 @@ def patches(env: dict[str, str]) -> int:
     return sum(1 for entry in entries if entry.get("method") == "PATCH")
 
 
+def lock_with_remedy(env: dict[str, str], repo: Path, pack: str) -> None:
+    """The loop's middle: `export --remedy PACK`, then `apply --yes --force` (the account's
+    locks land in Zoom); raises with the command's last line when either fails."""
+    for step in (("export", "--remedy", pack), ("apply", "--yes", "--force")):
+        code, _out, err, _took = reconciler(env, step[0], str(repo), "--quiet", *step[1:])
+        if code not in (0, 2):
+            raise RuntimeError(f"{step[0]} exited {code}: {err.strip().splitlines()[-1:]}")
+
+
 def loop(users: int, groups: int, seed: int, pack: str) -> dict[str, Any]:
     row: dict[str, Any] = {"users": users}
     options = ("--users", str(users), "--groups", str(groups), "--seed", str(seed))

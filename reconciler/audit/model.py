@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from typing import Any, overload
 
@@ -156,7 +157,7 @@ class AuditFinding:
 
     @property
     def rule_code(self) -> str | None:
-        return f"{self.rule.pack}/{self.rule.id}" if self.rule is not None else None
+        return self.rule.code if self.rule is not None else None
 
     @property
     def field_label(self) -> str:
@@ -222,13 +223,16 @@ def light(findings: Sequence[AuditFinding]) -> Iterator[Light]:
     return (_light(finding) for finding in findings)
 
 
+_SHARED_MESSAGES = 10_000
+
+
 class FindingStore(Sequence[AuditFinding]):
     """The findings of an audit in target order, with failed rules kept in columns.
 
     A rule that fails for most users of a 50,000-user account makes millions of findings; as
     objects they cost ~500 bytes each. A failed (or acknowledged) rule is fully described by the
     target, the rule, where the value is set, the live value and the acknowledgement, so it is
-    kept as ~24 bytes of columns and made into an `AuditFinding` when a report reads it. Drift,
+    kept as ~12 bytes of columns and made into an `AuditFinding` when a report reads it. Drift,
     unreadable targets and rules that could not be judged stay objects.
     """
 
@@ -244,41 +248,88 @@ class FindingStore(Sequence[AuditFinding]):
         self._acks = acknowledgements
         self._first_field = first_field  # rule -> (family key, dotted path, expected)
         self._objects: list[AuditFinding] = []
-        self._object_of = array("i")  # -1: a row of the columns
-        self._target = array("i")
+        self._object_at = array("i")  # the positions of `_objects`, ascending
+        # The target of each row, run-length: the rows of one target come together (an audit
+        # adds them in target order), so a target costs 8 bytes, not 4 per row. A row holding
+        # an object is in no run: its finding names its target.
+        self._run_start = array("i")
+        self._run_target = array("i")
         self._rule = array("h")
         self._where = array("i")
         self._ack = array("h")
-        self._actual: list[Any] = []
+        # The live values, each distinct scalar kept once: a value read from a user's document
+        # is a string of its own per user, which its finding alone would keep alive.
+        self._actual = array("i")
+        self._values: list[Any] = []
+        self._value_index: dict[tuple[type, Any], int] = {}
         self._wheres: dict[Where, int] = {}
         self._where_list: list[Where] = []
+        self._messages: dict[str, str] = {}
         self._per_rule: dict[int, tuple[str, str, Any, str]] = {}
 
     def add(self, finding: AuditFinding) -> None:
-        self._object_of.append(len(self._objects))
-        self._objects.append(finding)
-        for column in (self._target, self._where):
+        self._object_at.append(len(self))
+        self._objects.append(self._shared(finding))
+        for column in (self._where, self._actual):
             column.append(0)
         for small in (self._rule, self._ack):
             small.append(0)
-        self._actual.append(None)
 
     def add_rule_failure(
         self, target: int, rule: int, where: Where, actual: Any, ack: int | None
     ) -> None:
-        self._object_of.append(-1)
-        self._target.append(target)
+        if not self._run_target or self._run_target[-1] != target:
+            self._run_start.append(len(self))
+            self._run_target.append(target)
         self._rule.append(rule)
+        self._where.append(self._where_index(where))
+        self._ack.append(-1 if ack is None else ack)
+        self._actual.append(self._value(actual))
+
+    def _shared(self, finding: AuditFinding) -> AuditFinding:
+        """The finding with its place and message as the store already holds them: a field
+        that drifts for every user the same way makes the same message per user."""
+        where, message = finding.where, finding.message
+        if where is not None:
+            where = self._where_list[self._where_index(where)]
+        message = self._messages.setdefault(message, message)
+        if len(self._messages) > _SHARED_MESSAGES:  # many distinct ones: no sharing to be had
+            self._messages.clear()
+        if where is finding.where and message is finding.message:
+            return finding
+        return replace(finding, where=where, message=message)
+
+    def _where_index(self, where: Where) -> int:
         found = self._wheres.get(where)
         if found is None:
             found = self._wheres[where] = len(self._where_list)
             self._where_list.append(where)
-        self._where.append(found)
-        self._ack.append(-1 if ack is None else ack)
-        self._actual.append(actual)
+        return found
+
+    def _value(self, value: Any) -> int:
+        """The index of `value` in `_values`; a string, an int or a bool is found by its type and
+        value (so `1` is not `true`), anything else (a float: -0.0 equals 0.0) kept as it is."""
+        if value is None or isinstance(value, (str, int, bool)) or value is MISSING:
+            key = (type(value), value)
+            found = self._value_index.get(key)
+            if found is None:
+                found = self._value_index[key] = len(self._values)
+                self._values.append(value)
+            return found
+        self._values.append(value)
+        return len(self._values) - 1
+
+    def _target_of(self, index: int) -> int:
+        """The target index of the row at `index` (a row of the columns)."""
+        return self._run_target[bisect_right(self._run_start, index) - 1]
+
+    def _object_index(self, index: int) -> int:
+        """The index in `_objects` of the finding at `index`; -1: a row of the columns."""
+        at = bisect_left(self._object_at, index)
+        return at if at < len(self._object_at) and self._object_at[at] == index else -1
 
     def __len__(self) -> int:
-        return len(self._object_of)
+        return len(self._rule)
 
     @overload
     def __getitem__(self, index: int) -> AuditFinding: ...
@@ -289,23 +340,33 @@ class FindingStore(Sequence[AuditFinding]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
-        found = self._object_of[index]
+        found = self._object_index(index)
         if found >= 0:
             return self._objects[found]
         return self._made(index)
 
     def __iter__(self) -> Iterator[AuditFinding]:
+        object_at, next_object = self._object_at, 0
         for index in range(len(self)):
-            yield self[index]
+            if next_object < len(object_at) and object_at[next_object] == index:
+                yield self._objects[next_object]
+                next_object += 1
+            else:
+                yield self._made(index)
 
     def light(self) -> Iterator[Light]:
         """What the counts need of each finding, without making the objects."""
-        codes = [(f"{rule.pack}/{rule.id}", str(rule.severity)) for rule in self._rules]
-        for index, found in enumerate(self._object_of):
-            if found >= 0:
-                yield _light(self._objects[found])
+        codes = [(rule.code, str(rule.severity)) for rule in self._rules]
+        object_at, next_object = self._object_at, 0
+        starts, run = self._run_start, -1
+        for index in range(len(self)):
+            if next_object < len(object_at) and object_at[next_object] == index:
+                yield _light(self._objects[next_object])
+                next_object += 1
                 continue
-            target = self._targets[self._target[index]]
+            while run + 1 < len(starts) and starts[run + 1] <= index:
+                run += 1
+            target = self._targets[self._run_target[run]]
             status = FindingStatus.FAIL if self._ack[index] < 0 else FindingStatus.ACKNOWLEDGED
             code, severity = codes[self._rule[index]]
             yield Light(FindingKind.POLICY, status, target, severity, code)
@@ -323,12 +384,12 @@ class FindingStore(Sequence[AuditFinding]):
         return AuditFinding(
             FindingKind.POLICY,
             FindingStatus.FAIL if ack is None else FindingStatus.ACKNOWLEDGED,
-            self._targets[self._target[index]],
+            self._targets[self._target_of(index)],
             key,
             path,
             message,
             self._where_list[self._where[index]],
-            actual=self._actual[index],
+            actual=self._values[self._actual[index]],
             expected=expected,
             rule=rule,
             acknowledged=ack,

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections import Counter
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, overload
 
 from reconciler.audit.model import (
     Acknowledgement,
@@ -257,18 +258,82 @@ def _keyed(
         yield key, "layer", layer, finding
 
 
+def _single(finding: AuditFinding, sample_size: int | None) -> RollUp:
+    """A finding of its own as its roll-up: what a bucket of that one finding makes."""
+    acks = (finding.acknowledged,) if finding.acknowledged is not None else ()
+    holder = finding.inferred_from
+    sample = (finding,) if sample_size is None or sample_size > 0 else ()
+    inferred = ((holder, 1),) if holder is not None else ()
+    return RollUp("target", finding, 1, {finding.level: 1}, sample, None, acks, inferred)
+
+
+class RollUps(Sequence[RollUp]):
+    """Roll-ups in the order of their first finding. A finding of its own (most of them, in a
+    big account) is kept as its index in the findings, 8 bytes, and made into its `RollUp` when
+    read: as objects with their finding they cost ~2 KB each, which grew with the account."""
+
+    def __init__(
+        self,
+        findings: Sequence[AuditFinding],
+        order: array[int],
+        shared: list[RollUp],
+        sample_size: int | None,
+    ) -> None:
+        self._findings = findings
+        self._order = order  # >= 0: a finding's index; < 0: -1 - the index in `shared`
+        self._shared = shared
+        self._sample_size = sample_size
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> RollUp: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RollUp]: ...
+    def __getitem__(self, index: int | slice) -> RollUp | Sequence[RollUp]:
+        if isinstance(index, slice):
+            return [self[at] for at in range(*index.indices(len(self)))]
+        entry = self._order[index]
+        if entry < 0:
+            return self._shared[-1 - entry]
+        return _single(self._findings[entry], self._sample_size)
+
+    def __iter__(self) -> Iterator[RollUp]:
+        for at in range(len(self)):
+            yield self[at]
+
+    def shared(self) -> list[RollUp]:
+        """The roll-ups of more than one possible finding (layer, group, level, rule scopes
+        while they are made), without making the single ones."""
+        return list(self._shared)
+
+    def count_from(self, start: int) -> int:
+        """The findings in the roll-ups from `start` on, without making the single ones."""
+        order = self._order
+        return sum(1 if order[at] >= 0 else self._shared[-1 - order[at]].count
+                   for at in range(start, len(order)))  # fmt: skip
+
+
 def roll_up(
     result: AuditResult, depth: Depth = Depth.LAYER, sample_size: int | None = SAMPLE_SIZE
-) -> list[RollUp]:
+) -> RollUps:
     """The roll-ups of `result` at `depth`, in the order of their first finding. `sample_size`
     None keeps every finding in the sample (for checks; a sink wants the bounded sample)."""
     buckets: dict[Hashable, _Bucket] = {}
+    order = array("q")
     for key, scope, layer, finding in _keyed(result, depth):
+        if scope == "target":
+            assert isinstance(key, tuple)
+            order.append(key[1])  # the finding's own index
+            continue
         bucket = buckets.get(key)
         if bucket is None:
             bucket = buckets[key] = _Bucket(scope, layer, sample_size)
+            order.append(-1 - (len(buckets) - 1))
         bucket.add(finding)
-    return [bucket.done() for bucket in buckets.values()]
+    return RollUps(result.findings, order, [bucket.done() for bucket in buckets.values()],
+                   sample_size)  # fmt: skip
 
 
 def count_roll_ups(result: AuditResult, depth: Depth) -> int:

@@ -264,7 +264,7 @@ def acknowledgement_problems(
     """`validate`'s checks of acknowledged.yaml that need the day or the packs: an expired entry,
     and a rule that no enabled pack has (a typo would accept nothing, silently)."""
     problems = expired_problems(list(state.acknowledged), today)
-    codes = {f"{rule.pack}/{rule.id}" for rule in engine.rules} if engine else set()
+    codes = {rule.code for rule in engine.rules} if engine else set()
     for entry in state.acknowledged:
         if entry.rule is not None and entry.rule not in codes:
             close = difflib.get_close_matches(entry.rule, sorted(codes), n=1)

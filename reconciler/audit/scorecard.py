@@ -12,6 +12,21 @@ A failing row says which layer decides it, where the outcomes show it, in the or
 - `account-lock`: the account passes and no group fails, but users hold other values: the
   account does not lock the field (Zoom would enforce the account's value on every user);
 - `per-user`: anything else; the users' own values decide.
+
+A failing row also says where its remedy belongs (`remedy`, one of REMEDY_PLACES), as
+`export --remedy` places it from the same outcomes (the repo's own exceptions aside, which the
+result does not hold), for the first leaf of the item's first rule with a remedy:
+- `group-file`: one group and its members are all that fail (the account does not) and the
+  group can set and lock the field: that group's file, with its lock;
+- `account-lock`: the account can set and lock the field: `account.yaml`, with its lock (Zoom
+  then enforces it on every group and user);
+- `account-file`: the account fails and can set the field, and nothing below fails (or the
+  account cannot lock it) and the rule asks for no lock;
+- `group-files`: the failing groups' files (no lock above holds the field), and `defaults.yaml`
+  for the failing users where users can set it;
+- `user-files`: only users fail, no lock holds the field: `defaults.yaml` (every user's value);
+- `manual`: no rule of the item has a remedy, or no failing level can set it through the API
+  (a manual item's row is `manual` too: it is checked and fixed by hand).
 """
 
 from __future__ import annotations
@@ -20,14 +35,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.audit.model import AuditResult, AuditTarget, PackInfo, RuleOutcome
+from reconciler.desired.state import leaves
 from reconciler.policy import Rule
-from reconciler.policy.fields import lock_for
+from reconciler.policy.celexpr import FAMILY_VARIABLES
+from reconciler.policy.fields import lock_for, writable
 from reconciler.policy.manual import ManualItem
-from reconciler.vocab import LEVELS, Level
+from reconciler.vocab import LEVELS, Family, LeafPath, Level
 
 ROW_STATUSES = ("fail", "unknown", "acknowledged", "pass", "not_applicable", "manual")
 COUNTED = ("pass", "fail", "unknown", "not_applicable", "acknowledged")
 LAYERS = ("account", "groups", "account-lock", "per-user")
+REMEDY_PLACES = (
+    "account-lock", "account-file", "group-file", "group-files", "user-files", "manual",
+)  # fmt: skip
 _BYTE = {outcome.label: outcome.value for outcome in RuleOutcome}
 # Worse outcomes rank higher: a target judged by two rules of one item keeps the worse one.
 _RANK_ORDER = ("not_judged", "not_applicable", "pass", "acknowledged", "unknown", "fail")
@@ -50,6 +70,7 @@ class ScorecardRow:
     severity: str | None = None  # the most severe of its rules'
     check: str | None = None  # a manual row: what an admin checks by hand, and where
     source: str | None = None  # a manual row: FILE:LINE of its entry in the pack
+    remedy: str | None = None  # a failing or manual row: where its fix belongs (REMEDY_PLACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +149,7 @@ def _manual_row(item: ManualItem) -> ScorecardRow:
         profile=item.profile,
         check=item.check,
         source=f"{item.file}:{item.line}",
+        remedy="manual",
     )
 
 
@@ -145,22 +167,24 @@ def _rule_row(
                 counts[level][label] += outcomes.count(_BYTE[label], start, end)
     status = _status(counts)
     first = rules[0]
+    failing = status == "fail"
     return ScorecardRow(
         first.pack,
         item,
         first.title,
         status,
-        tuple(f"{rule.pack}/{rule.id}" for rule in rules),
+        tuple(rule.code for rule in rules),
         counts,
-        _layer(result, rules, outcomes, counts, segments) if status == "fail" else None,
+        _layer(result, rules, outcomes, counts, segments) if failing else None,
         first.profile,
         _most_severe(rules),
+        remedy=_remedy_place(result, rules, outcomes, segments) if failing else None,
     )
 
 
 def _combined(result: AuditResult, rules: list[Rule]) -> bytes:
     """One outcome byte per target: the worse of the item's rules' outcomes."""
-    rows = [bytes(result.outcomes.get(f"{rule.pack}/{rule.id}", b"")) for rule in rules]
+    rows = [bytes(result.outcomes.get(rule.code, b"")) for rule in rules]
     if len(rows) == 1:
         return rows[0]
     ranked = [row.ljust(len(result.targets), b"\0").translate(_TO_RANK) for row in rows]
@@ -220,3 +244,48 @@ def _lockable(rules: list[Rule]) -> bool:
         for found in rule.reads.fields | rule.reads.required
     }
     return bool(fields) and all(lock_for("account", family, path) for family, path in fields)
+
+
+def _remedy_leaf(rules: list[Rule]) -> tuple[Family, LeafPath] | None:
+    """The first settings leaf of the first of `rules` whose remedy sets one."""
+    for rule in rules:
+        for key, document in (rule.remedy or {}).items():
+            if key == "locks" or key not in FAMILY_VARIABLES:
+                continue
+            for path, _value in leaves(document):
+                return FAMILY_VARIABLES[key], path
+    return None
+
+
+def _remedy_place(
+    result: AuditResult, rules: list[Rule], outcomes: bytes, segments: list[_Segment]
+) -> str:
+    """Where a failing row's fix belongs (the module's docstring says how it is told)."""
+    leaf = _remedy_leaf(rules)
+    if leaf is None:
+        return "manual"
+    family, path = leaf
+    account = any(True for _ in _failing(outcomes, segments, "account"))
+    groups = {result.targets[at].ref.name for at in _failing(outcomes, segments, "group")}
+    # The failing users' primary groups (None: no group), not the users: they may be many.
+    primaries = {
+        (result.targets[at].groups or (None,))[0] for at in _failing(outcomes, segments, "user")
+    }
+    users = bool(primaries)
+    concerned = groups | primaries
+    group_lock = lock_for("group", family, path) is not None
+    one_group = not account and len(concerned) == 1 and None not in concerned
+    if one_group and group_lock and writable("group", family, path):
+        return "group-file"
+    if writable("account", family, path):
+        asks_lock = any("locks" in (rule.remedy or {}) for rule in rules)
+        below = bool(groups or users)
+        if lock_for("account", family, path) is not None and (below or asks_lock):
+            return "account-lock"
+        if account:
+            return "account-file"
+    if groups and writable("group", family, path):
+        return "group-files"
+    if users and writable("user", family, path):
+        return "user-files"
+    return "manual"

@@ -29,7 +29,7 @@ from reconciler.audit.model import (
     AuditResult,
     FieldChange,
 )
-from reconciler.audit.rollup import Depth, RollUp, roll_up
+from reconciler.audit.rollup import Depth, RollUp, RollUps, roll_up
 from reconciler.diff import MISSING
 from reconciler.escape import printable
 from reconciler.policy import Rule
@@ -403,7 +403,7 @@ def _top_failing_rules(result: AuditResult) -> list[tuple[Rule, int]]:
     fails = [
         (rule, count)
         for rule in result.rules
-        if (count := result.rule_counts(f"{rule.pack}/{rule.id}")["fail"])
+        if (count := result.rule_counts(rule.code)["fail"])
     ]
     fails.sort(key=lambda item: (-item[1], item[0].pack, item[0].id))
     return fails[:TOP_RULES]
@@ -433,12 +433,12 @@ def _summary(result: AuditResult) -> str:
         _summary_block(
             rules_title,
             "rule",
-            [(f"{rule.pack}/{rule.id}", count) for rule, count in top_rules],
+            [(rule.code, count) for rule, count in top_rules],
             bar_chart(
                 "chart-rule",
                 rules_title,
                 [(rule.id, count, "fail") for rule, count in top_rules],
-                [f"{rule.pack}/{rule.id} ({rule.title}): {n} failing" for rule, n in top_rules],
+                [f"{rule.code} ({rule.title}): {n} failing" for rule, n in top_rules],
             ),
         ),
         _summary_block(
@@ -483,7 +483,7 @@ def _rules(result: AuditResult) -> str:
     head = "".join(f'<th scope="col">{_label(label)}</th>' for label in labels)
     rows = []
     for rule in result.rules:
-        code = f"{rule.pack}/{rule.id}"
+        code = rule.code
         counts = result.rule_counts(code)
         cells = "".join(f'<td class="num">{counts[label]}</td>' for label in labels)
         rows.append(
@@ -572,7 +572,7 @@ def _rollup_row(rollup: RollUp) -> str:
     )
 
 
-def _capped_rows(rollups: list[RollUp]) -> tuple[list[str], int, int]:
+def _capped_rows(rollups: RollUps) -> tuple[list[str], int, int]:
     """The rows that fit ROW_LIMIT and ROWS_BUDGET, and the rows and findings left out."""
     rows: list[str] = []
     used = 0
@@ -580,21 +580,22 @@ def _capped_rows(rollups: list[RollUp]) -> tuple[list[str], int, int]:
         row = _rollup_row(rollup)
         size = len(row.encode("utf-8"))
         if len(rows) >= ROW_LIMIT or used + size > ROWS_BUDGET:
-            left = rollups[index:]
-            return rows, len(left), sum(r.count for r in left)
+            return rows, len(rollups) - index, rollups.count_from(index)
         rows.append(row)
         used += size
     return rows, 0, 0
 
 
-def _findings_intro(findings: int, rollups: list[RollUp], left_rows: int, left: int) -> str:
+def _findings_intro(findings: int, rollups: RollUps, left_rows: int, left: int) -> str:
     text = (
         '<p class="muted">Every failed or unjudged rule, every drifted managed field, every '
         "unreadable target, and every acknowledged one of those. Click a column header to sort."
     )
-    layers = sum(1 for rollup in rollups if rollup.layer is not None and not rollup.single)
+    # A finding of its own has no layer: only the shared roll-ups are looked at.
+    shared = rollups.shared()
+    layers = sum(1 for rollup in shared if rollup.layer is not None and not rollup.single)
     if layers:
-        inherited = sum(rollup.inherited for rollup in rollups if rollup.layer is not None)
+        inherited = sum(rollup.inherited for rollup in shared if rollup.layer is not None)
         text += (
             f" A rule that fails at a layer (the account, a group) and for {inherited:,} users "
             f"who hold that layer's value is one row per layer ({layers:,} such rows): open its "
@@ -790,20 +791,13 @@ def render(result: AuditResult, fh: TextIO) -> None:
         f"<title>{_text(title)}</title>\n<style>{STYLESHEET}</style>\n"
         f"<noscript><style>{NOSCRIPT_STYLESHEET}</style></noscript>\n</head>\n<body>\n"
     )
+    # One section at a time: the page is bounded, but all its sections at once doubled it.
     for section in (
-        _header(result),
-        "<main>",
-        scorecard_html(result),
-        _summary(result),
-        _findings(result),
-        _unreadable(result),
-        _acknowledgements(result),
-        _since(result),
-        _rules(result),
-        _evidence(result),
-        "</main>",
-    ):
-        if section:
-            fh.write(section)
+        _header, lambda _: "<main>", scorecard_html, _summary, _findings, _unreadable,
+        _acknowledgements, _since, _rules, _evidence, lambda _: "</main>",
+    ):  # fmt: skip
+        text = section(result)
+        if text:
+            fh.write(text)
             fh.write("\n")
     fh.write(f"<script>{SCRIPT}</script>\n</body>\n</html>\n")

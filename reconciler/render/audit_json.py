@@ -177,13 +177,13 @@ def _summary(result: AuditResult) -> dict[str, Any]:
 
 def _rule_json(result: AuditResult, rule: Rule) -> dict[str, Any]:
     return {
-        "id": f"{rule.pack}/{rule.id}",
+        "id": rule.code,
         "title": rule.title,
         "severity": str(rule.severity),
         "levels": list(rule.levels),
         "references": list(rule.references),
         "source": {"file": rule.file, "line": rule.line},
-        "counts": result.rule_counts(f"{rule.pack}/{rule.id}"),
+        "counts": result.rule_counts(rule.code),
         # where `export --remedy` cannot fix it and an admin must (with where)
         "manual_levels": list(manual_levels(rule)),
         "portal": rule.portal,

@@ -181,14 +181,15 @@ class _Suite:
             out(f"{_INDENT * 2}</properties>\n")
         opening = f'{_INDENT * 2}<testcase classname="{attribute(self.classname)}" name="'
         closing = f"{_INDENT * 2}</testcase>\n"
-        parts, passed, opened = out.parts, names.passed, names.opened
+        parts, escaped = out.parts, names.escaped
         append = parts.append
         for at, found in self.cases():
             append(opening)
+            append(escaped[at])
             if found is None:
-                append(passed[at])
+                append('" />\n')
             else:
-                append(opened[at])
+                append('">\n')
                 append(found.xml(3))
                 append(closing)
             if len(parts) >= _PIECES:
@@ -198,16 +199,14 @@ class _Suite:
 
 @dataclass(frozen=True, slots=True)
 class _Names:
-    """Each target's label escaped for an attribute, ending a case that passed or one that has
-    a result: made once, not once per rule."""
+    """Each target's label escaped for an attribute: made once, not once per rule (one string
+    a target, not three: they add up in a big account)."""
 
-    passed: list[str]
-    opened: list[str]
+    escaped: list[str]
 
     @classmethod
-    def of(cls, labels: list[str]) -> _Names:
-        escaped = [attribute(label) for label in labels]
-        return cls([f'{name}" />\n' for name in escaped], [f'{name}">\n' for name in escaped])
+    def of(cls, targets: list[AuditTarget]) -> _Names:
+        return cls([attribute(xml_text(target.label)) for target in targets])
 
 
 def _counts(tests: int, failures: int, errors: int, skipped: int) -> dict[str, int]:
@@ -242,10 +241,9 @@ class _RuleFindings:
 
 @dataclass(frozen=True, slots=True)
 class _Index:
-    """The findings indexed once by (rule, target) and by target, and the targets' labels. A
-    rule's failures are kept as positions and each made when its case is written."""
+    """The findings indexed once by (rule, target) and by target. A rule's failures are kept
+    as positions and each made when its case is written."""
 
-    labels: list[str]
     policy: dict[str, _RuleFindings]
     drift: dict[int, list[AuditFinding]]
     reads: dict[int, AuditFinding]
@@ -253,7 +251,7 @@ class _Index:
     @classmethod
     def of(cls, result: AuditResult) -> _Index:
         index_of = {target_key(target): index for index, target in enumerate(result.targets)}
-        found = cls([xml_text(target.label) for target in result.targets], {}, {}, {})
+        found = cls({}, {}, {})
         findings = result.findings
         for position, item in enumerate(light(findings)):
             index = index_of.get(target_key(item.target))
@@ -270,12 +268,16 @@ class _Index:
         return found
 
 
+def _label(result: AuditResult, at: int) -> str:
+    return xml_text(result.targets[at].label)
+
+
 def _body(finding: AuditFinding) -> str:
     return "\n".join(finding_lines(finding))
 
 
 def _rule_suite(result: AuditResult, rule: Rule, index: _Index) -> _Suite:
-    code = f"{rule.pack}/{rule.id}"
+    code = rule.code
     outcomes = result.outcomes.get(code, b"")
     counts = _counts(
         len(outcomes) - outcomes.count(RuleOutcome.NOT_JUDGED),
@@ -326,7 +328,7 @@ def _rule_result(
 ) -> _Result | None:
     if byte == RuleOutcome.FAIL:
         if finding is None:
-            return _Result("failure", f"{code} fails", "fail", f"target: {index.labels[at]}")
+            return _Result("failure", f"{code} fails", "fail", f"target: {_label(result, at)}")
         return _Result("failure", xml_text(finding.message), "fail", _body(finding))
     if byte == RuleOutcome.UNKNOWN:
         cause = _unknown_cause(finding, result.targets[at])
@@ -381,7 +383,7 @@ def _drift_result(result: AuditResult, index: _Index, at: int) -> _Result | None
         return _Result("skipped", "; ".join(acknowledged_text(finding) for finding in found))
     count = result.drift_judged.get(at, 0)
     if count > 0:
-        return _Result("failure", f"{count} managed field(s) drift", "drift", index.labels[at])
+        return _Result("failure", f"{count} managed field(s) drift", "drift", _label(result, at))
     return None
 
 
@@ -406,7 +408,7 @@ def _suites(result: AuditResult) -> tuple[_Names, list[_Suite]]:
     index = _Index.of(result)
     suites = [_rule_suite(result, rule, index) for rule in result.rules]
     suites += [_drift_suite(result, index), _unreadable_suite(result, index)]
-    return _Names.of(index.labels), suites
+    return _Names.of(result.targets), suites
 
 
 def render(result: AuditResult, fh: TextIO) -> None:

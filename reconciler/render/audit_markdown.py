@@ -104,7 +104,7 @@ def _head(result: AuditResult) -> list[str]:
 def _manual_steps(result: AuditResult) -> list[str]:
     steps = []
     for rule in result.rules:
-        rule_code = f"{rule.pack}/{rule.id}"
+        rule_code = rule.code
         levels = manual_levels(rule)
         if not levels or not result.rule_counts(rule_code)["fail"]:
             continue
@@ -116,7 +116,7 @@ def _manual_steps(result: AuditResult) -> list[str]:
 def _failing_rules(result: AuditResult) -> list[str]:
     rows = []
     for rule in result.rules:
-        rule_code = f"{rule.pack}/{rule.id}"
+        rule_code = rule.code
         counts = result.rule_counts(rule_code)
         if counts["fail"] or counts["unknown"] or counts["acknowledged"]:
             rows.append(

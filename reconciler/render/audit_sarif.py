@@ -22,7 +22,7 @@ import dataclasses
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -36,7 +36,7 @@ from reconciler.audit.model import (
     PackInfo,
     Where,
 )
-from reconciler.audit.rollup import Depth, RollUp, count_roll_ups, roll_up
+from reconciler.audit.rollup import Depth, RollUp, RollUps, count_roll_ups, roll_up
 from reconciler.diff import MISSING
 from reconciler.escape import printable, quoted
 from reconciler.policy import Rule
@@ -135,7 +135,7 @@ _UNREADABLE_HELP = (
 
 
 def rule_code(rule: Rule) -> str:
-    return f"{rule.pack}/{rule.id}"
+    return rule.code
 
 
 def finding_rule_id(finding: AuditFinding) -> str:
@@ -481,7 +481,9 @@ _RESULTS_TOKEN = json.dumps(_RESULTS_MARK)
 _RESULT_INDENT = " " * 8  # a result's depth: document > runs > run > results
 
 
-def _chunks(result: AuditResult, rollups: list[RollUp], choice: dict[str, Any]) -> Iterator[str]:
+def _chunks(
+    result: AuditResult, rollups: Sequence[RollUp], choice: dict[str, Any]
+) -> Iterator[str]:
     """The SARIF text, as `json.dumps(document, indent=2)` spells it, a result at a time: the
     whole document (tens of MB of dicts for a big account) is never held."""
     shell = _document(result, choice)
@@ -582,7 +584,7 @@ def choose(
         rollups = roll_up(result, depth, limits.sample_size)
         choice = _choice_properties(depth, limits, reason)
 
-        def text(rollups: list[RollUp] = rollups, choice: dict[str, Any] = choice) -> Iterator[str]:
+        def text(rollups: RollUps = rollups, choice: dict[str, Any] = choice) -> Iterator[str]:
             return _chunks(result, rollups, choice)
 
         size = _gzip_size(text())

@@ -34,6 +34,19 @@ _LAYER_TEXT = {
     "account-lock": "no account lock",
     "per-user": "per-user",
 }
+# Where a failing row's fix belongs (`ScorecardRow.remedy`), as a reader is told it.
+REMEDY_TEXT = {
+    "account-lock": "account.yaml, locked",
+    "account-file": "account.yaml",
+    "group-file": "the group's file, locked",
+    "group-files": "the failing groups' files",
+    "user-files": "defaults.yaml (users' values)",
+    "manual": "by hand",
+}
+
+
+def remedy_text(row: ScorecardRow) -> str:
+    return REMEDY_TEXT.get(row.remedy or "", "")
 
 
 def level_text(row: ScorecardRow, level: str) -> str:
@@ -66,6 +79,7 @@ def row_json(row: ScorecardRow) -> dict[str, Any]:
         "severity": row.severity,
         "check": row.check,
         "source": row.source,
+        "remedy": row.remedy,
     }
 
 
@@ -106,12 +120,15 @@ def scorecard_markdown(result: AuditResult) -> str:
     """A section per pack: its totals, then every row in a collapsed table."""
     parts = []
     for card in scorecard(result):
-        head = "| item | title | status | account | groups | users | decided by / check |"
+        head = (
+            "| item | title | status | account | groups | users | decided by / check "
+            "| remedy's place |"
+        )
         rows = "\n".join(_markdown_row(card, row) for row in card.rows)
         parts.append(
             f"\n#### Scorecard: {escape(card.title)} ({code(card.pack)})\n\n"
             f"{totals_text(card)}.\n\n<details><summary>Every item</summary>\n\n"
-            f"{head}\n|---|---|---|---|---|---|---|\n{rows}\n\n</details>\n"
+            f"{head}\n|---|---|---|---|---|---|---|---|\n{rows}\n\n</details>\n"
         )
     return "".join(parts)
 
@@ -120,7 +137,7 @@ def _markdown_row(card: PackScorecard, row: ScorecardRow) -> str:
     item = row.item if card.benchmark else f"{card.pack}/{row.item}"
     last = escape(row.check) if row.check else _LAYER_TEXT.get(row.layer or "", "")
     levels = [level_text(row, level) for level in _LEVEL_HEADS]
-    cells = [code(item), escape(row.title), _MARK[row.status], *levels, last]
+    cells = [code(item), escape(row.title), _MARK[row.status], *levels, last, remedy_text(row)]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -142,7 +159,9 @@ def scorecard_html(result: AuditResult) -> str:
 
 
 def _html_card(index: int, card: PackScorecard) -> str:
-    heads = ["item", "title", "status", *_LEVEL_HEADS.values(), "decided by / check"]
+    heads = [
+        "item", "title", "status", *_LEVEL_HEADS.values(), "decided by / check", "remedy's place",
+    ]  # fmt: skip
     head = "".join(f'<th scope="col">{_text(name)}</th>' for name in heads)
     rows = "".join(_html_row(row) for row in card.rows)
     return (
@@ -162,7 +181,7 @@ def _html_row(row: ScorecardRow) -> str:
         f'<tr data-item="{_text(row.item)}" data-status="{_text(row.status)}">'
         f'<td class="mono">{_text(row.item)}</td><td>{_text(row.title)}</td>'
         f'<td class="status status-{_text(row.status)}">{_text(row.status)}</td>'
-        f"{levels}<td>{last}</td></tr>"
+        f"{levels}<td>{last}</td><td>{_text(remedy_text(row))}</td></tr>"
     )
 
 
@@ -219,6 +238,8 @@ def _status_line(row: ScorecardRow) -> str:
     parts += [f"{_LEVEL_HEADS[level]} {level_text(row, level)}" for level in row.counts]
     if row.layer:
         parts.append(f"decided by {_LAYER_TEXT[row.layer]}")
+    if row.remedy and row.status != "manual":  # a manual row's status says it already
+        parts.append(f"remedy: {remedy_text(row)}")
     return "; ".join(parts)
 
 
@@ -249,6 +270,8 @@ def _sarif_row(row: ScorecardRow) -> dict[str, Any]:
         }
     if row.layer:
         found["layer"] = row.layer
+    if row.remedy and row.status != "manual":
+        found["remedy"] = row.remedy
     if row.check:
         found["check"] = row.check
     return found

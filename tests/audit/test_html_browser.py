@@ -364,11 +364,11 @@ def test_the_sample_report_in_chromium(open_report: Any) -> None:
     cells = page.locator('#scorecard tr[data-item="zsb-waiting-room"] td').all_text_contents()
     assert cells == [
         "zsb-waiting-room", "The waiting room is on by default", "fail", "1 pass", "1 fail", "-",
-        "groups' values",
+        "groups' values", "the group's file, locked",
     ]  # fmt: skip
     user_cells = page.locator('#scorecard tr[data-item="zsb-user-keeps-waiting-room"] td')
     assert user_cells.all_text_contents()[3:] == [
-        "-", "-", "1 fail, 2 unknown, 1 acknowledged", "per-user",
+        "-", "-", "1 fail, 2 unknown, 1 acknowledged", "per-user", "the group's file, locked",
     ]  # fmt: skip
 
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

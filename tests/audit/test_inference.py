@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.audit.model import AuditResult, FindingKind
+from reconciler.audit.rollup import Depth, roll_up
 from reconciler.audit.run import run_audit
 from reconciler.cli import cli
 from reconciler.connect import sandbox_state_path
@@ -114,6 +115,30 @@ def test_inferred_verdicts_and_drift_are_exactly_those_of_read_all(audits: Any) 
     assert sorted(f.fingerprint for f in inferred.findings) == sorted(
         f.fingerprint for f in everything.findings
     )
+
+
+@pytest.mark.parametrize("depth", list(Depth))
+def test_the_roll_ups_of_the_inferred_audit_hold_the_verdicts_of_read_all(
+    audits: Any, depth: Depth
+) -> None:
+    """What SARIF and HTML show (roll-ups of an audit that inferred from locks), expanded to its
+    findings: exactly the findings, per target and with their status, of a --read-all audit."""
+    inferred, _log = audits["inferred"]
+    everything, _log = audits["read_all"]
+    rollups = roll_up(inferred, depth, sample_size=None)
+    members = Counter(
+        (f.rule_code or f.kind.value, f.field_label, f.target.label, f.status.value)
+        for rollup in rollups
+        for f in rollup.sample
+    )
+    expected = Counter(
+        (f.rule_code or f.kind.value, f.field_label, f.target.label, f.status.value)
+        for f in everything.findings
+    )
+    assert members == expected
+    assert sum(rollup.count for rollup in rollups) == len(everything.findings)
+    if depth is Depth.LAYER:  # the lock holders' failures are rolled up with their users
+        assert any(rollup.scope == "layer" and rollup.inherited for rollup in rollups)
 
 
 def test_only_the_reads_the_locks_cover_are_skipped(audits: Any) -> None:

@@ -21,6 +21,14 @@ from reconciler.audit.model import AuditResult, AuditTarget, PackInfo, RuleOutco
 from reconciler.audit.scorecard import scorecard
 from reconciler.cli import cli
 from reconciler.policy import parse_pack
+from reconciler.policy.manual import ManualItem
+from reconciler.render.scorecard import (
+    junit_manual_suite,
+    scorecard_html,
+    scorecard_json,
+    scorecard_markdown,
+    scorecard_sarif,
+)
 from reconciler.targets import TargetRef
 from tests.plan.sandbox_repo import failing_reads, prepare
 
@@ -159,6 +167,12 @@ def test_counts_per_level_and_the_deciding_layer(report: dict[str, Any]) -> None
     assert _row(rows["1.5"]["counts"], "user") == (11, 0, 1, 0, 0)
 
 
+def test_a_failing_row_without_a_remedy_is_fixed_by_hand(report: dict[str, Any]) -> None:
+    rows = {row["item"]: row for row in report["scorecard"][0]["rows"]}
+    assert [rows[item]["remedy"] for item in ("1.1", "1.2", "1.10")] == ["manual"] * 3
+    assert [rows[item]["remedy"] for item in ("1.3", "1.4", "1.5")] == [None] * 3  # not failing
+
+
 def test_manual_items_are_rows_with_their_check(report: dict[str, Any]) -> None:
     rows = {row["item"]: row for row in report["scorecard"][0]["rows"]}
     assert rows["2.1"] == {
@@ -172,6 +186,7 @@ def test_manual_items_are_rows_with_their_check(report: dict[str, Any]) -> None:
         "severity": None,
         "check": "Zoom Rooms settings: the room passcode is on.",
         "source": "policies/bench.yaml:48",
+        "remedy": "manual",
     }
     assert [item["id"] for item in report["manual"]] == ["bench/tb-2.1", "bench/tb-1.9"]
 
@@ -255,3 +270,94 @@ def test_the_shipped_cis_pack_scores_every_item_once(tmp_path: Path) -> None:
     manual = {row.item: row for row in card.rows if row.status == "manual"}
     assert manual["1.1.1.5"].profile == 2
     assert "Room Meeting ID" in (manual["1.1.1.5"].check or "")
+
+
+# -- the remedy's place -------------------------------------------------------------------------
+
+_CHAT = "settings.in_meeting.chat == false"
+_LENGTH = "meeting_security.meeting_password_requirement.length >= 8"
+REMEDIED = "pack: r\ntitle: R\nrules:\n" + "".join(
+    f"  - {{id: {rule_id}, title: T, severity: low, rationale: R,"
+    f' levels: [account, group, user], expr: "{expr}"{remedy}}}\n'
+    for rule_id, expr, remedy in (
+        ("chat-one-group", _CHAT, ", remedy: {settings: {in_meeting: {chat: false}}}"),
+        ("chat-two-users", _CHAT, ", remedy: {settings: {in_meeting: {chat: false}}}"),
+        ("chat-account", _CHAT, ", remedy: {settings: {in_meeting: {chat: false}}}"),
+        ("length-groups", _LENGTH, ", remedy: {meeting_security: "
+         "{meeting_password_requirement: {length: 8}}}"),
+        ("length-users", _LENGTH, ", remedy: {meeting_security: "
+         "{meeting_password_requirement: {length: 8}}}"),
+        ("no-remedy", _CHAT, ""),
+    )
+)  # fmt: skip
+
+
+def _remedied() -> AuditResult:
+    """The account, groups Eng and Sales, and users in Eng, in Sales and in no group; each rule
+    fails where its id says (chat can be locked at both layers, the passcode length at none)."""
+    pack, problems = parse_pack("r.yaml", REMEDIED.encode(), expected_name="r")
+    assert problems == [] and pack is not None
+    targets = [
+        AuditTarget(TargetRef("account", "me")),
+        AuditTarget(TargetRef("group", "g1", name="Eng")),
+        AuditTarget(TargetRef("group", "g2", name="Sales")),
+        AuditTarget(TargetRef("user", "u0", email="u0@a.test"), ("Eng",)),
+        AuditTarget(TargetRef("user", "u1", email="u1@a.test"), ("Sales", "Eng")),
+        AuditTarget(TargetRef("user", "u2", email="u2@a.test")),
+    ]
+    manual = ManualItem("r", "by-hand", "by-hand", "Rooms", "Check the rooms.", "r.yaml", 30)
+    result = AuditResult(rules=list(pack.rules), targets=targets)
+    result.packs = [PackInfo("r", "R", "r.yaml", "", None, (manual,))]
+    p, f = RuleOutcome.PASS, RuleOutcome.FAIL
+    failing = {
+        "chat-one-group": (1, 3),  # Eng and its member
+        "chat-two-users": (3, 4),  # users of two groups
+        "chat-account": (0,),
+        "length-groups": (1, 4),
+        "length-users": (5,),
+        "no-remedy": (5,),
+    }
+    result.outcomes = {
+        f"r/{rule}": bytearray(f if at in failed else p for at in range(len(targets)))
+        for rule, failed in failing.items()
+    }
+    return result
+
+
+REMEDY_PLACES = {
+    "chat-one-group": "group-file",
+    "chat-two-users": "account-lock",
+    "chat-account": "account-file",
+    "length-groups": "group-files",
+    "length-users": "user-files",
+    "no-remedy": "manual",
+    "by-hand": "manual",
+}
+
+
+def test_each_failing_row_says_where_its_remedy_belongs() -> None:
+    (card,) = scorecard(_remedied())
+    assert {row.item: row.remedy for row in card.rows} == REMEDY_PLACES
+
+
+def test_the_remedys_place_is_in_every_format() -> None:
+    result = _remedied()
+    document = scorecard_json(result)
+    rows = {row["item"]: row["remedy"] for row in document["scorecard"][0]["rows"]}
+    assert rows == REMEDY_PLACES
+    markdown = scorecard_markdown(result)
+    assert "| decided by / check | remedy's place |" in markdown
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| `r/chat-two-users` |")]
+    assert row.endswith("| account.yaml, locked |")
+    page = scorecard_html(result)
+    assert '<th scope="col">remedy&#x27;s place</th>' in page
+    assert "<td>the group&#x27;s file, locked</td></tr>" in page
+    (card,) = scorecard_sarif(result)["scorecard"]
+    sarif = {row["item"]: row.get("remedy") for row in card["rows"]}
+    assert sarif == {**REMEDY_PLACES, "by-hand": None}  # a manual row's status says it
+    suite = junit_manual_suite(result, lambda text: text, lambda text: text)
+    assert (
+        '<property name="r length-users" value="fail; account 1 pass; groups 2 pass; users 1 '
+        "fail, 2 pass; decided by per-user; remedy: defaults.yaml (users' values)\" />"
+    ) in suite.xml
+    assert '<property name="r by-hand" value="manual" />' in suite.xml

@@ -17,7 +17,7 @@ import pytest
 from reconciler.sandbox import SandboxConfig, acme_tenant, create_app, running_sandbox
 from reconciler.sandbox.webhook_events import stable_id
 from tests.watch.deliveries import SECRET
-from tests.watch.test_heal_e2e import ALICE, free_port
+from tests.watch.test_heal_e2e import ALICE
 from tests.watch.watcher import admin_client, watching, zoom_env
 
 pytestmark = pytest.mark.slow  # processes on real ports
@@ -46,7 +46,6 @@ def _drift(report: dict[str, Any], email: str) -> dict[str, Any]:
 def test_the_audit_names_who_changed_a_drifted_field_as_the_watcher_heard_it(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
     app = create_app(SandboxConfig(), acme_tenant())  # webhooks on once the watcher listens
     repo = tmp_path / "repo"
     for name, text in REPO.items():
@@ -60,10 +59,10 @@ def test_the_audit_names_who_changed_a_drifted_field_as_the_watcher_heard_it(
             admin.patch(f"/users/{bob.id}/settings", json={"in_meeting": {"polling": False}})
         with (
             closing(admin_client(url, "intruder@example.test")) as intruder,
-            watching(repo, url, "--window", "0.1", port=port) as watcher,
+            watching(repo, url, "--window", "0.1") as watcher,
         ):
             watcher.wait_for(r"start pass")
-            hook = {"url": f"http://127.0.0.1:{port}/zoom/events", "secret": SECRET.decode()}
+            hook = {"url": f"{watcher.url}/zoom/events", "secret": SECRET.decode()}
             assert (
                 intruder.patch(f"{url}/_sandbox/config", json={"webhook": hook}).status_code == 200
             )

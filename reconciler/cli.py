@@ -44,6 +44,7 @@ from reconciler.audit.snapshot import read_header
 from reconciler.cli_options import (
     CommandWithSubcommands,
     Subcommand,
+    audit_log_option,
     changed_since_option,
     format_option,
     path_argument,
@@ -579,11 +580,7 @@ def _shower(out: TextIO, path: str) -> Callable[[Plan, SavedScope | None], None]
     show_default=True,
     help="Refuse a saved plan older than this many hours.",
 )
-@click.option(
-    "--audit-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Append-only JSON-lines log [default: PATH/.reconciler/audit.log].",
-)
+@audit_log_option
 def apply(
     path: str,
     sandbox: bool,

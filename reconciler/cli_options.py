@@ -4,6 +4,7 @@ command class of a command that also has subcommands (`audit`, `audit verify`)."
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -46,6 +47,11 @@ strict_option = click.option(
     "--strict",
     is_flag=True,
     help="Exit 1 on warnings too (a user file for a user who is not active in Zoom).",
+)
+audit_log_option = click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append-only JSON-lines log [default: PATH/.reconciler/audit.log].",
 )
 quiet_option = click.option(
     "--quiet", is_flag=True, help="No progress on stderr (errors and warnings still show)."

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from reconciler.apply.audit_log import audit_log_path
-from reconciler.cli_options import path_argument
+from reconciler.cli_options import audit_log_option, path_argument
 from reconciler.connect import Connector
 from reconciler.errors import ValidationFailed
 from reconciler.escape import printable
@@ -55,11 +55,7 @@ def _fail(message: str) -> None:
     metavar="SECONDS",
     help="How long events gather before a pass.",
 )
-@click.option(
-    "--audit-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Append-only JSON-lines log [default: PATH/.reconciler/audit.log].",
-)
+@audit_log_option
 def watch(
     path: str,
     listen: str,

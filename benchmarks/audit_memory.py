@@ -24,12 +24,11 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks._sandbox_process import sandbox_process
-from benchmarks.audit import write_repo
+from benchmarks.audit import command_process, write_repo
 from reconciler.audit.run import report_file, run_audit
 from reconciler.connect import Connector
 from reconciler.desired import load_repo
@@ -53,23 +52,10 @@ def run_audit_process(repo: Path, evidence: Path, env: dict[str, str], fmt: str)
     ]  # fmt: skip
     if fmt != "markdown":  # Markdown goes to stdout (cut to a comment's size), the rest to a file
         command += ["--out", str(evidence.parent / f"report.{fmt}")]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **env, "NO_COLOR": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    # wait4, not Popen.wait: the rusage of this one child, whatever else ran before it.
-    _pid, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    assert process.stderr is not None
-    stderr = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    if process.returncode not in (0, 2):
-        raise RuntimeError(f"audit exited {process.returncode}:\n{stderr[-2000:]}")
-    return {"exit": process.returncode, "wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+    done = command_process(command, env)
+    if done["exit"] not in (0, 2):
+        raise RuntimeError(f"audit exited {done['exit']}:\n{done['stderr'][-2000:]}")
+    return {"exit": done["exit"], "wall": done["wall"], "peak_rss_mb": done["peak_rss_mb"]}
 
 
 def bundle_sizes(evidence: Path) -> dict[str, int]:

@@ -59,7 +59,7 @@ class RunLock:
         try:
             deadline = time.monotonic() + self.timeout
             while not self._try(fd, deadline):
-                time.sleep(min(RETRY_INTERVAL, deadline - time.monotonic()))
+                time.sleep(_pause(deadline))
         except BaseException:
             os.close(fd)
             raise
@@ -72,7 +72,7 @@ class RunLock:
         try:
             deadline = time.monotonic() + self.timeout
             while not self._try(fd, deadline):
-                await asyncio.sleep(min(RETRY_INTERVAL, deadline - time.monotonic()))
+                await asyncio.sleep(_pause(deadline))
         except BaseException:
             os.close(fd)
             raise
@@ -112,6 +112,12 @@ class RunLock:
             f"another apply of this repo and account is running ({_holder(fd)}; lock file "
             f"{self.path}): wait for it to finish, or pass --lock-timeout SECONDS to wait{longer}"
         )
+
+
+def _pause(deadline: float) -> float:
+    """How long to wait before the next attempt: never past the deadline, never negative (the
+    deadline can pass between the attempt and this)."""
+    return max(0.0, min(RETRY_INTERVAL, deadline - time.monotonic()))
 
 
 def _open_lock(path: Path) -> int:

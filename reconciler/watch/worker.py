@@ -268,8 +268,13 @@ class Worker:
         if released:
             log.info("%d event(s) left by the last run are taken again", released)
         await self.drain()
+        pause = RETRY_SECONDS
         while not await self.full_pass("start"):  # the backstop is owed until it ran once
-            await asyncio.sleep(RETRY_SECONDS)
+            # Longer each time, as in drain: wrong credentials or a Zoom that is down are not
+            # asked again every few seconds for as long as the service runs.
+            log.info("start pass: next try in %g s", pause)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, MAX_RETRY_SECONDS)
             await self.drain()
         next_resync = self._next_resync()
         while True:

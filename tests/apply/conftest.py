@@ -43,8 +43,9 @@ def zoom_env(url: str) -> dict[str, str]:
     }
 
 
-def admin_client(url: str) -> httpx2.Client:
-    """Another admin of the same account, talking to the sandbox over HTTP."""
+def admin_client(url: str, operator: str | None = None) -> httpx2.Client:
+    """Another admin of the same account, talking to the sandbox over HTTP (`operator`: who
+    the sandbox's webhooks say made its writes)."""
     client = httpx2.Client(base_url=f"{url}/v2", timeout=10)
     answer = client.post(
         f"{url}/oauth/token",
@@ -52,6 +53,8 @@ def admin_client(url: str) -> httpx2.Client:
         auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
     )
     client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+    if operator:
+        client.headers["X-Sandbox-Operator"] = operator
     return client
 
 

@@ -75,6 +75,15 @@ def _wait_value(admin: Any, user_id: str, key: str, value: object, timeout: floa
     return time.monotonic() - started
 
 
+def webhooked_app(port: int) -> SandboxApp:
+    """The acme sandbox sending its signed events to a watcher on `port` (Zoom's retry
+    schedule at 1/100)."""
+    webhook = WebhookTarget(
+        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET.decode(), retry_scale=0.01
+    )
+    return create_app(SandboxConfig(webhook=webhook), acme_tenant())
+
+
 def free_port() -> int:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -88,10 +97,7 @@ def test_watch_heal_puts_back_what_the_sandbox_reports_and_names_who_changed_it(
     """The sandbox itself sends the signed events of every write (the intruder's, and our own
     repair's), as Zoom would, to the watcher's URL."""
     port = free_port()
-    webhook = WebhookTarget(
-        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET.decode(), retry_scale=0.01
-    )
-    app = create_app(SandboxConfig(webhook=webhook), acme_tenant())
+    app = webhooked_app(port)
     repo = write_repo(tmp_path / "repo")
     alice = app.sandbox.tenant.user(ALICE)
     assert alice is not None
@@ -238,10 +244,7 @@ def test_a_group_event_replans_its_members_and_an_account_event_everything(
     """Zoom's GET shows effective values: a change to Engineering (or the account) can move
     alice, whose file manages polling, so her settings are read again for it."""
     port = free_port()
-    webhook = WebhookTarget(
-        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET.decode(), retry_scale=0.01
-    )
-    app = create_app(SandboxConfig(webhook=webhook), acme_tenant())
+    app = webhooked_app(port)
     repo = write_repo(tmp_path / "repo")
     alice = app.sandbox.tenant.user(ALICE)
     assert alice is not None
@@ -327,10 +330,7 @@ def test_a_user_added_to_a_group_gets_its_members_profile(tmp_path: Path) -> Non
     """group.member_added moves what a user inherits: the watcher reads the user again (not
     the directory it kept, which knew them without the group) and applies the profile."""
     port = free_port()
-    webhook = WebhookTarget(
-        url=f"http://127.0.0.1:{port}/zoom/events", secret=SECRET.decode(), retry_scale=0.01
-    )
-    app = create_app(SandboxConfig(webhook=webhook), acme_tenant())
+    app = webhooked_app(port)
     mallory = app.sandbox.tenant.user("mallory@acme.test")
     sales = next(g for g in app.sandbox.tenant.groups.values() if g.name == "Sales")
     assert mallory is not None

@@ -17,34 +17,12 @@ from typing import Any
 
 import httpx2
 
-from reconciler.sandbox import DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.apply.conftest import admin_client, zoom_env
 from tests.watch.deliveries import SECRET, compact, signed_headers
 
+__all__ = ["Watcher", "admin_client", "watching", "zoom_env"]
+
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)/zoom/events")
-
-
-def zoom_env(url: str) -> dict[str, str]:
-    return {
-        "ZOOM_API_URL": f"{url}/v2",
-        "ZOOM_OAUTH_URL": f"{url}/oauth/token",
-        "ZOOM_ACCOUNT_ID": DEFAULT_ACCOUNT_ID,
-        "ZOOM_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "ZOOM_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-    }
-
-
-def admin_client(url: str, operator: str | None = None) -> httpx2.Client:
-    """Another admin of the account (`operator`: who the sandbox says made its writes)."""
-    client = httpx2.Client(base_url=f"{url}/v2", timeout=10)
-    answer = client.post(
-        f"{url}/oauth/token",
-        params={"grant_type": "account_credentials", "account_id": DEFAULT_ACCOUNT_ID},
-        auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
-    )
-    client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-    if operator:
-        client.headers["X-Sandbox-Operator"] = operator
-    return client
 
 
 @dataclass
